@@ -1,0 +1,22 @@
+"""Shared fixtures: the location of third-party real data for tests marked ``realdata``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """Folder of real third-party samples ($TILEDET_REALDATA, default ../shared/data/real).
+
+    Tests using it must be marked ``realdata``; they are skipped, with the reason, when it is absent.
+    """
+    root = Path(os.environ.get("TILEDET_REALDATA", _DEFAULT_REALDATA))
+    if not root.is_dir():
+        pytest.skip(f"real data folder {root} not found (set TILEDET_REALDATA)")
+    return root

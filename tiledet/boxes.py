@@ -1,0 +1,132 @@
+"""The central data type: axis-aligned boxes in absolute ``xyxy`` pixel coordinates.
+
+Every reader produces :class:`Boxes`, every writer consumes them. Normalised YOLO values and COCO
+``xywh`` exist only inside :mod:`tiledet.formats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _as_float_array(values: object, shape_desc: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == 0:
+        array = array.reshape(0, 4) if shape_desc == "xyxy" else array.reshape(0)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Boxes:
+    """N axis-aligned boxes of one image.
+
+    Attributes:
+        xyxy: (N, 4) float64 array of ``x_min, y_min, x_max, y_max`` in pixels, with
+            ``x_min <= x_max`` and ``y_min <= y_max``; all finite.
+        class_ids: (N,) int64 array of contiguous class indices (>= 0).
+        scores: optional (N,) float64 array of confidences (detections); None for ground truth.
+    """
+
+    xyxy: np.ndarray
+    class_ids: np.ndarray
+    scores: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        xyxy = _as_float_array(self.xyxy, "xyxy")
+        class_ids = np.asarray(self.class_ids, dtype=np.int64).reshape(-1)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise ValueError(f"Boxes.xyxy must have shape (N, 4), got {xyxy.shape}")
+        n = xyxy.shape[0]
+        if class_ids.shape != (n,):
+            raise ValueError(f"Boxes.class_ids must have shape ({n},), got {class_ids.shape}")
+        if not np.isfinite(xyxy).all():
+            raise ValueError("Boxes.xyxy contains NaN or infinite values")
+        if n and ((xyxy[:, 2] < xyxy[:, 0]).any() or (xyxy[:, 3] < xyxy[:, 1]).any()):
+            raise ValueError("Boxes.xyxy must satisfy x_min <= x_max and y_min <= y_max")
+        if n and class_ids.min() < 0:
+            raise ValueError("Boxes.class_ids must be >= 0")
+        scores = self.scores
+        if scores is not None:
+            scores = _as_float_array(scores, "scores").reshape(-1)
+            if scores.shape != (n,):
+                raise ValueError(f"Boxes.scores must have shape ({n},), got {scores.shape}")
+            if not np.isfinite(scores).all():
+                raise ValueError("Boxes.scores contains NaN or infinite values")
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "class_ids", class_ids)
+        object.__setattr__(self, "scores", scores)
+
+    @classmethod
+    def empty(cls, with_scores: bool = False) -> Boxes:
+        """Zero boxes (with an empty score array when ``with_scores``)."""
+        return cls(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0) if with_scores else None)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Boxes]) -> Boxes:
+        """Concatenate boxes; scores are kept only when every part has them."""
+        if not parts:
+            return cls.empty()
+        with_scores = all(p.scores is not None for p in parts)
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.class_ids for p in parts]),
+            np.concatenate([p.scores for p in parts]) if with_scores else None,  # type: ignore[misc]
+        )
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def __getitem__(self, index: object) -> Boxes:
+        """Select boxes by boolean mask, integer array or slice; always returns :class:`Boxes`."""
+        if isinstance(index, (int, np.integer)):
+            index = slice(int(index), int(index) + 1 if int(index) != -1 else None)
+        return Boxes(
+            self.xyxy[index],  # type: ignore[index]
+            self.class_ids[index],  # type: ignore[index]
+            None if self.scores is None else self.scores[index],  # type: ignore[index]
+        )
+
+    @property
+    def width(self) -> np.ndarray:
+        """(N,) box widths in pixels."""
+        return self.xyxy[:, 2] - self.xyxy[:, 0]
+
+    @property
+    def height(self) -> np.ndarray:
+        """(N,) box heights in pixels."""
+        return self.xyxy[:, 3] - self.xyxy[:, 1]
+
+    @property
+    def area(self) -> np.ndarray:
+        """(N,) box areas in square pixels."""
+        return self.width * self.height
+
+    def clip(self, size_wh: tuple[float, float]) -> Boxes:
+        """Clip every box to ``[0, W] x [0, H]``; boxes entirely outside become zero-sized."""
+        w, h = size_wh
+        xyxy = self.xyxy.copy()
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0.0, float(w))
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0.0, float(h))
+        return Boxes(xyxy, self.class_ids, self.scores)
+
+    def translate(self, dx: float, dy: float) -> Boxes:
+        """Shift every box by ``(dx, dy)`` pixels (e.g. from tile to scene coordinates)."""
+        return Boxes(self.xyxy + np.array([dx, dy, dx, dy], dtype=np.float64), self.class_ids, self.scores)
+
+    def min_side_at_least(self, min_side_px: float) -> np.ndarray:
+        """(N,) bool mask of boxes whose width and height are both ``>= min_side_px``."""
+        return (self.width >= min_side_px) & (self.height >= min_side_px)
+
+    def equals(self, other: Boxes, atol: float = 0.0) -> bool:
+        """True when both hold the same boxes in the same order (coordinates within ``atol``)."""
+        if len(self) != len(other) or (self.scores is None) != (other.scores is None):
+            return False
+        same_scores = self.scores is None or np.allclose(self.scores, other.scores, atol=atol, rtol=0)  # type: ignore[arg-type]
+        return bool(
+            np.allclose(self.xyxy, other.xyxy, atol=atol, rtol=0)
+            and np.array_equal(self.class_ids, other.class_ids)
+            and same_scores
+        )

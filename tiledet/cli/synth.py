@@ -1,0 +1,10 @@
+"""`tiledet synth` command (placeholder until implemented)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+    del app

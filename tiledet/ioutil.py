@@ -1,0 +1,76 @@
+"""File helpers: atomic writes and cheap image-size lookups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from tiledet.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    The temporary name keeps the suffix (so e.g. ``cv2.imwrite`` picks the right codec). If the
+    body raises, the temporary file is removed and ``path`` is left untouched, so an interrupted run
+    never leaves a half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically, with ``\\n`` line ends on every platform."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> None:
+    """Serialise ``obj`` as JSON (keys in insertion order) and write it atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` of an image, read from its header without decoding the pixels.
+
+    Raises:
+        InputError: when the file is missing or its header cannot be read.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: image not found") from e
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"{path}: cannot read image header ({e})") from e
+    if width < 1 or height < 1:
+        raise InputError(f"{path}: image header gives an empty size {width}x{height}")
+    return int(width), int(height)
+
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
