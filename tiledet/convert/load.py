@@ -6,7 +6,7 @@ width or height is below 1 px is dropped as ``degenerate``; image sizes come fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +161,9 @@ def load_dataset(
     options: ReadOptions | None = None,
 ) -> LoadResult:
     """Read a label source of format ``fmt`` and resolve it (see :func:`resolve`)."""
-    raw = get_reader(fmt)(Path(src), options or ReadOptions())
+    options = options or ReadOptions(images_dir=images_dir)
+    if options.images_dir is None and images_dir is not None:
+        options = replace(options, images_dir=images_dir)
+    raw = get_reader(fmt)(Path(src), options)
     class_map = class_map_for(raw, fmt, classes)
     return resolve(raw, class_map, images_dir)

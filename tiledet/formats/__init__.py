@@ -39,11 +39,14 @@ class ReadOptions:
             ``image``, ``xmin``, ``ymin``, ``xmax``, ``ymax``, ``bounds`` and ``class``.
         split: YOLO only: which split of a ``data.yaml`` to read (``train``, ``val``, ``test``);
             None reads every split listed.
+        images_dir: the image folder, for readers whose labels name images by stem only (DOTA, YOLO
+            label folders) to find each image's real file name (and, for YOLO, its size).
     """
 
     strict: bool = False
     csv_columns: Mapping[str, str] = field(default_factory=dict)
     split: str | None = None
+    images_dir: Path | None = None
 
 
 Reader = Callable[[Path, ReadOptions], RawLabels]
