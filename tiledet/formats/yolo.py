@@ -1,0 +1,392 @@
+"""YOLO (Ultralytics) detection labels: one ``<stem>.txt`` per image, lines ``cls cx cy w h``.
+
+``cx cy w h`` are the box centre and size divided by the image width/height, so every value of a box
+inside its image lies in ``[0, 1]``. The centre is ``cx = (x_min + x_max) / 2 / W`` (a widely copied
+converter wrongly uses ``(x_max - x_min) / 2``). Because the values are normalised, the reader learns
+every image's size from its header.
+
+Reading: :func:`read` accepts an Ultralytics ``data.yaml`` (``path``; ``train``/``val``/``test`` as a
+folder, a ``.txt`` list of images, or a list of those; ``names`` as list or ``{index: name}``) or a
+folder of label files plus ``ReadOptions.images_dir``. Labels are found the Ultralytics way: the last
+``/images/`` segment of the image path becomes ``/labels/`` and the suffix ``.txt``. A relative
+``path`` in a ``data.yaml`` is taken relative to the yaml file's folder (Ultralytics would use its
+global datasets folder). Segment lines (``cls x1 y1 x2 y2 ...``, 3+ points) become their enclosing box,
+as Ultralytics' detection loader does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.errors import InputError
+from tiledet.formats import ReadOptions
+from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, image_size
+from tiledet.labels import Drop, RawLabels, RawLabelsBuilder
+
+#: Normalised values may exceed [0, 1] by this much (float rounding in other writers) before a line
+#: is reported as malformed.
+NORM_TOLERANCE = 1e-3
+
+#: Image suffixes searched in image folders (lower case).
+YOLO_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, ".dng", ".mpo", ".pfm", ".heic")
+
+
+def normalize_xyxy(xyxy: np.ndarray, size_wh: tuple[float, float]) -> np.ndarray:
+    """Absolute pixel boxes to normalised YOLO values.
+
+    Args:
+        xyxy: (N, 4) ``x_min, y_min, x_max, y_max`` in pixels.
+        size_wh: ``(width, height)`` of the image in pixels.
+
+    Returns:
+        (N, 4) float64 ``cx, cy, w, h`` divided by the image width/height (in ``[0, 1]`` for boxes
+        inside the image).
+    """
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    scale = np.array([size_wh[0], size_wh[1]], dtype=np.float64)
+    centre = (xyxy[:, :2] + xyxy[:, 2:]) / 2.0 / scale
+    size = (xyxy[:, 2:] - xyxy[:, :2]) / scale
+    return np.concatenate([centre, size], axis=1)
+
+
+def denormalize_cxcywh(cxcywh: np.ndarray, size_wh: tuple[float, float]) -> np.ndarray:
+    """Normalised YOLO ``cx, cy, w, h`` (N, 4) to absolute pixel ``xyxy`` (N, 4) float64."""
+    cxcywh = np.asarray(cxcywh, dtype=np.float64).reshape(-1, 4)
+    scale = np.array([size_wh[0], size_wh[1]], dtype=np.float64)
+    centre = cxcywh[:, :2] * scale
+    half = cxcywh[:, 2:] * scale / 2.0
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def format_label_text(boxes: Boxes, size_wh: tuple[float, float]) -> str:
+    """The content of one YOLO label file.
+
+    Returns:
+        One ``cls cx cy w h`` line per box (6 decimals, each line ``\\n``-terminated); ``""`` for no boxes.
+    """
+    if len(boxes) == 0:
+        return ""
+    values = normalize_xyxy(boxes.xyxy, size_wh)
+    values[values == 0.0] = 0.0  # no "-0.000000"
+    rows = zip(boxes.class_ids.tolist(), *values.T.tolist(), strict=True)
+    return "".join(map("%d %.6f %.6f %.6f %.6f\n".__mod__, rows))
+
+
+def write_label_file(path: str | Path, boxes: Boxes, size_wh: tuple[float, float]) -> None:
+    """Write :func:`format_label_text` of ``boxes`` to ``path`` atomically (an empty file for no boxes)."""
+    atomic_write_text(path, format_label_text(boxes, size_wh))
+
+
+def write_data_yaml(out_dir: Path, splits: Mapping[str, str], class_names: Sequence[str]) -> Path:
+    """Write ``out_dir/data.yaml`` for Ultralytics.
+
+    Args:
+        out_dir: dataset root; stored as the absolute ``path``.
+        splits: split name -> images folder relative to ``out_dir`` (e.g. ``{"train": "images/train"}``).
+        class_names: class names; written as ``names: {index: name}``.
+
+    Returns:
+        The path of the written file.
+    """
+    import yaml
+
+    out_dir = Path(out_dir)
+    data: dict[str, object] = {"path": str(out_dir.resolve())}
+    data.update({str(k): str(v) for k, v in splits.items()})
+    data["names"] = {i: str(n) for i, n in enumerate(class_names)}
+    path = out_dir / "data.yaml"
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------
+# parsing
+
+
+def _parse_line(tokens: list[str]) -> tuple[int, tuple[float, float, float, float]] | str:
+    """``(class, cxcywh)`` of one split line, or the reason it is malformed."""
+    n = len(tokens)
+    if n != 5 and (n < 7 or n % 2 == 0):
+        return f"expected 5 values 'cls cx cy w h' (or a polygon), got {n}"
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        bad = next(t for t in tokens if not _is_float(t))
+        return f"not a number: {bad!r}"
+    if not all(math.isfinite(v) for v in values):
+        return "value is NaN or infinite"
+    cls = values[0]
+    if cls < 0 or cls != int(cls):
+        return f"class {tokens[0]!r} is not a non-negative integer"
+    if n == 5:
+        cx, cy, w, h = values[1:]
+        if w < 0 or h < 0:
+            return f"negative size w={tokens[3]} h={tokens[4]}"
+        coords = values[1:]
+    else:
+        xs, ys = values[1::2], values[2::2]
+        coords = [min(xs), min(ys), max(xs), max(ys)]
+        cx, cy, w, h = (
+            (coords[0] + coords[2]) / 2,
+            (coords[1] + coords[3]) / 2,
+            coords[2] - coords[0],
+            coords[3] - coords[1],
+        )
+    if min(coords) < -NORM_TOLERANCE or max(coords) > 1 + NORM_TOLERANCE:
+        return "normalised value outside [0, 1]"
+    return int(cls), (cx, cy, w, h)
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_label_lines(
+    text: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Parse the text of one YOLO label file, keeping line numbers.
+
+    Returns:
+        ``(class_ids, cxcywh, line_numbers, bad)``: (N,) int64 class indices, (N, 4) float64 normalised
+        ``cx, cy, w, h``, (N,) int64 1-based line numbers, and ``(line_number, reason)`` of every
+        malformed line. Blank lines are skipped; CRLF is tolerated.
+    """
+    classes: list[int] = []
+    values: list[tuple[float, float, float, float]] = []
+    lines: list[int] = []
+    bad: list[tuple[int, str]] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        parsed = _parse_line(tokens)
+        if isinstance(parsed, str):
+            bad.append((line_no, parsed))
+            continue
+        classes.append(parsed[0])
+        values.append(parsed[1])
+        lines.append(line_no)
+    return (
+        np.asarray(classes, dtype=np.int64),
+        np.asarray(values, dtype=np.float64).reshape(-1, 4),
+        np.asarray(lines, dtype=np.int64),
+        bad,
+    )
+
+
+def parse_label_text(text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Parse the text of one YOLO label file.
+
+    Returns:
+        ``(class_ids, cxcywh, bad)``: (N,) int64 class indices, (N, 4) float64 normalised
+        ``cx, cy, w, h`` and ``(line_number, reason)`` of every malformed line.
+    """
+    class_ids, cxcywh, _, bad = parse_label_lines(text)
+    return class_ids, cxcywh, bad
+
+
+# ----------------------------------------------------------------------------------------------------
+# reading
+
+
+def label_path_for(image_path: str | Path) -> Path:
+    """The label file of an image, the Ultralytics way: last ``/images/`` -> ``/labels/``, suffix .txt."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    text = str(image_path)
+    return Path(sb.join(text.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")
+
+
+def _images_in(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive), sorted by path."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in YOLO_IMAGE_SUFFIXES and p.is_file())
+
+
+def _add_image(
+    builder: RawLabelsBuilder, name: str, image_path: Path, label_path: Path | None
+) -> None:
+    """Declare one image with its size and add the boxes of its label file (if any)."""
+    text = ""
+    if label_path is not None and label_path.is_file():
+        try:
+            text = label_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{label_path}: cannot read label file ({e})") from e
+    class_ids, cxcywh, line_nos, bad = parse_label_lines(text)
+    src = builder.add_source(str(label_path)) if text else -1
+    for line_no, reason in bad:
+        builder.drop(src, line_no, reason, image=name)
+    try:
+        size = image_size(image_path) if image_path.is_file() else None
+        problem = ("missing_image", f"{image_path}: image not found")
+    except InputError as e:
+        size, problem = None, ("unreadable_image", str(e))
+    if size is None:
+        _drop_image(builder, name, image_path, src, line_nos, problem)
+        return
+    builder.add_image(name, size)
+    xyxy = denormalize_cxcywh(cxcywh, size)
+    for cls, box, line_no in zip(class_ids.tolist(), xyxy.tolist(), line_nos.tolist(), strict=True):
+        builder.add_box(name, tuple(box), cls, src, line_no)  # type: ignore[arg-type]
+
+
+def _drop_image(
+    builder: RawLabelsBuilder,
+    name: str,
+    image_path: Path,
+    src: int,
+    line_nos: np.ndarray,
+    problem: tuple[str, str],
+) -> None:
+    """Account for the boxes (or, without boxes, the image) of an image whose size cannot be read."""
+    reason, detail = problem
+    if builder.strict:
+        raise InputError(detail)
+    if len(line_nos) == 0:
+        builder.drops.append(Drop(str(image_path), "image", reason, detail, name))
+    for line_no in line_nos.tolist():
+        builder.drops.append(Drop(builder.sources[src], f"line {line_no}", reason, detail, name))
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with ``/`` separators, or absolute when outside ``root``."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _split_images(entry: str, root: Path, yaml_path: Path, split: str) -> list[Path]:
+    """Image paths of one ``data.yaml`` split entry: a folder, a ``.txt`` list or one image."""
+    target = Path(entry) if Path(entry).is_absolute() else root / entry
+    target = Path(os.path.abspath(target))
+    if target.is_dir():
+        return _images_in(target)
+    if target.is_file() and target.suffix.lower() in YOLO_IMAGE_SUFFIXES:
+        return [target]
+    if target.is_file():
+        try:
+            lines = target.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{target}: cannot read image list of split {split!r} ({e})") from e
+        paths = [Path(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+        return [Path(os.path.abspath(p if p.is_absolute() else target.parent / p)) for p in paths]
+    raise InputError(f"{yaml_path}: split {split!r}: {target} is neither a folder nor an image list")
+
+
+def _yaml_names(data: dict, yaml_path: Path) -> tuple[str, ...]:
+    """Class names from ``names`` (list or ``{index: name}``) or, without names, ``nc``."""
+    names = data.get("names")
+    if isinstance(names, list):
+        return tuple(str(n) for n in names)
+    if isinstance(names, dict):
+        try:
+            keys = sorted(int(k) for k in names)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{yaml_path}: 'names' keys must be integers") from e
+        if keys != list(range(len(keys))):
+            raise InputError(f"{yaml_path}: 'names' indices must be 0..{len(keys) - 1}")
+        return tuple(str(names[k] if k in names else names[str(k)]) for k in keys)
+    if isinstance(data.get("nc"), int) and data["nc"] > 0:
+        return tuple(str(i) for i in range(data["nc"]))
+    raise InputError(f"{yaml_path}: expected 'names' (list or mapping) or 'nc'")
+
+
+def _load_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read data.yaml ({e})") from e
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: invalid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping with 'path', 'train', 'val' and 'names'")
+    return data
+
+
+def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
+    """Read the splits of an Ultralytics ``data.yaml``; image names are relative to its ``path``."""
+    data = _load_yaml(path)
+    root_value = data.get("path")
+    root = Path(str(root_value)) if root_value else path.parent
+    root = Path(os.path.abspath(root if root.is_absolute() else path.parent / root))
+    splits = [options.split] if options.split else [s for s in ("train", "val", "test") if data.get(s)]
+    if options.split and not data.get(options.split):
+        raise InputError(f"{path}: split {options.split!r} is not listed")
+    if not splits:
+        raise InputError(f"{path}: lists no split ('train', 'val' or 'test')")
+    names = _yaml_names(data, path)
+    builder = RawLabelsBuilder(location_unit="line", strict=options.strict)
+    for split in splits:
+        entries = data[split] if isinstance(data[split], list) else [data[split]]
+        for entry in entries:
+            for image_path in _split_images(str(entry), root, path, split):
+                name = _relative_name(image_path, root)
+                if name not in builder.images:
+                    _add_image(builder, name, image_path, label_path_for(image_path))
+    return builder.build(class_names=names)
+
+
+def read_label_folder(folder: Path, options: ReadOptions) -> RawLabels:
+    """Read a folder of label ``.txt`` files whose images are in ``options.images_dir`` (same stems).
+
+    Images without a label file are declared without boxes; label files without an image have their
+    boxes dropped as ``missing_image``. Image names are relative to ``options.images_dir``.
+    """
+    images_dir = options.images_dir
+    if images_dir is None or not Path(images_dir).is_dir():
+        raise InputError(f"{folder}: reading YOLO label files needs the image folder (got {images_dir})")
+    images_dir = Path(images_dir)
+    labels = sorted(folder.rglob("*.txt")) if folder.is_dir() else [folder]
+    by_stem: dict[str, Path] = {}
+    for p in _images_in(images_dir):
+        by_stem.setdefault(p.relative_to(images_dir).with_suffix("").as_posix(), p)
+    builder = RawLabelsBuilder(location_unit="line", strict=options.strict)
+    seen: set[str] = set()
+    base = folder if folder.is_dir() else folder.parent
+    for label in labels:
+        stem = label.relative_to(base).with_suffix("").as_posix()
+        image = by_stem.get(stem)
+        if image is None:
+            image = images_dir / f"{stem}.jpg"  # reported as missing
+        name = image.relative_to(images_dir).as_posix()
+        seen.add(stem)
+        _add_image(builder, name, image, label)
+    if folder.is_dir():
+        for stem, image in by_stem.items():
+            if stem not in seen:
+                _add_image(builder, image.relative_to(images_dir).as_posix(), image, None)
+    return builder.build()
+
+
+def read(path: Path, options: ReadOptions) -> RawLabels:
+    """Read YOLO labels from a ``data.yaml``, a folder of label files or one label file.
+
+    Args:
+        path: an Ultralytics ``data.yaml``; or a folder (or single file) of label ``.txt`` files
+            with ``options.images_dir`` holding the images; or a folder containing ``data.yaml``.
+        options: ``split`` selects one split of a ``data.yaml``; ``strict`` raises on the first
+            malformed line; ``images_dir`` is the image folder for label folders.
+
+    Returns:
+        Boxes in absolute pixels with class keys = YOLO class indices and every image's size declared.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in {".yaml", ".yml"}:
+        return read_data_yaml(path, options)
+    if path.is_dir() and options.images_dir is None and (path / "data.yaml").is_file():
+        return read_data_yaml(path / "data.yaml", options)
+    if not path.exists():
+        raise InputError(f"{path}: YOLO label source not found")
+    return read_label_folder(path, options)
