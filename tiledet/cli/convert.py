@@ -1,10 +1,130 @@
-"""`tiledet convert` command (placeholder until implemented)."""
+"""``tiledet convert``: a thin Typer layer that builds a :class:`ConvertConfig` and calls ``convert``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from tiledet.errors import ConfigError
+
+_FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
+
+
+def parse_csv_columns(text: str | None) -> dict[str, str]:
+    """``"image=File,class=Type"`` -> ``{"image": "File", "class": "Type"}``.
+
+    Raises:
+        ConfigError: on an item without ``=`` or with an empty role or header.
+    """
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for item in text.split(","):
+        role, sep, header = item.partition("=")
+        if not sep or not role.strip() or not header.strip():
+            raise ConfigError(f"--csv-columns: expected role=Header items separated by commas, got {item!r}")
+        mapping[role.strip().lower()] = header.strip()
+    return mapping
+
+
+def convert_command(
+    src: Path = typer.Argument(
+        ..., help="Label source: a file (GeoJSON, CSV, semicolon, COCO JSON) or folder. Required."
+    ),
+    images: Path = typer.Option(
+        ..., "--images", help="Folder the labels' image names are relative to. Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder (created if missing). Required."),
+    fmt: str = typer.Option("auto", "--from", help=f"Source format: {_FORMATS}. Default: auto (detected)."),
+    to: str = typer.Option("yolo", "--to", help="Output: yolo|coco|chips. Default: yolo."),
+    classes: str | None = typer.Option(
+        None,
+        "--classes",
+        help="'xview' or a class file (YAML names/type_ids, or one class per line). "
+        "Default: xview for xView formats, else the classes the source declares.",
+    ),
+    val_fraction: float = typer.Option(
+        0.2, "--val-fraction", help="Share of source images in val, [0, 1). Default: 0.2."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the split and sampling. Default: 0."),
+    copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them. Default: off."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record or box. Default: off."),
+    csv_columns: str | None = typer.Option(
+        None,
+        "--csv-columns",
+        help="CSV column override, role=Header,... (roles: image xmin ymin xmax ymax bounds class). "
+        "Default: recognised from the header.",
+    ),
+    tile: int | None = typer.Option(
+        None, "--tile", help="Cut images into TILE x TILE px tiles. Default: off (whole images)."
+    ),
+    overlap: float = typer.Option(0.2, "--overlap", help="Tile overlap fraction in [0, 1). Default: 0.2."),
+    min_visibility: float = typer.Option(
+        0.5, "--min-visibility", help="Keep a box in a tile when this share of it is inside. Default: 0.5."
+    ),
+    empty_fraction: float = typer.Option(
+        0.0, "--empty-fraction", help="Probability of keeping a tile without boxes. Default: 0.0."
+    ),
+    workers: int = typer.Option(
+        0, "--workers", help="Worker processes for tiles/chips. Default: 0 (CPU count)."
+    ),
+    chip_size: int = typer.Option(64, "--chip-size", help="Chips: side of each chip in px. Default: 64."),
+    context: float = typer.Option(
+        0.5, "--context", help="Chips: side = longer box side x (1 + CONTEXT). Default: 0.5."
+    ),
+    background: int = typer.Option(0, "--background", help="Chips: background chips per scene. Default: 0."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary table. Default: off."),
+) -> None:
+    """Convert labels to a YOLO or COCO dataset, tiles, or classification chips."""
+    from tiledet.convert.pipeline import ConvertConfig, convert
+    from tiledet.convert.report import print_summary
+
+    _reject_unused_options(to, tile, overlap, min_visibility, empty_fraction, chip_size, context, background)
+    tile_cfg = chips_cfg = None
+    if tile is not None:
+        from tiledet.convert.tiling import TileConfig
+
+        tile_cfg = TileConfig(
+            tile=tile, overlap=overlap, min_visibility=min_visibility,
+            empty_fraction=empty_fraction, seed=seed, workers=workers,
+        )
+    if to == "chips":
+        from tiledet.convert.chips import ChipConfig
+
+        chips_cfg = ChipConfig(
+            chip_size=chip_size, context=context, background=background, seed=seed, workers=workers
+        )
+    cfg = ConvertConfig(
+        src=src, images_dir=images, out=out, fmt=fmt, to=to, classes=classes, val_fraction=val_fraction,
+        seed=seed, copy=copy, strict=strict, csv_columns=parse_csv_columns(csv_columns),
+        tile=tile_cfg, chips=chips_cfg, workers=workers,
+    )
+    report = convert(cfg, show_progress=not quiet)
+    if not quiet:
+        print_summary(report)
+
+
+def _reject_unused_options(
+    to: str, tile: int | None, overlap: float, min_visibility: float, empty_fraction: float,
+    chip_size: int, context: float, background: int,
+) -> None:
+    """Options that would be silently ignored are an error instead."""
+    if tile is None:
+        given = [name for name, value, default in (
+            ("--overlap", overlap, 0.2), ("--min-visibility", min_visibility, 0.5),
+            ("--empty-fraction", empty_fraction, 0.0),
+        ) if value != default]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply with --tile")
+    if to != "chips":
+        given = [name for name, value, default in (
+            ("--chip-size", chip_size, 64), ("--context", context, 0.5), ("--background", background, 0),
+        ) if value != default]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply with --to chips")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to ``app``."""
-    del app
+    """Add ``tiledet convert`` to ``app``."""
+    app.command("convert")(convert_command)
