@@ -1,0 +1,180 @@
+"""Reading whole scenes, writing small images atomically, and fanning scenes out to worker processes.
+
+Shared by tiling and chips. Scenes are decoded one at a time per worker; nothing here holds more
+than one scene per process.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from tiledet.ioutil import atomic_write_bytes
+
+#: Source suffixes written as JPEG (quality :data:`JPEG_QUALITY`); everything else becomes PNG.
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+JPEG_QUALITY = 95
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class UnreadableImage(Exception):
+    """A scene exists but cannot be decoded completely (internal; becomes a reported skip)."""
+
+
+def output_suffix(file_name: str) -> str:
+    """``.jpg`` for JPEG sources, ``.png`` for every other (lossless) source."""
+    return ".jpg" if Path(file_name).suffix.lower() in JPEG_SUFFIXES else ".png"
+
+
+def scene_seed(seed: int, file_name: str) -> list[int]:
+    """Seed sequence of one scene: depends on the run seed and the scene name only (not on workers)."""
+    return [int(seed) & 0xFFFFFFFF, zlib.crc32(file_name.encode("utf-8"))]
+
+
+def _jpeg_complete(path: Path) -> bool:
+    """True when a JPEG file has its end-of-image marker (cv2 silently grey-fills truncated JPEGs)."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 4096))
+        return b"\xff\xd9" in f.read()
+
+
+def _read_with_pil(path: Path) -> np.ndarray:
+    """Decode with Pillow (formats cv2 rejects) into cv2's channel order (BGR / BGRA)."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            im.load()  # raises OSError on truncated files
+            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            array = np.asarray(im)
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array[:, :, ::-1]
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, [2, 1, 0, 3]]
+    return np.ascontiguousarray(array)
+
+
+def read_scene(path: Path, size_wh: tuple[int, int]) -> np.ndarray:
+    """Decode a whole scene as stored (cv2 ``IMREAD_UNCHANGED``; Pillow for formats cv2 rejects).
+
+    Args:
+        path: the image file.
+        size_wh: the ``(width, height)`` its header declared when the labels were loaded.
+
+    Returns:
+        (H, W) or (H, W, C) array in cv2 channel order (BGR/BGRA), dtype as stored.
+
+    Raises:
+        UnreadableImage: missing, undecodable, truncated, or decoded at a size other than ``size_wh``.
+    """
+    import cv2
+
+    if not path.is_file():
+        raise UnreadableImage(f"{path}: image not found")
+    if path.suffix.lower() in JPEG_SUFFIXES and not _jpeg_complete(path):
+        raise UnreadableImage(f"{path}: JPEG data is truncated (no end-of-image marker)")
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        from PIL import Image
+
+        try:
+            array = _read_with_pil(path)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise UnreadableImage(f"{path}: cannot decode image ({e})") from e
+    height, width = array.shape[:2]
+    if (width, height) != tuple(size_wh):
+        raise UnreadableImage(f"{path}: decoded size {width}x{height} differs from header size {size_wh}")
+    return array
+
+
+def check_encodable(image: np.ndarray, suffix: str, source: Path) -> None:
+    """Fail before anything is written when a scene's pixels cannot be saved as ``suffix``.
+
+    PNG takes 8- or 16-bit images with 1, 3 or 4 channels; JPEG 8-bit with 1 or 3 channels.
+
+    Raises:
+        UnreadableImage: naming ``source``, its dtype and channel count.
+    """
+    channels = 1 if image.ndim == 2 else int(image.shape[2])
+    jpeg = suffix.lower() in JPEG_SUFFIXES
+    dtypes = (np.uint8,) if jpeg else (np.uint8, np.uint16)
+    if image.dtype.type not in dtypes or channels not in ((1, 3) if jpeg else (1, 3, 4)):
+        raise UnreadableImage(
+            f"{source}: {channels}-channel {image.dtype} pixels cannot be written as {suffix} tiles"
+        )
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Encode ``image`` (cv2 channel order) by ``path``'s suffix and write it atomically.
+
+    PNG uses cv2's default (fast) compression; JPEG uses quality :data:`JPEG_QUALITY`.
+
+    Raises:
+        UnreadableImage: when the pixels cannot be encoded in that format (e.g. 5-band TIFF to PNG).
+    """
+    import cv2
+
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.suffix.lower() in JPEG_SUFFIXES else []
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image, params)
+    except cv2.error as e:
+        raise UnreadableImage(
+            f"cannot encode {image.shape} {image.dtype} pixels as {path.suffix}: {e}"
+        ) from e
+    if not ok:
+        raise UnreadableImage(f"cannot encode {image.shape} {image.dtype} pixels as {path.suffix}")
+    atomic_write_bytes(path, encoded.tobytes())
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already; avoid oversubscription
+
+
+def resolve_workers(workers: int) -> int:
+    """``workers`` processes, or ``os.cpu_count()`` when 0."""
+    return int(workers) if workers > 0 else (os.cpu_count() or 1)
+
+
+def map_scenes(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[R]:
+    """Apply ``func`` to every task, in task order, one scene at a time per worker process.
+
+    With one worker (or one task) everything runs in this process. Otherwise a ``spawn`` pool of
+    ``min(workers, len(tasks))`` processes consumes the tasks with ``imap`` (chunk size 1), so results
+    come back in task order whatever the number of workers. ``progress(1)`` is called after each task.
+    """
+    n_workers = min(resolve_workers(workers), len(tasks))
+    results: Iterable[R]
+    if n_workers <= 1:
+        results = map(func, tasks)
+        for result in results:
+            if progress is not None:
+                progress(1)
+            yield result
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(n_workers, initializer=_init_worker) as pool:
+        for result in pool.imap(func, tasks, chunksize=1):
+            if progress is not None:
+                progress(1)
+            yield result

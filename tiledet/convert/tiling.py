@@ -1,0 +1,352 @@
+"""Cut scenes into overlapping training tiles with their boxes clipped to each tile.
+
+Layout written under ``OUT`` (``{split}`` is each key of ``splits``):
+
+- ``images/{split}/{stem}__x{x0}_y{y0}.png`` (``.jpg``, quality 95, for JPEG sources); a scene in a
+  sub-folder of the images folder keeps that sub-folder.
+- ``labels/{split}/{stem}__x{x0}_y{y0}.txt`` (``to="yolo"``) or ``annotations/{split}.json``
+  (``to="coco"``), boxes in tile pixels.
+- ``annotations/val_full.json``: COCO ground truth of the untiled ``val`` scenes, file names relative to
+  the source images folder (``info.images_dir``), for scoring detectors on whole scenes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.convert.scene_io import (
+    UnreadableImage,
+    check_encodable,
+    map_scenes,
+    output_suffix,
+    read_scene,
+    scene_seed,
+    write_image,
+)
+from tiledet.convert.tile_geometry import (
+    VISIBILITY_EPS,
+    TileAssignment,
+    assign_boxes_to_tiles,
+    tile_stem,
+)
+from tiledet.errors import ConfigError, InputError
+from tiledet.geometry import tile_offsets
+from tiledet.labels import Drop, ImageLabels, LabeledDataset
+
+TILE_FORMATS = ("yolo", "coco")
+
+#: Per-box outcomes counted in :class:`TileReport` (each source box gets exactly one).
+BOX_OUTCOMES = ("kept_whole", "kept_clipped_only", "outside_tiles", "unreadable_image")
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """How scenes are cut into tiles.
+
+    Attributes:
+        tile: tile side in pixels (> 0); tiles at the right/bottom edge are snapped to the edge.
+        overlap: fraction of a tile shared with its neighbour, in ``[0, 1)``.
+        min_visibility: a box is kept in a tile when area(box ∩ tile) / area(box) >= this, in ``(0, 1]``.
+        empty_fraction: probability of keeping a tile without boxes, in ``[0, 1]``.
+        seed: seed of the empty-tile draws (per scene and tile, independent of ``workers``).
+        workers: worker processes (>= 0); 0 means ``os.cpu_count()``.
+    """
+
+    tile: int
+    overlap: float = 0.2
+    min_visibility: float = 0.5
+    empty_fraction: float = 0.0
+    seed: int = 0
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile <= 0:
+            raise ConfigError(f"tile (--tile) must be a positive whole number of pixels, got {self.tile!r}")
+        if not 0.0 <= float(self.overlap) < 1.0:
+            raise ConfigError(f"overlap (--overlap) must be in [0, 1), got {self.overlap!r}")
+        if not 0.0 < float(self.min_visibility) <= 1.0:
+            raise ConfigError(
+                f"min_visibility (--min-visibility) must be in (0, 1], got {self.min_visibility!r}"
+            )
+        if not 0.0 <= float(self.empty_fraction) <= 1.0:
+            raise ConfigError(
+                f"empty_fraction (--empty-fraction) must be in [0, 1], got {self.empty_fraction!r}"
+            )
+        if int(self.workers) != self.workers or self.workers < 0:
+            raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
+        if int(self.seed) != self.seed:
+            raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
+        object.__setattr__(self, "tile", int(self.tile))
+
+
+@dataclass(frozen=True, eq=False)
+class TileEntry:
+    """One written tile: file name relative to ``OUT/images/{split}``, size and boxes in tile pixels."""
+
+    file_name: str
+    size_wh: tuple[int, int]
+    boxes: Boxes
+
+
+@dataclass(frozen=True)
+class _SceneTask:
+    split: str
+    image: ImageLabels
+    images_dir: Path
+    out: Path
+    cfg: TileConfig
+    to: str
+
+
+@dataclass(eq=False)
+class _SceneResult:
+    split: str
+    image: ImageLabels
+    readable: bool = True
+    error: str = ""
+    tiles: list[TileEntry] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    drops: list[Drop] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class TileReport:
+    """What :func:`write_tiled_dataset` wrote and what it left out.
+
+    Attributes:
+        cfg: the tiling settings.
+        to: label format written (``yolo`` or ``coco``).
+        splits: per split: ``scenes``, ``scenes_unreadable``, ``tiles`` (written), ``tiles_with_boxes``,
+            ``empty_tiles_kept``, ``empty_tiles_skipped``, ``box_pieces`` (box pieces written),
+            ``pairs_below_visibility``, ``pieces_too_small``.
+        box_outcomes: per split, count of source boxes per outcome in :data:`BOX_OUTCOMES`.
+        drops: exactly one record per source box that is in no written tile: kept in no tile
+            (``outside_tiles``) or its scene could not be read (``unreadable_image``).
+        unreadable: scene file name -> why it could not be read (scenes skipped, with or without boxes).
+    """
+
+    cfg: TileConfig
+    to: str
+    splits: dict[str, Counter[str]] = field(default_factory=dict)
+    box_outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+    drops: list[Drop] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def _add(self, result: _SceneResult) -> None:
+        if not result.readable:
+            self.unreadable[result.image.file_name] = result.error
+        self.splits.setdefault(result.split, Counter()).update(result.counts)
+        self.box_outcomes.setdefault(result.split, Counter()).update(result.outcomes)
+        self.drops.extend(result.drops)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: settings, counts per split and in total, per-box outcomes, drop reasons."""
+        count_keys = (
+            "scenes", "scenes_unreadable", "tiles", "tiles_with_boxes", "empty_tiles_kept",
+            "empty_tiles_skipped", "box_pieces", "pairs_below_visibility", "pieces_too_small",
+        )  # fmt: skip
+        splits = {s: {k: int(c[k]) for k in count_keys} for s, c in self.splits.items()}
+        outcomes = {s: {k: int(c[k]) for k in BOX_OUTCOMES} for s, c in self.box_outcomes.items()}
+        return {
+            "tile": self.cfg.tile,
+            "overlap": self.cfg.overlap,
+            "min_visibility": self.cfg.min_visibility,
+            "empty_fraction": self.cfg.empty_fraction,
+            "seed": self.cfg.seed,
+            "format": self.to,
+            "splits": splits,
+            "totals": {k: sum(c[k] for c in splits.values()) for k in count_keys},
+            "box_outcomes": outcomes,
+            "box_outcome_totals": {k: sum(c[k] for c in outcomes.values()) for k in BOX_OUTCOMES},
+            "drops_by_reason": dict(Counter(d.reason for d in self.drops)),
+            "unreadable_scenes": dict(self.unreadable),
+        }
+
+
+def tile_file_name(file_name: str, x0: int, y0: int) -> str:
+    """Tile file name (relative, ``/`` separators) of scene ``file_name`` at origin ``(x0, y0)``."""
+    scene = PurePosixPath(file_name)
+    return str(scene.parent / (tile_stem(scene.stem, x0, y0) + output_suffix(file_name)))
+
+
+def _box_drops(image: ImageLabels, idx: np.ndarray, reason: str, details: Sequence[str]) -> list[Drop]:
+    """One drop record per box ``idx`` of ``image`` (location ``box {index in the scene}``)."""
+    xyxy = image.boxes.xyxy
+    return [
+        Drop(
+            image.file_name, f"box {i}", reason, f"{d}; box xyxy {xyxy[i].round(3).tolist()}", image.file_name
+        )
+        for i, d in zip(idx.tolist(), details, strict=True)
+    ]
+
+
+def _unreadable(task: _SceneTask, error: str) -> _SceneResult:
+    image = task.image
+    result = _SceneResult(task.split, image, readable=False)
+    result.counts.update(scenes=1, scenes_unreadable=1)
+    n = len(image.boxes)
+    result.outcomes["unreadable_image"] += n
+    result.drops = _box_drops(image, np.arange(n), "unreadable_image", [error] * n)
+    result.error = error
+    return result
+
+
+def _tile_scene(task: _SceneTask) -> _SceneResult:
+    """Worker: read one scene, write its kept tiles (and YOLO labels), return what was written."""
+    image, cfg = task.image, task.cfg
+    windows = tile_offsets(image.size_wh, cfg.tile, cfg.overlap)
+    found = assign_boxes_to_tiles(image.boxes.xyxy, windows, cfg.min_visibility)
+    path = task.images_dir / image.file_name
+    try:
+        pixels = read_scene(path, image.size_wh)
+        check_encodable(pixels, output_suffix(image.file_name), path)
+    except UnreadableImage as e:
+        return _unreadable(task, str(e))
+    draws = np.random.default_rng(scene_seed(cfg.seed, image.file_name)).random(len(windows))
+    per_tile = np.bincount(found.tile_idx, minlength=len(windows))
+    keep = (per_tile > 0) | (draws < cfg.empty_fraction)
+    starts = np.searchsorted(found.tile_idx, np.arange(len(windows) + 1))
+    result = _SceneResult(task.split, image)
+    for k in np.flatnonzero(keep).tolist():
+        x0, y0, x1, y1 = (int(v) for v in windows[k])
+        piece = slice(starts[k], starts[k + 1])
+        boxes = Boxes(found.xyxy[piece], image.boxes.class_ids[found.box_idx[piece]])
+        entry = TileEntry(tile_file_name(image.file_name, x0, y0), (x1 - x0, y1 - y0), boxes)
+        write_image(task.out / "images" / task.split / entry.file_name, pixels[y0:y1, x0:x1])
+        if task.to == "yolo":
+            from tiledet.formats.yolo import write_label_file
+
+            label_path = (task.out / "labels" / task.split / entry.file_name).with_suffix(".txt")
+            write_label_file(label_path, boxes, entry.size_wh)
+        result.tiles.append(entry)
+    _count(result, found, per_tile, keep, cfg)
+    return result
+
+
+def _count(
+    result: _SceneResult, found: TileAssignment, per_tile: np.ndarray, keep: np.ndarray, cfg: TileConfig
+) -> None:
+    """Fill the tile counts, per-box outcomes and ``outside_tiles`` drops of one scene."""
+    n = len(result.image.boxes)
+    result.counts.update(
+        scenes=1,
+        tiles=int(keep.sum()),
+        tiles_with_boxes=int((per_tile > 0).sum()),
+        empty_tiles_kept=int((keep & (per_tile == 0)).sum()),
+        empty_tiles_skipped=int((~keep).sum()),
+        box_pieces=len(found),
+        pairs_below_visibility=found.below_visibility,
+        pieces_too_small=found.too_small,
+    )
+    kept = np.zeros(n, dtype=bool)
+    kept[found.box_idx] = True
+    whole = kept & (found.visibility >= 1.0 - VISIBILITY_EPS)
+    result.outcomes.update(
+        kept_whole=int(whole.sum()),
+        kept_clipped_only=int((kept & ~whole).sum()),
+        outside_tiles=int((~kept).sum()),
+    )
+    lost = np.flatnonzero(~kept)
+    details = [
+        f"best visibility {v:.4f} (min {cfg.min_visibility:g}; pieces under 1 px are dropped)"
+        for v in found.visibility[lost].tolist()
+    ]
+    result.drops = _box_drops(result.image, lost, "outside_tiles", details)
+
+
+def _check_names(splits: Mapping[str, Sequence[ImageLabels]]) -> None:
+    """Two scenes of one split must not produce the same tile names (e.g. ``a.tif`` and ``a.png``)."""
+    for split, images in splits.items():
+        seen: dict[str, str] = {}
+        for image in images:
+            key = tile_file_name(image.file_name, 0, 0)
+            if key in seen:
+                raise InputError(
+                    f"scenes {seen[key]!r} and {image.file_name!r} of split {split!r} would write tiles with "
+                    "the same names; rename one of them"
+                )
+            seen[key] = image.file_name
+
+
+def write_tiled_dataset(
+    splits: Mapping[str, Sequence[ImageLabels]],
+    images_dir: Path,
+    out: Path,
+    class_names: Sequence[str],
+    cfg: TileConfig,
+    to: str = "yolo",
+    progress: Callable[[int], None] | None = None,
+) -> TileReport:
+    """Cut every scene of every split into tiles and write tiles, labels and ``val_full.json``.
+
+    Scenes are processed one at a time per worker process (``cfg.workers``); results are gathered in
+    scene order, so the output does not depend on the number of workers. A scene that cannot be read
+    is skipped and each of its boxes reported as an ``unreadable_image`` drop.
+
+    Args:
+        splits: split name -> its scenes (boxes in scene pixels, already clipped to the scene).
+        images_dir: folder the scenes' ``file_name`` are relative to.
+        out: output folder (layout in the module docstring). ``data.yaml``/``report.json`` are not written.
+        class_names: class names, index = class id.
+        cfg: tiling settings.
+        to: ``"yolo"`` (a label file per tile) or ``"coco"`` (``annotations/{split}.json``).
+        progress: called with the number of scenes just finished.
+
+    Returns:
+        A :class:`TileReport` with counts, per-box outcomes and drops.
+    """
+    if to not in TILE_FORMATS:
+        raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
+    _check_names(splits)
+    images_dir, out = Path(images_dir).resolve(), Path(out)
+    for split in splits:
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        if to == "yolo":
+            (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    tasks = [_SceneTask(s, im, images_dir, out, cfg, to) for s, images in splits.items() for im in images]
+    report = TileReport(cfg, to, {s: Counter() for s in splits}, {s: Counter() for s in splits})
+    tiles: dict[str, list[ImageLabels]] = {s: [] for s in splits}
+    readable_val: list[ImageLabels] = []
+    for result in map_scenes(_tile_scene, tasks, cfg.workers, progress):
+        report._add(result)
+        tiles[result.split].extend(ImageLabels(t.file_name, t.size_wh, t.boxes) for t in result.tiles)
+        if result.split == "val" and result.readable:
+            readable_val.append(result.image)
+    _write_annotations(
+        out, images_dir, class_names, tiles if to == "coco" else {}, readable_val, "val" in splits
+    )
+    return report
+
+
+def _write_annotations(
+    out: Path,
+    images_dir: Path,
+    class_names: Sequence[str],
+    tiles: Mapping[str, list[ImageLabels]],
+    val_scenes: list[ImageLabels],
+    has_val: bool,
+) -> None:
+    """Write COCO ``annotations/{split}.json`` of ``tiles``, and ``val_full.json`` if there is a val split."""
+    from tiledet.formats.coco import write_coco_json
+
+    names = tuple(class_names)
+    for split, entries in tiles.items():
+        info = {
+            "description": f"tiledet tiles, split {split}",
+            "images_dir": str((out / "images" / split).resolve()),
+        }
+        write_coco_json(
+            out / "annotations" / f"{split}.json", LabeledDataset(names, tuple(entries)), info=info
+        )
+    if has_val:
+        info = {"description": "tiledet untiled val scenes", "images_dir": str(images_dir)}
+        write_coco_json(
+            out / "annotations" / "val_full.json", LabeledDataset(names, tuple(val_scenes)), info=info
+        )
