@@ -1,0 +1,197 @@
+"""Ground truth for evaluation: a COCO JSON, a YOLO ``data.yaml`` split, or any label source.
+
+Everything becomes one in-memory COCO dataset dict (``images``, ``annotations``, ``categories``); no
+file is written. COCO JSON ground truth is used as is (its ids and areas), except that a missing
+``area`` is filled with ``w * h`` of the box.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tiledet.errors import FormatError, InputError
+from tiledet.evaluate.detections import GtLookup
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """Ground truth ready for pycocotools.
+
+    Attributes:
+        coco: COCO dataset dict with ``images``, ``annotations`` and ``categories``.
+        source: the file it came from.
+        kind: ``"coco"``, ``"yolo"`` or the label format it was converted from.
+        drops: ``reason -> count`` of boxes the conversion dropped (empty for COCO JSON).
+    """
+
+    coco: dict
+    source: str
+    kind: str
+    drops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_images(self) -> int:
+        """Images in the ground truth (with or without boxes)."""
+        return len(self.coco["images"])
+
+    @property
+    def num_annotations(self) -> int:
+        """Ground-truth boxes."""
+        return len(self.coco["annotations"])
+
+    def lookup(self) -> GtLookup:
+        """Image and category keys detections are matched against."""
+        images = self.coco["images"]
+        cats = self.coco["categories"]
+        return GtLookup(
+            image_ids=tuple(int(im["id"]) for im in images),
+            file_names=tuple(str(im.get("file_name", "")) for im in images),
+            category_ids=tuple(int(c["id"]) for c in cats),
+            category_names=tuple(str(c.get("name", c["id"])) for c in cats),
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (no boxes)."""
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "images": self.num_images,
+            "annotations": self.num_annotations,
+            "categories": len(self.coco["categories"]),
+            "dropped": dict(self.drops),
+        }
+
+
+def _require_list(obj: dict, key: str, source: str) -> list:
+    value = obj.get(key)
+    if not isinstance(value, list):
+        raise InputError(f"{source}: COCO ground truth needs a list '{key}'")
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_coco_gt(obj: object, source: str) -> dict:
+    """Check a COCO ground-truth dict and fill missing ``area`` values in place.
+
+    Raises:
+        InputError: when a list is missing, ids are not unique integers, or there are no annotations.
+        FormatError: for an annotation with an unknown image/category or a bad ``bbox``
+            (location ``annotation <index>``).
+    """
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: expected a COCO JSON object, got {type(obj).__name__}")
+    images = _require_list(obj, "images", source)
+    anns = _require_list(obj, "annotations", source)
+    cats = _require_list(obj, "categories", source)
+    image_ids = _unique_ids(images, "images", source)
+    cat_ids = _unique_ids(cats, "categories", source)
+    if not cats:
+        raise InputError(f"{source}: the ground truth has no categories")
+    for i, ann in enumerate(anns):
+        _check_annotation(ann, i, image_ids, cat_ids, source)
+    if not anns:
+        raise InputError(f"{source}: the ground truth has no annotations, so AP is undefined")
+    return obj
+
+
+def _unique_ids(items: list, key: str, source: str) -> set[int]:
+    ids = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not _is_int(item.get("id")):
+            raise FormatError(source, f"{key}[{i}]", "needs an integer 'id'")
+        ids.add(item["id"])
+    if len(ids) != len(items):
+        raise InputError(f"{source}: '{key}' ids are not unique")
+    return ids
+
+
+def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int], source: str) -> None:
+    where = f"annotation {i}"
+    if not isinstance(ann, dict):
+        raise FormatError(source, where, "not an object")
+    if ann.get("image_id") not in image_ids:
+        raise FormatError(source, where, f"image_id {ann.get('image_id')!r} is not in 'images'")
+    if ann.get("category_id") not in cat_ids:
+        raise FormatError(source, where, f"category_id {ann.get('category_id')!r} is not in 'categories'")
+    bbox = ann.get("bbox")
+    ok = isinstance(bbox, list) and len(bbox) == 4
+    ok = ok and all(_is_number(v) and math.isfinite(v) for v in bbox)
+    if not ok or bbox[2] < 0 or bbox[3] < 0:
+        raise FormatError(source, where, f"bbox {bbox!r} is not [x, y, w, h] with finite w, h >= 0")
+    if "id" not in ann:
+        raise FormatError(source, where, "needs an 'id'")
+    if "area" not in ann:
+        ann["area"] = float(bbox[2]) * float(bbox[3])
+
+
+def _read_json(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: ground truth not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read ground truth ({e})") from e
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
+
+
+def load_ground_truth(
+    path: Path,
+    split: str = "val",
+    images_dir: Path | None = None,
+    fmt: str | None = None,
+    classes: str | None = None,
+) -> GroundTruth:
+    """Load ground truth from a COCO JSON, a YOLO ``data.yaml`` (one split) or another label source.
+
+    Args:
+        path: the ground-truth file.
+        split: YOLO only: the split of ``data.yaml`` to evaluate on.
+        images_dir: image folder, needed by label sources that do not declare image sizes.
+        fmt: source format (a key of :data:`tiledet.formats.READERS`); None guesses it: ``.yaml``/``.yml``
+            is YOLO, a JSON object with ``images`` is COCO, else :func:`tiledet.formats.detect.detect_format`.
+        classes: class map for label sources (``"xview"`` or a class file), as in ``tiledet convert``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: ground truth not found")
+    if fmt is None and path.suffix.lower() in {".yaml", ".yml"}:
+        fmt = "yolo"
+    if fmt in (None, "coco") and path.suffix.lower() == ".json":
+        obj = _read_json(path)
+        if fmt == "coco" or (isinstance(obj, dict) and "images" in obj):
+            return GroundTruth(validate_coco_gt(obj, str(path)), str(path), "coco")
+    if fmt is None:
+        from tiledet.formats.detect import detect_format
+
+        fmt = detect_format(path)
+    return _converted(path, fmt, split, images_dir, classes)
+
+
+def _converted(path: Path, fmt: str, split: str, images_dir: Path | None, classes: str | None) -> GroundTruth:
+    """Ground truth from a label source, converted in memory with the ``tiledet convert`` loader."""
+    from tiledet.convert.load import load_dataset
+    from tiledet.formats import ReadOptions
+    from tiledet.formats.coco import to_coco_dict
+
+    options = ReadOptions(split=split if fmt == "yolo" else None, images_dir=images_dir)
+    result = load_dataset(path, fmt, images_dir, classes=classes, options=options)
+    if not result.dataset.images:
+        where = f" (split {split!r})" if fmt == "yolo" else ""
+        raise InputError(f"{path}: the ground truth{where} has no usable images")
+    coco = to_coco_dict(result.dataset, info={"source": str(path), "format": fmt})
+    drops = dict(Counter(d.reason for d in result.drops))
+    return GroundTruth(validate_coco_gt(coco, str(path)), str(path), fmt, drops)
