@@ -1,0 +1,167 @@
+"""One evaluation end to end (what ``tiledet eval`` does) and its outputs: tables, JSON, CSV, plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tiledet.evaluate.gt import GroundTruth, load_ground_truth
+from tiledet.evaluate.metrics import SUMMARY_KEYS, EvalConfig, RunMetrics, evaluate
+from tiledet.ioutil import atomic_write_json, atomic_write_text
+
+#: Shown for pycocotools' -1 sentinel (no ground truth to score against).
+NA = "n/a"
+
+
+@dataclass(frozen=True, eq=False)
+class EvalReport:
+    """Everything one ``tiledet eval`` produced.
+
+    Attributes:
+        gt: the ground truth's description (:meth:`GroundTruth.to_dict`).
+        cfg: the settings used.
+        runs: one :class:`RunMetrics` per detections file, in command-line order.
+        files: files written under ``--out`` (empty without it).
+    """
+
+    gt: dict
+    cfg: EvalConfig
+    runs: list[RunMetrics]
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The ``metrics.json`` content (NaN -> null)."""
+        return {
+            "ground_truth": self.gt,
+            "params": {
+                "iou_type": self.cfg.iou_type,
+                "max_dets": self.cfg.max_dets_list,
+                "backend": self.cfg.backend,
+            },
+            "runs": [run.to_dict() for run in self.runs],
+        }
+
+
+def summary_label(key: str, max_dets: int) -> str:
+    """Display label of a summary key (``AR@max`` -> ``AR@100``)."""
+    return key.replace("@max", f"@{max_dets}")
+
+
+def _fmt(value: float) -> str:
+    return NA if math.isnan(value) else f"{value:.4f}"
+
+
+def _csv_float(value: float) -> str:
+    return NA if math.isnan(value) else repr(float(value))
+
+
+def per_class_csv(runs: Sequence[RunMetrics]) -> str:
+    """CSV text: one row per class, ``AP``/``AP50``/``num_det`` columns per run (``n/a`` for no GT)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    head = ["class", "category_id", "num_gt"]
+    for run in runs:
+        head += [f"AP_{run.name}", f"AP50_{run.name}", f"num_det_{run.name}"]
+    writer.writerow(head)
+    for k, cls in enumerate(runs[0].per_class if runs else ()):
+        row: list[object] = [cls.name, cls.category_id, cls.num_gt]
+        for run in runs:
+            c = run.per_class[k]
+            row += [_csv_float(c.ap), _csv_float(c.ap50), c.num_det]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def write_outputs(report: EvalReport, out: Path, plots: bool = True) -> list[Path]:
+    """Write ``metrics.json``, ``per_class.csv`` and (with ``plots``) the PNG figures under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "metrics.json", out / "per_class.csv"]
+    atomic_write_json(files[0], report.to_dict())
+    atomic_write_text(files[1], per_class_csv(report.runs))
+    if plots:
+        from tiledet.evaluate.plots import plot_ap50_bars, plot_pr_curves
+
+        for run in report.runs:
+            files.append(plot_pr_curves(run, out / f"pr_curve_{run.name}.png"))
+        files.append(plot_ap50_bars(report.runs, out / "ap50_per_class.png"))
+    return files
+
+
+def run_evaluation(
+    gt: str | Path | GroundTruth,
+    detections: Sequence[str | Path],
+    cfg: EvalConfig,
+    out: Path | None = None,
+    plots: bool = True,
+) -> EvalReport:
+    """Load the ground truth, evaluate every detections file, and write the outputs under ``out``.
+
+    Args:
+        gt: ground-truth file (see :func:`~tiledet.evaluate.gt.load_ground_truth`) or loaded ground truth.
+        detections: COCO results JSON files, one run each.
+        cfg: evaluation settings.
+        out: output folder for ``metrics.json``, ``per_class.csv`` and figures; None writes nothing.
+        plots: also draw ``pr_curve_<run>.png`` and ``ap50_per_class.png``.
+    """
+    ground = gt if isinstance(gt, GroundTruth) else load_ground_truth(
+        Path(gt), cfg.split, cfg.images_dir, cfg.fmt, cfg.classes
+    )
+    runs = evaluate(ground, list(detections), cfg)
+    report = EvalReport(ground.to_dict(), cfg, runs)
+    if out is not None:
+        report.files.extend(write_outputs(report, Path(out), plots))
+    return report
+
+
+def metrics_json_text(report: EvalReport) -> str:
+    """Machine-readable metrics (what ``--format json`` prints)."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+
+
+def render(report: EvalReport, console: object) -> None:
+    """Print the summary table, the per-class table and dropped-entry notes to a rich console."""
+    from rich.table import Table
+
+    runs = report.runs
+    gt = report.gt
+    caption = f"ground truth {gt['source']}: {gt['images']} images, {gt['annotations']} boxes"
+    summary = Table(title="COCO bbox metrics", title_justify="left", caption=caption, caption_justify="left")
+    summary.add_column("metric")
+    for run in runs:
+        summary.add_column(run.name, justify="right")
+    for key in SUMMARY_KEYS:
+        summary.add_row(summary_label(key, report.cfg.max_dets), *(_fmt(r.summary[key]) for r in runs))
+    per_class = Table(title="per class (n/a: no ground truth)", title_justify="left")
+    per_class.add_column("class")
+    per_class.add_column("GT", justify="right")
+    for run in runs:
+        per_class.add_column(f"AP {run.name}", justify="right")
+        per_class.add_column(f"AP50 {run.name}", justify="right")
+    for k, cls in enumerate(runs[0].per_class if runs else ()):
+        cells = [cell for r in runs for cell in (_fmt(r.per_class[k].ap), _fmt(r.per_class[k].ap50))]
+        per_class.add_row(cls.name, str(cls.num_gt), *cells)
+    console.print(per_class)  # type: ignore[attr-defined]
+    console.print(summary)  # type: ignore[attr-defined]
+    for note in drop_notes(report):
+        console.print(f"[yellow]{note}[/yellow]")  # type: ignore[attr-defined]
+
+
+def drop_notes(report: EvalReport) -> list[str]:
+    """One line per run whose results file had entries that were not evaluated."""
+    notes = []
+    for run in report.runs:
+        if run.counts.dropped:
+            notes.append(
+                f"{run.source}: {run.counts.dropped} of {run.counts.entries} entries not evaluated: "
+                f"{run.counts.summary()}"
+            )
+    drops = report.gt.get("dropped") or {}
+    if drops:
+        detail = ", ".join(f"{n} {reason}" for reason, n in drops.items())
+        notes.append(f"{report.gt['source']}: ground-truth boxes dropped while converting: {detail}")
+    return notes
