@@ -211,9 +211,7 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in YOLO_IMAGE_SUFFIXES and p.is_file())
 
 
-def _add_image(
-    builder: RawLabelsBuilder, name: str, image_path: Path, label_path: Path | None
-) -> None:
+def _add_image(builder: RawLabelsBuilder, name: str, image_path: Path, label_path: Path | None) -> None:
     """Declare one image with its size and add the boxes of its label file (if any)."""
     text = ""
     if label_path is not None and label_path.is_file():
