@@ -392,3 +392,33 @@ def test_no_usable_image_is_an_error_naming_the_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="none of the images") as info:
         convert(cfg_for(tmp_path, labels, images), show_progress=False)
     assert str(images) in str(info.value) and "missing_image" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- tiles
+
+
+def test_tiled_yolo_accounts_for_outside_tiles_and_replaces_a_plain_run(tmp_path: Path) -> None:
+    from tiledet.convert.tiling import TileConfig
+
+    # 100x100 scenes, 40 px tiles without overlap: windows start at 0, 40, 60 on each axis (3x3).
+    records = ["a.png;5,5,15,15;18", "a.png;0,0,100,100;73", "b.png;50,50,58,58;18", "b.png;1,1,2,2;75"]
+    labels, images = make_scene(tmp_path, records, {"a.png": (100, 100), "b.png": (100, 100)})
+    out = tmp_path / "out"
+    convert(cfg_for(tmp_path, labels, images), show_progress=False)  # plain run first: must vanish
+    tile = TileConfig(tile=40, overlap=0.0, min_visibility=0.9, workers=1)
+    report = convert(cfg_for(tmp_path, labels, images, tile=tile, val_fraction=0.5), show_progress=False)
+    data = json.loads((out / "report.json").read_text())
+    assert data["tiled"] is True and data["input_boxes"] == 4
+    # the 100x100 box covers at most 40*40/100^2 = 16 % of itself in any tile < 90 %: outside_tiles
+    assert data["dropped"]["outside_tiles"] == 1 and data["dropped"]["unknown_class"] == 1
+    assert data["written_boxes"] == 2 == data["input_boxes"] - data["dropped_boxes"]
+    assert data["tiling"]["tile"] == 40
+    assert report.tiled
+    # empty tiles are skipped (empty_fraction 0); the plain run's whole-scene links are gone
+    tiles = sorted(p.relative_to(out / "images").as_posix() for p in (out / "images").rglob("*.png"))
+    assert sorted(t.split("/")[1] for t in tiles) == ["a__x0_y0.png", "b__x40_y40.png"]
+    assert {t.split("/")[0] for t in tiles} == {"train", "val"}
+    assert (out / "annotations/val_full.json").is_file() and (out / "data.yaml").is_file()
+    # the piece of a.png's small box lies in tile (0, 0) and nowhere else
+    lines = {p.name: p.read_text() for p in (out / "labels").rglob("a__x*_y*.txt") if p.read_text()}
+    assert lines == {"a__x0_y0.txt": "5 0.250000 0.250000 0.250000 0.250000\n"}
