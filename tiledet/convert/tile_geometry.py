@@ -119,7 +119,7 @@ def parse_tile_stem(name: str) -> tuple[str, int, int]:
     import re
 
     base = name.rsplit("/", 1)[-1]
-    match = re.fullmatch(r"(?P<stem>.+)__x(?P<x>\d+)_y(?P<y>\d+)(?:\.[A-Za-z0-9]+)?", base)
+    match = re.fullmatch(r"(?P<stem>.+)__x(?P<x>\d+)_y(?P<y>\d+)(?:\.[A-Za-z0-9]+)?", base, flags=re.DOTALL)
     if match is None:
         raise ValueError(f"{name!r} is not a tile name of the form '{{stem}}__x{{x0}}_y{{y0}}.ext'")
     return match["stem"], int(match["x"]), int(match["y"])
