@@ -1,0 +1,211 @@
+"""Driver of ``tiledet synth``: render scenes, write images and xView-format labels.
+
+Scene ``i`` is drawn from its own random stream ``numpy.random.default_rng([seed, i])``, so every
+output file depends only on the seed, the size, the scene count and the recipe: the same settings
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.errors import ConfigError, InputError
+from tiledet.ioutil import atomic_path
+from tiledet.labels import LabeledDataset
+from tiledet.synth.labels import SceneLabels, write_label_files, write_synth_yaml
+from tiledet.synth.recipe import DEFAULT_RECIPE, Recipe, load_synth_recipe
+
+IMAGE_FORMATS = ("tif", "png")
+#: Smallest scene side accepted, px (the largest objects need room).
+MIN_SIDE_PX = 64
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of :func:`generate_scenes`.
+
+    Attributes:
+        out: output folder (created; existing files of the same names are replaced).
+        scenes: number of scenes (>= 1).
+        size_wh: ``(width, height)`` of every scene, px (each >= 64).
+        seed: random seed (>= 0).
+        image_format: ``"tif"`` (LZW-compressed TIFF) or ``"png"``.
+        recipe: a recipe name in ``datasets/`` or a path to a recipe YAML file.
+    """
+
+    out: Path
+    scenes: int = 4
+    size_wh: tuple[int, int] = (3000, 3000)
+    seed: int = 0
+    image_format: str = "tif"
+    recipe: str | Path = DEFAULT_RECIPE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        if int(self.scenes) != self.scenes or self.scenes < 1:
+            raise ConfigError(f"scenes must be a whole number >= 1, got {self.scenes!r}")
+        if len(self.size_wh) != 2 or any(int(v) != v for v in self.size_wh):
+            raise ConfigError(f"size must be two whole numbers W H, got {self.size_wh!r}")
+        if min(self.size_wh) < MIN_SIDE_PX:
+            raise ConfigError(f"size must be at least {MIN_SIDE_PX} px each side, got {tuple(self.size_wh)}")
+        object.__setattr__(self, "size_wh", (int(self.size_wh[0]), int(self.size_wh[1])))
+        if int(self.seed) != self.seed or self.seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if self.image_format not in IMAGE_FORMATS:
+            choices = ", ".join(IMAGE_FORMATS)
+            raise ConfigError(f"image format must be one of {choices}, got {self.image_format!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class RenderedScene:
+    """One scene in memory.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB.
+        xyxy: (N, 4) int64 tight object boxes, px.
+        type_ids: (N,) int64 xView type ids.
+        ground: (H, W, 3) uint8 RGB background before objects, or None unless asked for.
+        object_mask: (H, W) bool union of object pixels (shadows excluded), or None unless asked for.
+    """
+
+    image: np.ndarray
+    xyxy: np.ndarray
+    type_ids: np.ndarray
+    ground: np.ndarray | None = None
+    object_mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SynthResult:
+    """What :func:`generate_scenes` wrote.
+
+    Attributes:
+        out: the output folder.
+        scenes: labels of every scene, in order.
+        image_paths: one image per scene.
+        label_paths: ``{format: path}`` for ``xview-geojson``, ``csv`` and ``semicolon``.
+        settings_path: ``synth.yaml``.
+    """
+
+    out: Path
+    scenes: tuple[SceneLabels, ...]
+    image_paths: tuple[Path, ...]
+    label_paths: dict[str, Path] = field(default_factory=dict)
+    settings_path: Path | None = None
+
+    @property
+    def images_dir(self) -> Path:
+        """The folder holding the scene images."""
+        return self.out / "images"
+
+    @property
+    def num_boxes(self) -> int:
+        """Total number of boxes over all scenes."""
+        return sum(len(s.type_ids) for s in self.scenes)
+
+    def class_counts(self) -> dict[int, int]:
+        """Boxes per xView type id, ascending type id."""
+        ids = np.concatenate([s.type_ids for s in self.scenes]) if self.scenes else np.zeros(0, np.int64)
+        values, counts = np.unique(ids, return_counts=True)
+        return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+    def to_dataset(self) -> LabeledDataset:
+        """The labels as a :class:`LabeledDataset` over the 60 xView classes."""
+        from tiledet.boxes import Boxes
+        from tiledet.classes import ClassMap
+        from tiledet.labels import ImageLabels
+
+        cmap = ClassMap.xview()
+        images = tuple(
+            ImageLabels(s.file_name, s.size_wh, Boxes(s.xyxy, cmap.lookup(s.type_ids.tolist())))
+            for s in self.scenes
+        )
+        return LabeledDataset(cmap.names, images)
+
+
+def render_scene(
+    size_wh: tuple[int, int], seed: int, index: int, recipe: Recipe, debug: bool = False
+) -> RenderedScene:
+    """Paint scene ``index`` of ``seed`` in memory.
+
+    Args:
+        size_wh: ``(width, height)``, px.
+        seed: the data set seed (>= 0).
+        index: scene number (>= 0); with ``seed`` it selects the random stream.
+        recipe: the recipe.
+        debug: also return the background and the object mask.
+    """
+    from tiledet.synth.placement import place_objects
+    from tiledet.synth.scene import paint_ground
+
+    rng = np.random.default_rng([int(seed), int(index)])
+    ground = paint_ground(rng, size_wh, recipe)
+    image, placed = place_objects(rng, ground, recipe, keep_mask=debug)
+    background = ground.image if debug else None
+    return RenderedScene(image, placed.xyxy, placed.type_ids, background, placed.object_mask)
+
+
+def write_image(path: Path, image_rgb: np.ndarray) -> None:
+    """Write an RGB image atomically: TIFF with LZW compression or PNG, no metadata that varies.
+
+    Raises:
+        InputError: when the encoder fails (e.g. the folder is not writable).
+    """
+    import cv2
+
+    suffix = path.suffix.lower()
+    tiff = suffix in {".tif", ".tiff"}
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if tiff else [cv2.IMWRITE_PNG_COMPRESSION, 3]  # 5 = LZW
+    bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    try:
+        with atomic_path(path) as tmp:
+            if not cv2.imwrite(str(tmp), bgr, params):
+                raise InputError(f"{path}: cannot write image")
+    except cv2.error as e:
+        raise InputError(f"{path}: cannot write image ({e})") from e
+
+
+def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = None) -> SynthResult:
+    """Render ``cfg.scenes`` scenes and write images, the three label files and ``synth.yaml``.
+
+    Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
+    ``OUT/labels_semicolon.txt`` and ``OUT/synth.yaml``.
+
+    Args:
+        cfg: the settings.
+        progress: called with 1 after each scene is written.
+    """
+    recipe = load_synth_recipe(cfg.recipe)
+    try:
+        (cfg.out / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{cfg.out}: cannot create output folder ({e})") from e
+    scenes: list[SceneLabels] = []
+    paths: list[Path] = []
+    next_id = 1
+    for index in range(cfg.scenes):
+        rendered = render_scene(cfg.size_wh, cfg.seed, index, recipe)
+        name = f"synth_{index:04d}.{cfg.image_format}"
+        write_image(cfg.out / "images" / name, rendered.image)
+        n = len(rendered.type_ids)
+        ids = np.arange(next_id, next_id + n, dtype=np.int64)
+        next_id += n
+        scenes.append(SceneLabels(name, cfg.size_wh, rendered.xyxy, rendered.type_ids, ids))
+        paths.append(cfg.out / "images" / name)
+        if progress is not None:
+            progress(1)
+    label_paths = write_label_files(cfg.out, scenes)
+    settings = {
+        "seed": cfg.seed,
+        "scenes": cfg.scenes,
+        "size_wh": list(cfg.size_wh),
+        "image_format": cfg.image_format,
+        "recipe_name": recipe.name,
+        "boxes": sum(len(s.type_ids) for s in scenes),
+    }
+    write_synth_yaml(cfg.out / "synth.yaml", settings, recipe.raw)
+    return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml")
