@@ -272,20 +272,26 @@ def _fields(entry: object) -> tuple[object, object, object, object, object, obje
     return fname, iid, cname, cid, bbox, score
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _numeric(rows: list, counts: DetectionCounts, index: list[int]) -> tuple[np.ndarray, list[int]]:
     """(M, 5) float64 ``x, y, w, h, score`` of ``rows``; rows with non-numbers become NaN and are noted."""
     try:
-        return np.asarray(rows, dtype=np.float64).reshape(-1, 5), []
+        array = np.array(rows)
+        if (array.dtype.kind in "fi" and array.ndim == 2) or not rows:
+            return array.astype(np.float64).reshape(-1, 5), []
     except (TypeError, ValueError):
         pass
     out = np.full((len(rows), 5), np.nan)
     bad = []
     for j, row in enumerate(rows):
-        try:
-            out[j] = [float(v) for v in row]
-        except (TypeError, ValueError):
+        if all(_is_number(v) for v in row):
+            out[j] = row
+        else:
             bad.append(j)
-            counts.note("malformed", f"entry {index[j]}: non-numeric bbox/score")
+            counts.note("malformed", f"entry {index[j]}: non-numeric bbox or score {list(row)!r}")
     return out, bad
 
 
