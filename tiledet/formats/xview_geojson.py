@@ -128,11 +128,12 @@ class _Parser:
             cut = text.rfind("}") + 1
             if cut or len(text) < 4 * CHUNK_CHARS:
                 text, self.carry = _blank_coordinates(text[:cut]), text[cut:]
-        consumed = self.buf[: self.pos]
-        self.base_bytes += len(consumed.encode("utf-8"))
+        if not text:  # keep positions valid for a caller that reports an error next
+            return not self.eof
+        self.base_bytes += len(self.buf[: self.pos].encode("utf-8"))
         self.buf = self.buf[self.pos :] + text
         self.pos = 0
-        return bool(text) or not self.eof
+        return True
 
     def _byte_offset(self, pos: int) -> int:
         return self.base_bytes + len(self.buf[:pos].encode("utf-8"))
