@@ -366,6 +366,24 @@ def test_read_label_folder_with_images_dir(tmp_path):
         read(tmp_path / "lbl", ReadOptions())
 
 
+def test_read_label_folder_classes_txt(tmp_path):
+    _image(tmp_path / "imgs/a.png", (10, 10))
+    _write(tmp_path / "lbl/a.txt", "1 0.5 0.5 0.2 0.2\n")
+    _write(tmp_path / "lbl/classes.txt", "car\nbus\n\n")
+    raw = read(tmp_path / "lbl", ReadOptions(images_dir=tmp_path / "imgs"))
+    assert raw.class_names == ("car", "bus")
+    assert raw.sources == [str(tmp_path / "lbl/a.txt")] and raw.drops == []
+
+
+def test_read_data_yaml_falls_back_to_its_folder(tmp_path):
+    # Ultralytics-style relative path that does not exist here: the yaml's folder is the root
+    _image(tmp_path / "images/val/a.png", (10, 10))
+    _write(tmp_path / "labels/val/a.txt", "0 0.5 0.5 0.2 0.2\n")
+    _write(tmp_path / "d.yaml", "path: ../datasets/nowhere\nval: images/val\nnames: [a]\n")
+    raw = read(tmp_path / "d.yaml", ReadOptions())
+    assert list(raw.images) == ["images/val/a.png"] and len(raw) == 1
+
+
 def test_read_missing_source(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read(tmp_path / "nope", ReadOptions(images_dir=tmp_path))
@@ -456,4 +474,17 @@ def test_read_coco8(realdata, tmp_path, split):
     expected = [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
     np.testing.assert_allclose(raw.xyxy[i], expected)
     assert raw.class_keys[i] == int(cls)
-    assert os.path.isabs(str(root))
+
+
+@pytest.mark.realdata
+def test_read_coco8_yaml_as_shipped(realdata):
+    # coco8.yaml says path: ../datasets/coco8 (relative to Ultralytics' datasets dir); the reader falls
+    # back to the yaml's own folder, where images/ and labels/ are.
+    root = realdata / "coco8"
+    if not (root / "coco8.yaml").is_file():
+        pytest.skip(f"{root / 'coco8.yaml'} not found")
+    raw = read(root / "coco8.yaml", ReadOptions())
+    label_files = sorted((root / "labels").rglob("*.txt"))
+    naive = sum(1 for f in label_files for line in f.read_text().splitlines() if line.strip())
+    assert len(raw) == naive and raw.drops == []
+    assert len(raw.images) == len(list((root / "images").rglob("*.jpg")))

@@ -10,8 +10,10 @@ folder, a ``.txt`` list of images, or a list of those; ``names`` as list or ``{i
 folder of label files plus ``ReadOptions.images_dir``. Labels are found the Ultralytics way: the last
 ``/images/`` segment of the image path becomes ``/labels/`` and the suffix ``.txt``. A relative
 ``path`` in a ``data.yaml`` is taken relative to the yaml file's folder (Ultralytics would use its
-global datasets folder). Segment lines (``cls x1 y1 x2 y2 ...``, 3+ points) become their enclosing box,
-as Ultralytics' detection loader does.
+global datasets folder) and, when that folder does not exist, the yaml's own folder is the root.
+Relative entries of a ``.txt`` image list are relative to the list's folder. A ``classes.txt`` in a
+label folder gives the class names. Segment lines (``cls x1 y1 x2 y2 ...``, 3+ points) become their
+enclosing box, as Ultralytics' detection loader does.
 """
 
 from __future__ import annotations
@@ -313,12 +315,21 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
+def _dataset_root(value: object, yaml_path: Path) -> Path:
+    """The dataset root of a ``data.yaml``: its ``path`` (relative to the yaml's folder), falling back
+    to the yaml's folder when that does not exist (e.g. Ultralytics' ``path: ../datasets/coco8``)."""
+    folder = Path(os.path.abspath(yaml_path.parent))
+    if not value:
+        return folder
+    root = Path(str(value))
+    root = Path(os.path.abspath(root if root.is_absolute() else folder / root))
+    return root if root.is_dir() else folder
+
+
 def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
     """Read the splits of an Ultralytics ``data.yaml``; image names are relative to its ``path``."""
     data = _load_yaml(path)
-    root_value = data.get("path")
-    root = Path(str(root_value)) if root_value else path.parent
-    root = Path(os.path.abspath(root if root.is_absolute() else path.parent / root))
+    root = _dataset_root(data.get("path"), path)
     splits = [options.split] if options.split else [s for s in ("train", "val", "test") if data.get(s)]
     if options.split and not data.get(options.split):
         raise InputError(f"{path}: split {options.split!r} is not listed")
@@ -347,6 +358,8 @@ def read_label_folder(folder: Path, options: ReadOptions) -> RawLabels:
         raise InputError(f"{folder}: reading YOLO label files needs the image folder (got {images_dir})")
     images_dir = Path(images_dir)
     labels = sorted(folder.rglob("*.txt")) if folder.is_dir() else [folder]
+    names = _classes_txt(folder / "classes.txt") if folder.is_dir() else None
+    labels = [p for p in labels if p != folder / "classes.txt"]
     by_stem: dict[str, Path] = {}
     for p in _images_in(images_dir):
         by_stem.setdefault(p.relative_to(images_dir).with_suffix("").as_posix(), p)
@@ -365,7 +378,18 @@ def read_label_folder(folder: Path, options: ReadOptions) -> RawLabels:
         for stem, image in by_stem.items():
             if stem not in seen:
                 _add_image(builder, image.relative_to(images_dir).as_posix(), image, None)
-    return builder.build()
+    return builder.build(class_names=names)
+
+
+def _classes_txt(path: Path) -> tuple[str, ...] | None:
+    """Class names from a ``classes.txt`` (one per line, as written by labelImg/Label Studio), if any."""
+    if not path.is_file():
+        return None
+    try:
+        names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read class names ({e})") from e
+    return names or None
 
 
 def read(path: Path, options: ReadOptions) -> RawLabels:
