@@ -112,7 +112,8 @@ def _try_place(
     sun_xy: tuple[float, float], tries: int,
 ) -> tuple[int, int, int, int] | None:
     """Place one object of ``cls``; its box in image px, or None when no try fitted."""
-    size = rng.uniform(cls.size_px[0], cls.size_px[1])
+    lo, hi = cls.size_px  # sprites land within 1 px of the size asked for
+    size = rng.uniform(lo + 1.0, max(lo + 1.0, hi - 1.0))
     on_road = bool(roads) and rng.random() < cls.on_road
     allowed = _WATER if cls.on_water else (_ROAD if on_road else _LAND)
     sprite = make_sprite(cls.look, rng, size, rng.uniform(0, np.pi), sun_xy)
