@@ -291,6 +291,14 @@ def test_read_data_yaml_one_split(yolo_ds):
         read(yolo_ds / "data.yaml", ReadOptions(split="test"))
 
 
+def test_read_data_yaml_names_relative_to_images_dir(yolo_ds):
+    raw = read(yolo_ds / "data.yaml", ReadOptions(split="val", images_dir=yolo_ds / "images"))
+    assert list(raw.images) == ["val/c.jpg", "val/d.jpg"]
+    result = load_dataset(yolo_ds / "data.yaml", "yolo", yolo_ds, options=ReadOptions(split="val"))
+    assert [im.file_name for im in result.dataset.images] == ["images/val/c.jpg", "images/val/d.jpg"]
+    assert result.drops == [] and result.dataset.num_boxes == 1
+
+
 def test_read_data_yaml_strict_raises_with_location(yolo_ds):
     with pytest.raises(FormatError) as info:
         read(yolo_ds / "data.yaml", ReadOptions(strict=True))

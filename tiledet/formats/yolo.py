@@ -327,9 +327,15 @@ def _dataset_root(value: object, yaml_path: Path) -> Path:
 
 
 def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
-    """Read the splits of an Ultralytics ``data.yaml``; image names are relative to its ``path``."""
+    """Read the splits of an Ultralytics ``data.yaml``.
+
+    Image names are relative to its dataset root (``path``), or to ``options.images_dir`` when given
+    (so that :func:`~tiledet.convert.load.resolve` finds them there); images outside that folder are
+    named by their absolute path.
+    """
     data = _load_yaml(path)
     root = _dataset_root(data.get("path"), path)
+    base = Path(os.path.abspath(options.images_dir)) if options.images_dir else root
     splits = [options.split] if options.split else [s for s in ("train", "val", "test") if data.get(s)]
     if options.split and not data.get(options.split):
         raise InputError(f"{path}: split {options.split!r} is not listed")
@@ -341,7 +347,7 @@ def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
         entries = data[split] if isinstance(data[split], list) else [data[split]]
         for entry in entries:
             for image_path in _split_images(str(entry), root, path, split):
-                name = _relative_name(image_path, root)
+                name = _relative_name(image_path, base)
                 if name not in builder.images:
                     _add_image(builder, name, image_path, label_path_for(image_path))
     return builder.build(class_names=names)
