@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, click.ClickException):
             e.show()
             return e.exit_code
+        if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):  # typer's vendored click
+            e.show()
+            return e.exit_code
         raise
     return 0
 
