@@ -14,11 +14,14 @@ _FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
 def eval_command(
     gt: Path = typer.Argument(
         ...,
+        metavar="GT",
         help="Ground truth: a COCO JSON, a YOLO data.yaml (see --split), or any label source "
         "'tiledet convert' reads (with --images). Required.",
     ),
     dets: list[Path] = typer.Argument(
-        ..., help="One or more COCO results JSON files (one run each, shown side by side). Required."
+        ...,
+        metavar="DETS",
+        help="One or more COCO results JSON files (one run each, shown side by side). Required.",
     ),
     split: str = typer.Option("val", "--split", help="YOLO ground truth: data.yaml split. Default: val."),
     max_dets: int = typer.Option(
