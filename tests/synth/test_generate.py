@@ -216,3 +216,23 @@ def test_to_dataset_maps_type_ids_to_xview_indices(synth_dir) -> None:
 def test_bad_options_raise_config_error(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         SynthConfig(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["xview-geojson", "csv"])
+def test_label_files_load_through_tiledet_readers(synth_dir, fmt: str) -> None:
+    from tiledet.convert.load import load_dataset
+
+    result = load_dataset(synth_dir.label_paths[fmt], fmt, synth_dir.images_dir)
+    assert result.drops == [] and result.input_boxes == synth_dir.num_boxes
+    expected = synth_dir.to_dataset()
+    assert result.dataset.class_names == expected.class_names
+    got = {im.file_name: im for im in result.dataset.images}
+    for want in expected.images:
+        if len(want.boxes) == 0:
+            continue
+        have = got[want.file_name]
+        assert have.size_wh == want.size_wh
+        order_have = np.lexsort(have.boxes.xyxy.T[::-1])
+        order_want = np.lexsort(want.boxes.xyxy.T[::-1])
+        assert np.array_equal(have.boxes.xyxy[order_have], want.boxes.xyxy[order_want])
+        assert np.array_equal(have.boxes.class_ids[order_have], want.boxes.class_ids[order_want])
