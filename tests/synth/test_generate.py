@@ -218,7 +218,7 @@ def test_bad_options_raise_config_error(tmp_path: Path, kwargs: dict) -> None:
         SynthConfig(tmp_path, **kwargs)
 
 
-@pytest.mark.parametrize("fmt", ["xview-geojson", "csv"])
+@pytest.mark.parametrize("fmt", ["xview-geojson", "csv", "semicolon"])
 def test_label_files_load_through_tiledet_readers(synth_dir, fmt: str) -> None:
     from tiledet.convert.load import load_dataset
 
