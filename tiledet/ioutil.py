@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -50,6 +51,18 @@ def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> 
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def _pil_open():
+    """PIL's own ``Image.open``, even after Ultralytics has monkey-patched it.
+
+    Ultralytics replaces ``PIL.Image.open`` with a wrapper that tries to pip-install ``pi-heif`` when a
+    file fails to open; tiledet never installs anything at run time, so it calls the original.
+    """
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open) if patches is not None else Image.open
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` of an image, read from its header without decoding the pixels.
 
@@ -62,7 +75,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with _pil_open()(path) as im:
                 width, height = im.size
     except FileNotFoundError as e:
         raise InputError(f"{path}: image not found") from e

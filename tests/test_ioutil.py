@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PIL import Image
+
+from tiledet.errors import InputError
+from tiledet.ioutil import atomic_path, atomic_write_text, image_size
+
+
+def test_image_size_from_header(tmp_path):
+    Image.new("L", (37, 21)).save(tmp_path / "a.png")
+    Image.new("RGB", (5, 9)).save(tmp_path / "b.tif")
+    assert image_size(tmp_path / "a.png") == (37, 21)
+    assert image_size(tmp_path / "b.tif") == (5, 9)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"), [("x.png", None, "not found"), ("y.png", b"junk", "header")]
+)
+def test_image_size_errors_name_the_file(tmp_path, name, data, message):
+    if data is not None:
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(InputError, match=message) as info:
+        image_size(tmp_path / name)
+    assert name in str(info.value)
+
+
+def test_image_size_after_ultralytics_patch_never_installs(tmp_path):
+    # Ultralytics monkey-patches PIL.Image.open to pip-install pi-heif on failure; tiledet must bypass it.
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    code = textwrap.dedent(
+        f"""
+        import os
+        os.environ["YOLO_OFFLINE"] = "1"
+        import ultralytics.utils.patches
+        from tiledet.errors import InputError
+        from tiledet.ioutil import image_size
+        try:
+            image_size({str(bad)!r})
+        except InputError as e:
+            print("INPUTERROR", e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "INPUTERROR" in out.stdout, out.stdout + out.stderr
+    assert "pi-heif" not in out.stdout + out.stderr
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
