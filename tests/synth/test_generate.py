@@ -236,3 +236,10 @@ def test_label_files_load_through_tiledet_readers(synth_dir, fmt: str) -> None:
         order_want = np.lexsort(want.boxes.xyxy.T[::-1])
         assert np.array_equal(have.boxes.xyxy[order_have], want.boxes.xyxy[order_want])
         assert np.array_equal(have.boxes.class_ids[order_have], want.boxes.class_ids[order_want])
+
+
+def test_label_files_are_auto_detected(synth_dir) -> None:
+    from tiledet.formats.detect import detect_format
+
+    for fmt, path in synth_dir.label_paths.items():
+        assert detect_format(path) == fmt
