@@ -207,3 +207,13 @@ def test_real_xview_features(realdata: Path):
     result = resolve(replace(raw, images={"2355.tif": (3000, 3000)}), xview, None)
     assert result.dataset.images[0].boxes.class_ids.tolist() == [xview.ids.index(73)] * 2
     assert xview.names[xview.ids.index(73)] == "Building"
+
+
+def test_feature_to_yolo_line_hand_computed():
+    from tiledet.formats.yolo import format_label_text
+
+    raw = parse_text(_collection([_feature("2712,1145,2746,1177", 73, "2355.tif")]))
+    result = resolve(replace(raw, images={"2355.tif": (3000, 3000)}), ClassMap.xview(), None)
+    image = result.dataset.images[0]
+    # class 73 (Building) is index 48; centre ((2712+2746)/2, (1145+1177)/2) = (2729, 1161); size 34 x 32
+    assert format_label_text(image.boxes, image.size_wh) == "48 0.909667 0.387000 0.011333 0.010667\n"
