@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from tiledet.convert.load import load_dataset
@@ -123,3 +125,20 @@ def test_real_dota_demo_reads_587_boxes_and_clips_on_load(realdata: Path):
         assert (xyxy >= 0).all() and (xyxy[:, [0, 2]] <= w).all() and (xyxy[:, [1, 3]] <= h).all()
     p0004 = next(im for im in result.dataset.images if im.file_name == "P0004.png")
     assert p0004.boxes.xyxy[:, 2].max() == p0004.size_wh[0] == 824
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.floats(-1e4, 1e4, allow_nan=False, width=32), min_size=8, max_size=8),
+        min_size=0,
+        max_size=6,
+    )
+)
+def test_enclosing_box_property(quads):
+    text = "".join(" ".join(repr(float(c)) for c in quad) + " cls 0\n" for quad in quads)
+    raw = parse_text(text, image="p.png")
+    expected = np.array(quads, dtype=np.float64).reshape(-1, 8)
+    xs, ys = expected[:, 0::2], expected[:, 1::2]
+    np.testing.assert_array_equal(raw.xyxy, np.stack([xs.min(1), ys.min(1), xs.max(1), ys.max(1)], axis=1))
+    assert (raw.xyxy[:, :2] <= raw.xyxy[:, 2:]).all()

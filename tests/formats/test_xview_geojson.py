@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiledet.classes import ClassMap
 from tiledet.convert.load import resolve
@@ -217,3 +219,22 @@ def test_feature_to_yolo_line_hand_computed():
     image = result.dataset.images[0]
     # class 73 (Building) is index 48; centre ((2712+2746)/2, (1145+1177)/2) = (2729, 1161); size 34 x 32
     assert format_label_text(image.boxes, image.size_wh) == "48 0.909667 0.387000 0.011333 0.010667\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    boxes=st.lists(st.tuples(*[st.integers(-50, 5000)] * 4, st.integers(0, 100)), max_size=12),
+    chunk=st.integers(1, 300),
+    indent=st.sampled_from([None, 0, 2]),
+)
+def test_stream_round_trip_property(boxes, chunk, indent):
+    features = [_feature(",".join(map(str, b[:4])), b[4], f"{b[4] % 3}.tif") for b in boxes]
+    text = _collection(features, indent=indent)
+    original = xview_geojson.CHUNK_CHARS
+    xview_geojson.CHUNK_CHARS = chunk
+    try:
+        raw = parse_stream(io.BytesIO(text.encode()), "p")
+    finally:
+        xview_geojson.CHUNK_CHARS = original
+    assert raw.xyxy.tolist() == [list(b[:4]) for b in boxes]
+    assert raw.class_keys == [b[4] for b in boxes] and raw.box_locations.tolist() == list(range(len(boxes)))
