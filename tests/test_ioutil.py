@@ -59,3 +59,13 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "x.txt"
+    atomic_write_text(target, "a")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
