@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 from tiledet.errors import InputError
 
 
+@functools.cache
 def _umask() -> int:
+    """The process umask (read once: reading it means setting it, which is not thread-safe)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
