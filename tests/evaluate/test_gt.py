@@ -124,8 +124,8 @@ def test_yolo_missing_split_is_an_error(tmp_path: Path) -> None:
         evaluate(yaml_path, [[]], EvalConfig(split="test"))
 
 
-def test_label_source_with_images_folder(tmp_path: Path) -> None:
-    pytest.importorskip("tiledet.formats.xview_geojson", reason="xView GeoJSON reader not available")
+@pytest.mark.parametrize("fmt", [None, "xview-geojson"])
+def test_label_source_with_images_folder(tmp_path: Path, fmt: str | None) -> None:
     _png(tmp_path / "images" / "5.tif", (200, 100))
     features = [
         {"type": "Feature", "properties": {"bounds_imcoords": b, "type_id": t, "image_id": "5.tif"},
@@ -134,7 +134,7 @@ def test_label_source_with_images_folder(tmp_path: Path) -> None:
     ]
     path = tmp_path / "xView_train.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    gt = load_ground_truth(path, images_dir=tmp_path / "images", fmt="xview-geojson")
+    gt = load_ground_truth(path, images_dir=tmp_path / "images", fmt=fmt)  # None: auto-detected
     assert gt.kind == "xview-geojson" and gt.num_annotations == 2 and len(gt.coco["categories"]) == 60
     assert gt.drops == {"unknown_class": 1}
     dets = [{"file_name": "5.tif", "category_name": "Small Car", "bbox": [10, 10, 30, 20], "score": 0.9}]
