@@ -129,8 +129,7 @@ def render(report: EvalReport, console: object) -> None:
 
     runs = report.runs
     gt = report.gt
-    caption = f"ground truth {gt['source']}: {gt['images']} images, {gt['annotations']} boxes"
-    summary = Table(title="COCO bbox metrics", title_justify="left", caption=caption, caption_justify="left")
+    summary = Table(title="summary", title_justify="left")
     summary.add_column("metric")
     for run in runs:
         summary.add_column(run.name, justify="right")
@@ -146,6 +145,10 @@ def render(report: EvalReport, console: object) -> None:
         cells = [cell for r in runs for cell in (_fmt(r.per_class[k].ap), _fmt(r.per_class[k].ap50))]
         per_class.add_row(cls.name, str(cls.num_gt), *cells)
     console.print(per_class)  # type: ignore[attr-defined]
+    console.print(  # type: ignore[attr-defined]
+        f"ground truth: {gt['source']} ({gt['kind']}): {gt['images']} images, {gt['annotations']} boxes",
+        soft_wrap=True,
+    )
     console.print(summary)  # type: ignore[attr-defined]
     for note in drop_notes(report):
         console.print(f"[yellow]{note}[/yellow]")  # type: ignore[attr-defined]
