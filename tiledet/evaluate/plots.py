@@ -97,5 +97,5 @@ def plot_ap50_bars(runs: Sequence[RunMetrics], path: Path) -> Path:
     ax.set_title("per-class AP at IoU 0.5")
     ax.grid(True, axis="x", alpha=0.3)
     if runs:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="run")
     return _save(fig, path)
