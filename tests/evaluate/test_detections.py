@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
@@ -167,3 +169,24 @@ def test_writer_without_scores_or_image_id() -> None:
 def test_writer_rejects_class_ids_without_names() -> None:
     with pytest.raises(InputError, match="class id 3"):
         detections_to_results("a.png", Boxes(np.zeros((1, 4)), np.array([3])), ["car"])
+
+
+_NAME = st.text(alphabet="abcXYZ019_-.", min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_NAME, min_size=1, max_size=3).map("/".join), min_size=1, max_size=8, unique=True))
+def test_exact_paths_always_match_and_basenames_only_when_unique(paths: list[str]) -> None:
+    lookup = GtLookup(tuple(range(1, len(paths) + 1)), tuple(paths), (1,), ("car",))
+    entries = [det(file_name=p, category_id=1) for p in paths]
+    entries += [det(file_name=p.rsplit("/", 1)[-1], category_id=1) for p in paths]
+    m = match_detections(entries, lookup)
+    assert m.image_ids.tolist()[: len(paths)] == list(range(1, len(paths) + 1))  # exact paths
+    bases = [p.rsplit("/", 1)[-1] for p in paths]
+    # a basename is itself an exact path of some image, else it matches when unique, else unknown
+    expected = [
+        paths.index(b) + 1 if b in paths else (i + 1 if bases.count(b) == 1 else -1)
+        for i, b in enumerate(bases)
+    ]
+    assert m.image_ids.tolist()[len(paths) :] == [e for e in expected if e > 0]
+    assert m.counts.unknown_image == expected.count(-1)
