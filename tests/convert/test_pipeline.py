@@ -422,3 +422,62 @@ def test_tiled_yolo_accounts_for_outside_tiles_and_replaces_a_plain_run(tmp_path
     # the piece of a.png's small box lies in tile (0, 0) and nowhere else
     lines = {p.name: p.read_text() for p in (out / "labels").rglob("a__x*_y*.txt") if p.read_text()}
     assert lines == {"a__x0_y0.txt": "5 0.250000 0.250000 0.250000 0.250000\n"}
+
+
+# ------------------------------------------------------------------------ real readers, chips, realdata
+
+
+def _geojson_feature(bounds: str, type_id: object, image: str) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {"bounds_imcoords": bounds, "type_id": type_id, "image_id": image, "feature_id": 1},
+        "geometry": {"type": "Polygon", "coordinates": [[[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]]},
+    }
+
+
+def test_xview_geojson_detected_and_converted(tmp_path: Path) -> None:
+    _, images = make_scene(tmp_path, [], {"7.png": (100, 80)})
+    features = [
+        _geojson_feature("10,20,30,60", 18, "7.png"),
+        _geojson_feature("0,0,5,5", 75, "7.png"),  # unknown class
+        _geojson_feature("1,2,3", 18, "7.png"),  # malformed bounds
+    ]
+    src = tmp_path / "xView_train.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    cfg = ConvertConfig(src=src, images_dir=images, out=tmp_path / "out", val_fraction=0.0)
+    report = convert(cfg, show_progress=False)
+    assert report.fmt == "xview-geojson"
+    assert (tmp_path / "out/labels/train/7.txt").read_text() == "5 0.200000 0.500000 0.200000 0.500000\n"
+    where = {d.reason: d.location for d in report.drops}
+    assert where == {"unknown_class": "feature 1", "malformed": "feature 2"}
+
+
+def test_chips_through_the_pipeline(tmp_path: Path) -> None:
+    from tiledet.convert.chips import ChipConfig
+
+    labels, images = make_scene(
+        tmp_path, ["a.png;10,10,30,30;18", "b.png;40,40,60,52;73"], {"a.png": (100, 100), "b.png": (100, 100)}
+    )
+    out = tmp_path / "out"
+    convert(cfg_for(tmp_path, labels, images), show_progress=False)  # a YOLO run first: must vanish
+    chips = ChipConfig(chip_size=16, background=1, workers=1)
+    report = convert(cfg_for(tmp_path, labels, images, to="chips", chips=chips, val_fraction=0.5),
+                     show_progress=False)  # fmt: skip
+    data = json.loads((out / "report.json").read_text())
+    assert data["to"] == "chips" and data["chips"]["chip_size"] == 16
+    assert data["written_boxes"] == 2 == data["input_boxes"] - data["dropped_boxes"]
+    assert sorted(p.name for p in out.iterdir()) == ["chips.csv", "chips.yaml", "report.json", "train", "val"]
+    object_chips = [p for p in out.rglob("*.png") if p.parent.name != "background"]
+    assert len(object_chips) == 2 and report.chips is not None
+    assert all(Image.open(p).size == (16, 16) for p in object_chips)
+
+
+@pytest.mark.realdata
+def test_real_dota_vehicles_account_for_every_box(realdata: Path, tmp_path: Path) -> None:
+    demo = realdata / "dota_vehicles" / "DOTA_demo"
+    cfg = ConvertConfig(src=demo / "labelTxt", images_dir=demo / "images", out=tmp_path / "out")
+    data = convert(cfg, show_progress=False).to_dict()
+    assert data["format"] == "dota" and data["input_boxes"] == 587  # PROVENANCE: 587 vehicles
+    assert data["input_boxes"] == data["written_boxes"] + data["dropped_boxes"]
+    lines = sum(len(p.read_text().splitlines()) for p in (tmp_path / "out/labels").rglob("*.txt"))
+    assert lines == data["written_boxes"] and data["images"]["val"] == 1

@@ -119,7 +119,7 @@ def _flat_counts(obj: dict, prefix: str = "") -> list[tuple[str, int]]:
     rows: list[tuple[str, int]] = []
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if isinstance(value, bool):
+        if isinstance(value, bool) or key == "seed":
             continue
         if isinstance(value, int):
             rows.append((name, value))
