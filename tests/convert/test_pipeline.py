@@ -481,3 +481,29 @@ def test_real_dota_vehicles_account_for_every_box(realdata: Path, tmp_path: Path
     assert data["input_boxes"] == data["written_boxes"] + data["dropped_boxes"]
     lines = sum(len(p.read_text().splitlines()) for p in (tmp_path / "out/labels").rglob("*.txt"))
     assert lines == data["written_boxes"] and data["images"]["val"] == 1
+
+
+def _truncated_scene(tmp_path: Path) -> tuple[Path, Path]:
+    """a.png fine with a box; b.png without boxes, its header intact but its pixel data cut off."""
+    sizes = {"a.png": (64, 64), "b.png": (64, 64)}
+    labels, images = make_scene(tmp_path, ["a.png;5,5,15,15;18", "b.png;"], sizes)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(images / "b.png")
+    data = (images / "b.png").read_bytes()
+    (images / "b.png").write_bytes(data[: len(data) // 2])
+    return labels, images
+
+
+def test_tiling_reports_a_scene_whose_pixels_cannot_be_read(tmp_path: Path) -> None:
+    from tiledet.convert.tiling import TileConfig
+
+    labels, images = _truncated_scene(tmp_path)
+    tile = TileConfig(tile=32, overlap=0.0, workers=1)
+    cfg = cfg_for(tmp_path, labels, images, tile=tile, val_fraction=0.0)
+    data = convert(cfg, show_progress=False).to_dict()
+    assert data["skipped_images"] == {"unreadable_image": 1}
+    assert [(d["image"], d["location"]) for d in data["drops"]] == [("b.png", "image")]
+    assert data["written_boxes"] == data["input_boxes"] == 1
+    with pytest.raises(FormatError, match="unreadable_image") as info:
+        convert(cfg_for(tmp_path, labels, images, tile=tile, strict=True), show_progress=False)
+    assert "b.png" in str(info.value)

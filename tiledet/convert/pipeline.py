@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
 from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
 from tiledet.formats import READERS, ReadOptions
 from tiledet.ioutil import atomic_write_json
-from tiledet.labels import ImageLabels
+from tiledet.labels import Drop, ImageLabels
 
 if TYPE_CHECKING:
     from tiledet.convert.load import LoadResult
-    from tiledet.convert.report import ConvertReport
 
 #: Output kinds of ``--to``.
 OUTPUT_KINDS = ("yolo", "coco", "chips")
@@ -198,6 +198,8 @@ def convert(cfg: ConvertConfig, show_progress: bool = True) -> ConvertReport:
             extra = _write_tiles(cfg, splits, class_names, advance)
         else:
             extra = _write_plain(cfg, splits, class_names, advance)
+    if extra is not None:
+        _check_unreadable_scenes(cfg, extra)
     report = _make_report(cfg, fmt, result, splits, extra)
     atomic_write_json(cfg.out / "report.json", report.to_dict())
     return report
@@ -252,6 +254,24 @@ def _write_chips(cfg: ConvertConfig, splits: Splits, class_names: tuple[str, ...
     return write_chips_dataset(splits, cfg.images_dir, cfg.out, class_names, chip_cfg, advance)
 
 
+def _check_unreadable_scenes(cfg: ConvertConfig, extra: Any) -> None:
+    """Strict mode: a scene whose header was fine but whose pixels could not be read is an error."""
+    unreadable = getattr(extra, "unreadable", {})
+    if cfg.strict and unreadable:
+        name, why = next(iter(unreadable.items()))
+        raise FormatError(str(cfg.images_dir / name), "", f"unreadable_image: {why}")
+
+
+def _scene_drops(extra: Any) -> list[Drop]:
+    """Tiling/chips drops plus one image-level record per unreadable scene that had no boxes."""
+    drops = list(extra.drops)
+    with_boxes = {d.image for d in drops}
+    for name, why in getattr(extra, "unreadable", {}).items():
+        if name not in with_boxes:
+            drops.append(Drop(name, IMAGE_LOCATION, "unreadable_image", why, name))
+    return drops
+
+
 def _make_report(
     cfg: ConvertConfig,
     fmt: str,
@@ -260,13 +280,11 @@ def _make_report(
     extra: Any,
 ) -> ConvertReport:
     """Assemble the report; tiling/chips drops (boxes kept nowhere) join the load drops."""
-    from tiledet.convert.report import ConvertReport
-
     drops = list(result.drops)
     kept = result.dataset.num_boxes
     extra_dict = None
     if extra is not None:
-        drops.extend(extra.drops)
+        drops.extend(_scene_drops(extra))
         kept -= len(extra.drops)
         extra_dict = extra.to_dict()
     return ConvertReport(
