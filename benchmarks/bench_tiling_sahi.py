@@ -24,6 +24,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_tiling_sahi.py            # 20 scenes, 2 workers
     .venv/bin/python benchmarks/bench_tiling_sahi.py --quick    # 2 scenes of 1500 px, smoke test
+    .venv/bin/python benchmarks/bench_tiling_sahi.py --big 10000  # memory of one 10000x10000 scene
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +78,10 @@ def _run_tiledet(images_dir: str, coco: str, out: str, args: dict, conn) -> None
 def _run_sahi(images_dir: str, coco: str, out: str, args: dict, conn) -> None:
     import logging
 
+    os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is imported
     from sahi.slicing import slice_coco
 
     logging.getLogger("sahi").setLevel(logging.ERROR)
-    os.environ["TQDM_DISABLE"] = "1"
     start = time.perf_counter()
     slice_coco(
         coco_annotation_file_path=coco,
@@ -97,16 +99,26 @@ def _run_sahi(images_dir: str, coco: str, out: str, args: dict, conn) -> None:
     conn.send((time.perf_counter() - start, "torch" in sys.modules))
 
 
-def _measure(target, *call_args) -> tuple[float, bool, float, float]:
-    """Run ``target`` in a spawned child.
+@dataclass(frozen=True)
+class Run:
+    """One measured run: wall seconds inside the call, CPU seconds of the whole process tree, memory."""
 
-    Returns:
-        (seconds inside the call, torch imported, peak RSS MiB of the process tree, of its largest process).
-    """
+    seconds: float
+    cpu_seconds: float
+    torch_loaded: bool
+    peak_tree_mib: float
+    peak_one_mib: float
+
+
+def _measure(target, *call_args) -> Run:
+    """Run ``target`` in a spawned child; sample the RSS of the child and its descendants every 20 ms."""
+    import resource
+
     import psutil
 
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = ctx.Process(target=target, args=(*call_args, child_conn))
     proc.start()
     root = psutil.Process(proc.pid)
@@ -127,10 +139,12 @@ def _measure(target, *call_args) -> tuple[float, bool, float, float]:
         peak_tree = max(peak_tree, total)
         time.sleep(0.02)
     proc.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.exitcode != 0 or not parent_conn.poll():
         raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}")
     seconds, torch_loaded = parent_conn.recv()
-    return seconds, torch_loaded, peak_tree / 2**20, peak_one / 2**20
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds, cpu, torch_loaded, peak_tree / 2**20, peak_one / 2**20)
 
 
 def _tiles_by_window(coco_path: Path, pattern: str) -> dict[tuple[str, int, int], list[tuple]]:
@@ -175,6 +189,50 @@ def _compare(tiledet_coco: Path, sahi_coco: Path) -> dict[str, int | float]:
     }
 
 
+def _write_plain_scene(folder: Path, side: int, boxes: int) -> Path:
+    """One ``side``² RGB LZW TIFF (a smooth gradient, cheap to write) with random boxes; returns its COCO."""
+    import cv2
+
+    from tiledet.boxes import Boxes
+    from tiledet.formats.coco import write_coco_json
+    from tiledet.labels import ImageLabels, LabeledDataset
+
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    ramp = (np.arange(side, dtype=np.uint32) * 255 // max(side - 1, 1)).astype(np.uint8)
+    image = np.empty((side, side, 3), np.uint8)
+    image[:, :, 0] = ramp[None, :]
+    image[:, :, 1] = ramp[:, None]
+    image[:, :, 2] = 128
+    cv2.imwrite(str(folder / "images/scene.tif"), image, [cv2.IMWRITE_TIFF_COMPRESSION, 5])
+    del image
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, side - 60, (boxes, 2))
+    xyxy = np.hstack([xy, xy + rng.uniform(8, 60, (boxes, 2))])
+    scene = ImageLabels("scene.tif", (side, side), Boxes(xyxy, np.zeros(boxes, np.int64)))
+    write_coco_json(folder / "gt_coco.json", LabeledDataset(("object",), (scene,)))
+    return folder / "gt_coco.json"
+
+
+def _big_scene_memory(scratch: Path, side: int, tile: int) -> None:
+    """Tile one ``side``² scene with one worker; compare its peak RSS with a 64 px scene's (the baseline)."""
+    args = {"tile": tile, "overlap": 0.2, "min_visibility": 0.5, "workers": 1}
+    peaks = {}
+    for label, px in (("baseline", 64), ("big", side)):
+        coco = _write_plain_scene(scratch / label, px, 300)
+        peaks[label] = _measure(
+            _run_tiledet, str(scratch / label / "images"), str(coco), str(scratch / f"out_{label}"), args
+        )
+    scene_mib = side * side * 3 / 2**20
+    tile_mib = tile * tile * 3 / 2**20
+    big, base = peaks["big"], peaks["baseline"]
+    more = big.peak_one_mib - base.peak_one_mib
+    print(
+        f"{side}x{side} scene: tiled in {big.seconds:.1f} s; peak RSS {big.peak_one_mib:.0f} MiB vs "
+        f"{base.peak_one_mib:.0f} MiB for a 64 px scene ({more:.0f} MiB more), "
+        f"for a decoded scene of {scene_mib:.0f} MiB plus a tile of {tile_mib:.1f} MiB"
+    )
+
+
 def _bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*.png"))
 
@@ -192,7 +250,20 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep scratch data in this folder (default: temp)"
     )
+    parser.add_argument(
+        "--big",
+        type=int,
+        default=0,
+        help="only check memory: tile one scene of this side in px (default off)",
+    )
     ns = parser.parse_args()
+    if ns.big:
+        scratch = Path(tempfile.mkdtemp(prefix="bench_tiling_big_"))
+        try:
+            _big_scene_memory(scratch, ns.big, ns.tile)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
     if ns.quick:
         ns.scenes, ns.size = 2, 1500
     scratch = ns.keep or Path(tempfile.mkdtemp(prefix="bench_tiling_"))
@@ -210,18 +281,20 @@ def main() -> None:
         images_dir, coco = _make_scenes(scratch / "data", ns.scenes, ns.size, ns.seed)
         n_boxes = len(json.loads(coco.read_text())["annotations"])
         print(f"boxes: {n_boxes} ({n_boxes / ns.scenes:.0f} per scene)")
-        runs = {}
+        runs: dict[str, Run] = {}
         for name, target in (("tiledet", _run_tiledet), ("sahi", _run_sahi)):
             out = scratch / f"out_{name}"
             shutil.rmtree(out, ignore_errors=True)
-            runs[name] = _measure(target, str(images_dir), str(coco), str(out), args)
-            secs, torch_loaded, tree, one = runs[name]
+            run = runs[name] = _measure(target, str(images_dir), str(coco), str(out), args)
             print(
-                f"{name:8s} {secs:7.2f} s   peak RSS {tree:7.0f} MiB (all processes), {one:6.0f} MiB "
-                f"(largest process)   PNG {_bytes(out) / 2**20:7.0f} MiB   torch imported: {torch_loaded}"
+                f"{name:8s} {run.seconds:7.2f} s wall, {run.cpu_seconds:7.2f} s CPU (all processes)   "
+                f"peak RSS {run.peak_tree_mib:5.0f} MiB (all processes), {run.peak_one_mib:5.0f} MiB "
+                f"(largest process)   PNG {_bytes(out) / 2**20:5.0f} MiB   torch imported: {run.torch_loaded}"
             )
         print(f"load average (1, 5, 15 min) after the runs: {os.getloadavg()}")
-        print(f"speed ratio sahi / tiledet: {runs['sahi'][0] / runs['tiledet'][0]:.1f}x (target >= 5x)")
+        wall = runs["sahi"].seconds / runs["tiledet"].seconds
+        cpu = runs["sahi"].cpu_seconds / runs["tiledet"].cpu_seconds
+        print(f"speed ratio sahi / tiledet: {wall:.1f}x wall (target >= 5x), {cpu:.1f}x CPU time")
         check = _compare(scratch / "out_tiledet/annotations/train.json", scratch / "out_sahi/sahi_coco.json")
         print("same kept boxes per tile:", json.dumps(check))
         ok = (

@@ -209,3 +209,32 @@ def test_bad_arguments(tmp_path: Path, scenes) -> None:
     }
     with pytest.raises(InputError, match=r"'a.png' and 'a.tif'"):
         write_tiled_dataset(twins, src, tmp_path / "o", CLASSES, TileConfig(tile=64))
+
+
+@pytest.mark.parametrize("kind", ["rgb", "rgba", "gray", "gray16", "palette", "rgb_trns", "gray_alpha"])
+def test_read_scene_matches_plain_imread_for_every_layout(tmp_path: Path, kind: str) -> None:
+    from PIL import Image
+
+    from tiledet.convert.scene_io import read_scene
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    path = tmp_path / f"{kind}.png"
+    if kind == "rgb":
+        Image.fromarray(rgb).save(path)
+    elif kind == "rgba":
+        Image.fromarray(np.dstack([rgb, rgb[:, :, 0]]), "RGBA").save(path)
+    elif kind == "gray":
+        Image.fromarray(rgb[:, :, 0]).save(path)
+    elif kind == "gray16":
+        cv2.imwrite(str(path), rng.integers(0, 65536, (30, 40), dtype=np.uint16))
+    elif kind == "palette":
+        Image.fromarray(rgb).convert("P").save(path)
+    elif kind == "rgb_trns":
+        Image.fromarray(rgb).save(path, transparency=(1, 2, 3))
+    else:
+        Image.fromarray(np.dstack([rgb[:, :, 0], rgb[:, :, 1]]), "LA").save(path)
+    expected = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    got = read_scene(path, (40, 30))
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

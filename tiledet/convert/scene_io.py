@@ -67,6 +67,53 @@ def _read_with_pil(path: Path) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+#: Pillow modes whose cv2 ``IMREAD_UNCHANGED`` layout is known: mode -> (channels, dtype); 1 = 2-D array.
+_MODE_LAYOUT: dict[str, tuple[int, type]] = {
+    "RGB": (3, np.uint8),
+    "RGBA": (4, np.uint8),
+    "L": (1, np.uint8),
+    "I;16": (1, np.uint16),
+    "I;16B": (1, np.uint16),
+    "I;16L": (1, np.uint16),
+}
+
+
+def _preallocate(path: Path, size_wh: tuple[int, int]) -> np.ndarray | None:
+    """An empty array of the scene's layout (from its header), or None when the layout is not known.
+
+    Decoding into it keeps the peak memory at one scene: ``cv2.imread`` without a destination holds
+    the decoded image twice for a moment.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                layout = _MODE_LAYOUT.get(im.mode)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    if layout is None:
+        return None
+    channels, dtype = layout
+    width, height = size_wh
+    return np.empty((height, width) if channels == 1 else (height, width, channels), dtype)
+
+
+def _imread_into(path: Path, dst: np.ndarray | None) -> np.ndarray | None:
+    """``cv2.imread(IMREAD_UNCHANGED)``, into ``dst`` when given; None when cv2 cannot decode the file."""
+    import cv2
+
+    if dst is not None:
+        try:
+            return cv2.imread(str(path), dst, cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # the file's layout differs from the header's guess: decode normally
+            del dst
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
 def read_scene(path: Path, size_wh: tuple[int, int]) -> np.ndarray:
     """Decode a whole scene as stored (cv2 ``IMREAD_UNCHANGED``; Pillow for formats cv2 rejects).
 
@@ -80,13 +127,12 @@ def read_scene(path: Path, size_wh: tuple[int, int]) -> np.ndarray:
     Raises:
         UnreadableImage: missing, undecodable, truncated, or decoded at a size other than ``size_wh``.
     """
-    import cv2
 
     if not path.is_file():
         raise UnreadableImage(f"{path}: image not found")
     if path.suffix.lower() in JPEG_SUFFIXES and not _jpeg_complete(path):
         raise UnreadableImage(f"{path}: JPEG data is truncated (no end-of-image marker)")
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    array = _imread_into(path, _preallocate(path, size_wh))
     if array is None:
         from PIL import Image
 
