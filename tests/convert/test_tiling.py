@@ -238,3 +238,11 @@ def test_read_scene_matches_plain_imread_for_every_layout(tmp_path: Path, kind: 
     got = read_scene(path, (40, 30))
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path, scenes) -> None:
+    src, splits, _ = scenes
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/images").write_text("a file where a folder should be")
+    with pytest.raises(InputError, match="cannot create the output folders"):
+        write_tiled_dataset(splits, src, tmp_path / "out", CLASSES, TileConfig(tile=64, workers=1))

@@ -272,9 +272,12 @@ def write_chips_dataset(
         folders[BACKGROUND] = BACKGROUND
     _check_names(splits)
     images_dir, out = Path(images_dir).resolve(), Path(out)
-    for split in splits:
-        for folder in folders.values():
-            (out / split / folder).mkdir(parents=True, exist_ok=True)
+    try:
+        for split in splits:
+            for folder in folders.values():
+                (out / split / folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{out}: cannot create the chip folders ({e})") from e
     sides = _background_sides(splits, cfg)
     per_class = tuple(folders[n] for n in names)
     tasks = [

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_bytes
 
 #: Source suffixes written as JPEG (quality :data:`JPEG_QUALITY`); everything else becomes PNG.
@@ -170,6 +171,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
     Raises:
         UnreadableImage: when the pixels cannot be encoded in that format (e.g. 5-band TIFF to PNG).
+        InputError: when the file cannot be written (e.g. disk full, no permission).
     """
     import cv2
 
@@ -182,7 +184,10 @@ def write_image(path: Path, image: np.ndarray) -> None:
         ) from e
     if not ok:
         raise UnreadableImage(f"cannot encode {image.shape} {image.dtype} pixels as {path.suffix}")
-    atomic_write_bytes(path, encoded.tobytes())
+    try:
+        atomic_write_bytes(path, encoded.tobytes())
+    except OSError as e:
+        raise InputError(f"{path}: cannot write image ({e})") from e
 
 
 def _init_worker() -> None:

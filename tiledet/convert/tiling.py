@@ -224,7 +224,10 @@ def _tile_scene(task: _SceneTask) -> _SceneResult:
             from tiledet.formats.yolo import write_label_file
 
             label_path = (task.out / "labels" / task.split / entry.file_name).with_suffix(".txt")
-            write_label_file(label_path, boxes, entry.size_wh)
+            try:
+                write_label_file(label_path, boxes, entry.size_wh)
+            except OSError as e:
+                raise InputError(f"{label_path}: cannot write labels ({e})") from e
         result.tiles.append(entry)
     _count(result, found, per_tile, keep, cfg)
     return result
@@ -306,10 +309,13 @@ def write_tiled_dataset(
         raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
     _check_names(splits)
     images_dir, out = Path(images_dir).resolve(), Path(out)
-    for split in splits:
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        if to == "yolo":
-            (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    try:
+        for split in splits:
+            (out / "images" / split).mkdir(parents=True, exist_ok=True)
+            if to == "yolo":
+                (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{out}: cannot create the output folders ({e})") from e
     tasks = [_SceneTask(s, im, images_dir, out, cfg, to) for s, images in splits.items() for im in images]
     report = TileReport(cfg, to, {s: Counter() for s in splits}, {s: Counter() for s in splits})
     tiles: dict[str, list[ImageLabels]] = {s: [] for s in splits}
