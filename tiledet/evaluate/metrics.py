@@ -307,6 +307,7 @@ def evaluate(
     for det, src, name in zip(detections, sources, run_list, strict=True):
         entries = read_results_json(det) if isinstance(det, (str, Path)) else det
         matched = match_detections(entries, lookup, src or f"<{name}>", cfg.strict)
+        del entries  # the parsed JSON is not needed during evaluation (peak memory)
         out.append(_run_metrics(ground, backend, matched, name, cfg))
     return out
 
