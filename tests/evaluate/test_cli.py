@@ -138,3 +138,21 @@ def test_per_class_csv_and_worst_classes() -> None:
     assert [runs[1].per_class[i].name for i in worst_classes(runs[1])] == ["truck", "car"]
     assert math.isclose(runs[1].per_class[0].ap50, 0.5049504950495048, abs_tol=1e-12)
     assert np.isnan(runs[1].pr_precision[2]).all()
+
+
+@pytest.mark.realdata
+def test_real_dota_folder_as_ground_truth(realdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Real DOTA labels (auto-detected folder) with --images: 587 vehicles, 2 degenerate after clipping."""
+    demo = realdata / "dota_vehicles" / "DOTA_demo"
+    dets = tmp_path / "none.json"
+    dets.write_text("[]")
+    code = main(["eval", str(demo / "labelTxt"), str(dets), "--images", str(demo / "images"), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    gt = data["ground_truth"]
+    assert (gt["kind"], gt["images"]) == ("dota", 4)
+    assert gt["annotations"] + sum(gt["dropped"].values()) == 587
+    names = {c["name"]: c for c in data["runs"][0]["per_class"]}
+    assert set(names) == {"large-vehicle", "small-vehicle"} and names["small-vehicle"]["AP"] == 0.0
+    assert "degenerate" in captured.err

@@ -143,3 +143,40 @@ def test_label_source_with_images_folder(tmp_path: Path, fmt: str | None) -> Non
     assert by_name["Small Car"].ap == pytest.approx(1.0, abs=1e-12)
     assert by_name["Building"].num_gt == 1 and by_name["Building"].ap == 0.0
     assert sum(c.num_gt == 0 for c in run.per_class) == 58
+
+
+@pytest.mark.realdata
+def test_real_coco8_val_split_against_direct_pycocotools(realdata: Path) -> None:
+    """Real YOLO labels (Ultralytics coco8): perfect detections score 1; noisy ones equal pycocotools."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = load_ground_truth(realdata / "coco8" / "coco8.yaml", split="val")
+    assert gt.num_images == 4 and len(gt.coco["categories"]) == 80 and gt.num_annotations > 0
+    rng = np.random.default_rng(0)
+    perfect, noisy = [], []
+    for ann in gt.coco["annotations"]:
+        x, y, w, h = ann["bbox"]
+        image = next(im for im in gt.coco["images"] if im["id"] == ann["image_id"])
+        base = {"file_name": image["file_name"].rsplit("/", 1)[-1], "category_id": ann["category_id"]}
+        perfect.append({**base, "bbox": [x, y, w, h], "score": 1.0})
+        dx, dy = rng.normal(0, 0.1, 2) * [w, h]
+        noisy.append({"image_id": ann["image_id"], "category_id": ann["category_id"],
+                      "bbox": [x + dx, y + dy, w, h], "score": float(rng.random())})
+    run_perfect, run_noisy = evaluate(gt, [perfect, noisy])
+    assert run_perfect.summary["AP"] == pytest.approx(1.0, abs=1e-12)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt.coco)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(noisy)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    expected = [np.nan if s == -1 else s for s in ev.stats]
+    got = [run_noisy.summary[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl",
+                                          "AR@1", "AR@10", "AR@max", "ARs", "ARm", "ARl")]
+    np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
