@@ -141,12 +141,15 @@ def test_per_class_csv_and_worst_classes() -> None:
 
 
 @pytest.mark.realdata
-def test_real_dota_folder_as_ground_truth(realdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_real_dota_folder_as_ground_truth(
+    realdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Real DOTA labels (auto-detected folder) with --images: 587 vehicles, 2 degenerate after clipping."""
     demo = realdata / "dota_vehicles" / "DOTA_demo"
     dets = tmp_path / "none.json"
     dets.write_text("[]")
-    code = main(["eval", str(demo / "labelTxt"), str(dets), "--images", str(demo / "images"), "--format", "json"])
+    args = [str(demo / "labelTxt"), str(dets), "--images", str(demo / "images"), "--format", "json"]
+    code = main(["eval", *args])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     data = json.loads(captured.out)
