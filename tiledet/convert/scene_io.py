@@ -48,6 +48,51 @@ def _jpeg_complete(path: Path) -> bool:
         return b"\xff\xd9" in f.read()
 
 
+def _png_complete(path: Path) -> bool:
+    """True when every PNG chunk up to ``IEND`` lies inside the file (walks chunk headers, no decoding)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return False
+        pos = 8
+        while pos + 8 <= size:
+            f.seek(pos)
+            header = f.read(8)
+            length = int.from_bytes(header[:4], "big")
+            pos += 12 + length  # length, type, data, CRC
+            if header[4:8] == b"IEND":
+                return pos <= size
+        return False
+
+
+def _tiff_complete(path: Path) -> bool:
+    """True when the first TIFF frame's strips or tiles all end inside the file."""
+    from PIL import Image
+
+    size = path.stat().st_size
+    try:
+        with Image.open(path) as im:
+            tags = im.tag_v2  # type: ignore[attr-defined]
+            offsets = tags.get(273) or tags.get(324) or ()
+            counts = tags.get(279) or tags.get(325) or ()
+    except (OSError, ValueError, SyntaxError, AttributeError):
+        return False
+    if not offsets or len(offsets) != len(counts):
+        return False
+    return max(int(o) + int(c) for o, c in zip(offsets, counts, strict=True)) <= size
+
+
+#: Integrity checks by suffix. Only files that pass one are decoded into a preallocated array,
+#: because ``cv2.imread(path, dst)`` cannot report a failed decode (it returns ``dst`` unchanged).
+_COMPLETE_CHECKS: dict[str, Callable[[Path], bool]] = {
+    ".jpg": _jpeg_complete,
+    ".jpeg": _jpeg_complete,
+    ".png": _png_complete,
+    ".tif": _tiff_complete,
+    ".tiff": _tiff_complete,
+}
+
+
 def _read_with_pil(path: Path) -> np.ndarray:
     """Decode with Pillow (formats cv2 rejects) into cv2's channel order (BGR / BGRA)."""
     import warnings
@@ -131,9 +176,10 @@ def read_scene(path: Path, size_wh: tuple[int, int]) -> np.ndarray:
 
     if not path.is_file():
         raise UnreadableImage(f"{path}: image not found")
-    if path.suffix.lower() in JPEG_SUFFIXES and not _jpeg_complete(path):
-        raise UnreadableImage(f"{path}: JPEG data is truncated (no end-of-image marker)")
-    array = _imread_into(path, _preallocate(path, size_wh))
+    check = _COMPLETE_CHECKS.get(path.suffix.lower())
+    if check is not None and not check(path):
+        raise UnreadableImage(f"{path}: image data is truncated or its structure is broken")
+    array = _imread_into(path, _preallocate(path, size_wh) if check is not None else None)
     if array is None:
         from PIL import Image
 
