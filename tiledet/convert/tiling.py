@@ -172,7 +172,9 @@ class TileReport:
 
 def tile_file_name(file_name: str, x0: int, y0: int) -> str:
     """Tile file name (relative, ``/`` separators) of scene ``file_name`` at origin ``(x0, y0)``."""
-    scene = PurePosixPath(file_name)
+    from tiledet.convert.write import output_relpath
+
+    scene = PurePosixPath(output_relpath(file_name))
     return str(scene.parent / (tile_stem(scene.stem, x0, y0) + output_suffix(file_name)))
 
 

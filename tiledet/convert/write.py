@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_path
@@ -43,9 +43,21 @@ def place_image(source: Path, dest: Path, copy: bool) -> None:
         os.symlink(target, tmp)
 
 
+def output_relpath(file_name: str) -> str:
+    """Where an image goes inside ``images/{split}/``: its sub-folders without ``images``/``labels`` ones.
+
+    Ultralytics finds a label by replacing the last ``/images/`` of the image path with ``/labels/``;
+    a source name such as ``images/val/a.jpg`` (a YOLO dataset as input) kept verbatim would put
+    the image under ``images/train/images/val/`` where that rule finds no label. So those path
+    segments are dropped: ``images/val/a.jpg`` -> ``val/a.jpg``.
+    """
+    parts = [p for p in PurePosixPath(file_name).parts if p not in ("images", "labels")]
+    return PurePosixPath(*parts).as_posix() if parts else file_name
+
+
 def label_relpath(file_name: str) -> str:
     """Label file of an image, relative to ``labels/{split}``: same sub-folders, ``.txt`` suffix."""
-    return Path(file_name).with_suffix(".txt").as_posix()
+    return PurePosixPath(output_relpath(file_name)).with_suffix(".txt").as_posix()
 
 
 def _check_label_names(split: str, images: Sequence[ImageLabels]) -> None:
@@ -91,7 +103,7 @@ def write_plain_dataset(
         if to == "yolo":
             _check_label_names(split, images)
         for image in images:
-            dest = out / "images" / split / image.file_name
+            dest = out / "images" / split / output_relpath(image.file_name)
             place_image(images_dir / image.file_name, dest, copy)
             written.add(dest)
             if to == "yolo":
@@ -103,7 +115,8 @@ def write_plain_dataset(
         if to == "coco":
             path = out / "annotations" / f"{split}.json"
             info = {"description": f"tiledet convert: {split} split", "images_dir": f"images/{split}"}
-            write_coco_json(path, LabeledDataset(tuple(class_names), tuple(images)), info=info)
+            renamed = tuple(ImageLabels(output_relpath(im.file_name), im.size_wh, im.boxes) for im in images)
+            write_coco_json(path, LabeledDataset(tuple(class_names), renamed), info=info)
             written.add(path)
     return written
 
