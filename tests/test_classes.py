@@ -70,5 +70,5 @@ def test_bad_class_files(tmp_path, filename, text):
 
 
 def test_missing_class_file(tmp_path):
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match=r"nope\.txt: class file not found"):
         ClassMap.from_file(tmp_path / "nope.txt")

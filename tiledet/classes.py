@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.errors import InputError
+from tiledet.ioutil import read_text_file
 
 
 def _norm(name: str) -> str:
@@ -63,10 +64,7 @@ class ClassMap:
         with one class per line, either ``name`` or ``id name`` (``#`` starts a comment).
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: cannot read class file ({e})") from e
+        text = read_text_file(path, "class file")
         try:
             if path.suffix.lower() in {".yaml", ".yml"}:
                 return cls._from_yaml(text, path)

@@ -61,6 +61,21 @@ def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> 
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def read_text_file(path: str | Path, what: str = "label file") -> str:
+    """Read a UTF-8 text file (a leading BOM is dropped).
+
+    Raises:
+        InputError: ``"<path>: <what> not found"`` or ``"<path>: cannot read <what> (<reason>)"``.
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: {what} not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read {what} ({e})") from e
+
+
 def _pil_open():
     """PIL's own ``Image.open``, even after Ultralytics has monkey-patched it.
 

@@ -131,5 +131,5 @@ def test_read_file_and_resolve_with_xview_classes(tmp_path):
     assert boxes.xyxy.tolist() == [[0, 2, 20, 40]]
     assert boxes.class_ids.tolist() == [xview.ids.index(73)]
     assert [(d.location, d.reason) for d in result.drops] == [("line 3", "unknown_class")]
-    with pytest.raises(InputError, match=r"missing\.csv: cannot read"):
+    with pytest.raises(InputError, match=r"missing\.csv: label file not found"):
         read(tmp_path / "missing.csv", ReadOptions())

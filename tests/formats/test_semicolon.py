@@ -73,5 +73,5 @@ def test_read_file_and_resolve_with_xview_classes(tmp_path):
     result = resolve(replace(raw, images={"1.tif": (10, 10)}), xview, None)
     assert result.dataset.images[0].boxes.xyxy.tolist() == [[0, 5, 10, 9]]
     assert [d.reason for d in result.drops] == ["unknown_class", "degenerate"]
-    with pytest.raises(InputError, match=r"nope\.txt: cannot read"):
+    with pytest.raises(InputError, match=r"nope\.txt: label file not found"):
         read(tmp_path / "nope.txt", ReadOptions())

@@ -18,7 +18,7 @@ import numpy as np
 
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
-from tiledet.ioutil import atomic_write_json
+from tiledet.ioutil import atomic_write_json, read_text_file
 
 #: How many offending values each kind of problem keeps for messages.
 _EXAMPLES = 3
@@ -70,12 +70,7 @@ def read_results_json(path: str | Path) -> list:
             not a list.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: detections file not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read detections file ({e})") from e
+    text = read_text_file(path, "detections file")
     return parse_results_text(text, str(path))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tiledet.errors import FormatError, InputError
 from tiledet.evaluate.detections import GtLookup
+from tiledet.ioutil import read_text_file
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,12 +161,7 @@ def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int
 
 
 def _read_json(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: ground truth not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read ground truth ({e})") from e
+    text = read_text_file(path, "ground truth")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

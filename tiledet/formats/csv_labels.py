@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tiledet.errors import ConfigError, InputError
 from tiledet.formats import ReadOptions
+from tiledet.ioutil import read_text_file
 from tiledet.labels import ClassKey, RawLabels, RawLabelsBuilder
 
 #: Accepted header names of each column role, in order of preference.
@@ -42,10 +43,7 @@ _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 def read(path: Path, options: ReadOptions) -> RawLabels:
     """Read a CSV label file (see :func:`parse_text`); uses ``strict`` and ``csv_columns``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read label file ({e})") from e
+    text = read_text_file(path)
     return parse_text(text, str(path), strict=options.strict, columns=options.csv_columns)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
-from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.ioutil import IMAGE_SUFFIXES, read_text_file
 from tiledet.labels import RawLabels, RawLabelsBuilder
 
 #: Image suffix assumed when the image folder is not given or holds no file of the label's stem.
@@ -51,10 +51,7 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
     names = _image_names(options.images_dir)
     builder = RawLabelsBuilder(location_unit="line", strict=options.strict)
     for file in files:
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{file}: cannot read label file ({e})") from e
+        text = read_text_file(file)
         image = names.get(file.stem, file.stem + DEFAULT_SUFFIX)
         _parse_into(builder, text, image, builder.add_source(str(file)))
     return builder.build()

@@ -28,16 +28,14 @@ from pathlib import Path
 
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
+from tiledet.ioutil import read_text_file
 from tiledet.labels import RawLabels, RawLabelsBuilder
 
 
 def read(path: Path, options: ReadOptions) -> RawLabels:
     """Read a semicolon label file (see :func:`parse_text`); uses ``options.strict``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read label file ({e})") from e
+    text = read_text_file(path)
     return parse_text(text, str(path), strict=options.strict)
 
 

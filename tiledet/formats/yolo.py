@@ -28,7 +28,7 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
-from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, image_size
+from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, image_size, read_text_file
 from tiledet.labels import Drop, RawLabels, RawLabelsBuilder
 
 #: Normalised values may exceed [0, 1] by this much (float rounding in other writers) before a line
@@ -217,10 +217,7 @@ def _add_image(builder: RawLabelsBuilder, name: str, image_path: Path, label_pat
     """Declare one image with its size and add the boxes of its label file (if any)."""
     text = ""
     if label_path is not None and label_path.is_file():
-        try:
-            text = label_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{label_path}: cannot read label file ({e})") from e
+        text = read_text_file(label_path)
     class_ids, cxcywh, line_nos, bad = parse_label_lines(text)
     src = builder.add_source(str(label_path)) if text else -1
     for line_no, reason in bad:
