@@ -159,3 +159,16 @@ def test_real_dota_folder_as_ground_truth(
     names = {c["name"]: c for c in data["runs"][0]["per_class"]}
     assert set(names) == {"large-vehicle", "small-vehicle"} and names["small-vehicle"]["AP"] == 0.0
     assert "degenerate" in captured.err
+
+
+def test_table_hides_classes_nobody_saw(files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    # "tank" has no GT and no detection: terminal only (still in per_class.csv); a false-positive tank shows
+    assert main(["eval", str(files["gt"]), str(files["good"])]) == 0
+    printed = capsys.readouterr().out
+    assert "tank" not in printed and "1 classes with neither ground truth nor detections" in printed
+    fp = tmp_path / "fp.json"
+    fp.write_text(json.dumps([*GOOD, {"file_name": "a.png", "category_name": "tank", "bbox": [1, 1, 5, 5],
+                                      "score": 0.2}]))
+    assert main(["eval", str(files["gt"]), str(fp)]) == 0
+    printed = capsys.readouterr().out
+    assert "tank" in printed and "neither ground truth" not in printed

@@ -141,10 +141,18 @@ def render(report: EvalReport, console: object) -> None:
     for run in runs:
         per_class.add_column(f"AP {run.name}", justify="right")
         per_class.add_column(f"AP50 {run.name}", justify="right")
+    hidden = 0
     for k, cls in enumerate(runs[0].per_class if runs else ()):
+        if cls.num_gt == 0 and all(r.per_class[k].num_det == 0 for r in runs):
+            hidden += 1  # a class nobody saw (e.g. most of xView's 60 on a small scene): CSV/JSON only
+            continue
         cells = [cell for r in runs for cell in (_fmt(r.per_class[k].ap), _fmt(r.per_class[k].ap50))]
         per_class.add_row(cls.name, str(cls.num_gt), *cells)
     console.print(per_class)  # type: ignore[attr-defined]
+    if hidden:
+        console.print(  # type: ignore[attr-defined]
+            f"({hidden} classes with neither ground truth nor detections not shown)", soft_wrap=True
+        )
     console.print(  # type: ignore[attr-defined]
         f"ground truth: {gt['source']} ({gt['kind']}): {gt['images']} images, {gt['annotations']} boxes",
         soft_wrap=True,
