@@ -57,3 +57,26 @@ def test_resolve_without_images_uses_declared_sizes():
     result = resolve(b.build(), ClassMap.from_names(["car"]), None)
     assert result.dataset.images[0].boxes.xyxy.tolist() == [[60, 40, 64, 48]]
     assert result.drops == []
+
+
+def test_integer_keys_without_names_map_to_themselves():
+    from tiledet.convert.load import class_map_for
+
+    b = RawLabelsBuilder()
+    src = b.add_source("labels")
+    for i, key in enumerate([2, 10, 0]):
+        b.add_box("a.png", (0, 0, 5, 5), key, src, i + 1)
+    cm = class_map_for(b.build(), "yolo", None)
+    assert cm.lookup([2, 10, 0]).tolist() == [2, 10, 0]
+    assert cm.names[10] == "10" and len(cm.names) == 11
+
+
+def test_names_without_declared_classes_are_sorted():
+    from tiledet.convert.load import class_map_for
+
+    b = RawLabelsBuilder()
+    src = b.add_source("labels")
+    for i, key in enumerate(["small-vehicle", "Large-vehicle", "small-vehicle"]):
+        b.add_box("a.png", (0, 0, 5, 5), key, src, i + 1)
+    cm = class_map_for(b.build(), "dota", None)
+    assert cm.names == ("Large-vehicle", "small-vehicle")

@@ -41,7 +41,8 @@ def class_map_for(raw: RawLabels, fmt: str, classes: str | None) -> ClassMap:
     """Choose the class map: ``classes`` (``"xview"`` or a file path) or the source's own classes.
 
     Without ``classes``: xView formats use the xView map; sources that declare class names (COCO,
-    YOLO) use them; otherwise (DOTA, CSV with names) the sorted distinct names found.
+    YOLO) use them; integer keys without names become classes "0".."K-1"; otherwise (DOTA, CSV
+    with names) the sorted distinct names found.
     """
     if classes == "xview" or (classes is None and fmt in XVIEW_FORMATS and raw.class_names is None):
         return ClassMap.xview()
@@ -49,6 +50,9 @@ def class_map_for(raw: RawLabels, fmt: str, classes: str | None) -> ClassMap:
         return ClassMap.from_file(classes)
     if raw.class_names is not None:
         return ClassMap(raw.class_names, raw.class_ids)
+    if raw.class_keys and all(isinstance(k, int) for k in raw.class_keys):
+        # integer indices without names (e.g. a YOLO label folder without classes.txt): name them "0".."K-1"
+        return ClassMap.from_names([str(i) for i in range(max(raw.class_keys) + 1)])
     names = sorted({str(k).strip() for k in raw.class_keys}, key=str.casefold)
     if not names:
         raise InputError("the source declares no classes and has no boxes; pass --classes")
