@@ -220,19 +220,6 @@ def _background_sides(splits: Mapping[str, Sequence[ImageLabels]], cfg: ChipConf
     return np.quantile(sides, np.linspace(0, 1, 257), method="nearest").astype(np.int64)
 
 
-def _check_names(splits: Mapping[str, Sequence[ImageLabels]]) -> None:
-    for split, images in splits.items():
-        seen: dict[str, str] = {}
-        for image in images:
-            stem = _flat_stem(image.file_name)
-            if stem in seen:
-                raise InputError(
-                    f"scenes {seen[stem]!r} and {image.file_name!r} of split {split!r} would write chips "
-                    "with the same names; rename one of them"
-                )
-            seen[stem] = image.file_name
-
-
 def write_chips_dataset(
     splits: Mapping[str, Sequence[ImageLabels]],
     images_dir: Path,
@@ -270,7 +257,9 @@ def write_chips_dataset(
         raise ConfigError(f"a class is named {BACKGROUND!r}, which --background chips need for themselves")
     if cfg.background > 0:
         folders[BACKGROUND] = BACKGROUND
-    _check_names(splits)
+    from tiledet.convert.write import check_unique_outputs
+
+    check_unique_outputs(splits, _flat_stem, "chip names")
     images_dir, out = Path(images_dir).resolve(), Path(out)
     try:
         for split in splits:

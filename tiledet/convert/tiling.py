@@ -266,20 +266,6 @@ def _count(
     result.drops = _box_drops(result.image, lost, "outside_tiles", details)
 
 
-def _check_names(splits: Mapping[str, Sequence[ImageLabels]]) -> None:
-    """Two scenes of one split must not produce the same tile names (e.g. ``a.tif`` and ``a.png``)."""
-    for split, images in splits.items():
-        seen: dict[str, str] = {}
-        for image in images:
-            key = tile_file_name(image.file_name, 0, 0)
-            if key in seen:
-                raise InputError(
-                    f"scenes {seen[key]!r} and {image.file_name!r} of split {split!r} would write tiles with "
-                    "the same names; rename one of them"
-                )
-            seen[key] = image.file_name
-
-
 def write_tiled_dataset(
     splits: Mapping[str, Sequence[ImageLabels]],
     images_dir: Path,
@@ -309,7 +295,9 @@ def write_tiled_dataset(
     """
     if to not in TILE_FORMATS:
         raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
-    _check_names(splits)
+    from tiledet.convert.write import check_unique_outputs
+
+    check_unique_outputs(splits, lambda name: tile_file_name(name, 0, 0), "tile names")
     images_dir, out = Path(images_dir).resolve(), Path(out)
     try:
         for split in splits:

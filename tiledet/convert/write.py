@@ -60,16 +60,29 @@ def label_relpath(file_name: str) -> str:
     return PurePosixPath(output_relpath(file_name)).with_suffix(".txt").as_posix()
 
 
-def _check_label_names(split: str, images: Sequence[ImageLabels]) -> None:
-    seen: dict[str, str] = {}
-    for image in images:
-        rel = label_relpath(image.file_name)
-        if rel in seen:
-            raise InputError(
-                f"images {seen[rel]!r} and {image.file_name!r} ({split}) would share the label file {rel!r}; "
-                "rename one of them"
-            )
-        seen[rel] = image.file_name
+def check_unique_outputs(
+    splits: Mapping[str, Sequence[ImageLabels]], output_key: Callable[[str], str], what: str
+) -> None:
+    """Two images of one split must not write the same output (e.g. ``a.tif`` and ``a.png``).
+
+    Args:
+        splits: split name -> its images.
+        output_key: image ``file_name`` -> the name of what it writes (label file, tile or chip stem).
+        what: words for the message, e.g. ``"label files"``.
+
+    Raises:
+        InputError: naming both images, the split and the clashing output.
+    """
+    for split, images in splits.items():
+        seen: dict[str, str] = {}
+        for image in images:
+            key = output_key(image.file_name)
+            if key in seen:
+                raise InputError(
+                    f"images {seen[key]!r} and {image.file_name!r} of split {split!r} would write the same "
+                    f"{what} ({key!r}); rename one of them"
+                )
+            seen[key] = image.file_name
 
 
 def write_plain_dataset(
@@ -98,10 +111,10 @@ def write_plain_dataset(
     from tiledet.formats.coco import write_coco_json
     from tiledet.formats.yolo import write_label_file
 
+    if to == "yolo":
+        check_unique_outputs(splits, label_relpath, "label file")
     written: set[Path] = set()
     for split, images in splits.items():
-        if to == "yolo":
-            _check_label_names(split, images)
         for image in images:
             dest = out / "images" / split / output_relpath(image.file_name)
             place_image(images_dir / image.file_name, dest, copy)
