@@ -267,3 +267,12 @@ def test_roundtrip_accounts_for_crowd_and_degenerate(tmp_path):
         ("annotation id 3", "malformed"),
     ]
     assert result.input_boxes == 3 == result.dataset.num_boxes + len(result.drops)
+
+
+def test_xyxy_to_xywh_hand_computed_and_copy():
+    from tiledet.formats.coco import xyxy_to_xywh
+
+    xyxy = np.array([[10.0, 20.0, 15.5, 30.0], [0.0, 0.0, 0.0, 0.0]])
+    assert xyxy_to_xywh(xyxy).tolist() == [[10.0, 20.0, 5.5, 10.0], [0.0, 0.0, 0.0, 0.0]]
+    assert xyxy[0, 2] == 15.5  # input untouched
+    assert xyxy_to_xywh(np.zeros((0, 4))).shape == (0, 4)

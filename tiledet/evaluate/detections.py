@@ -42,8 +42,9 @@ def detections_to_results(
     """
     if len(boxes) and int(boxes.class_ids.max()) >= len(class_names):
         raise InputError(f"{file_name}: class id {int(boxes.class_ids.max())} has no name in class_names")
-    xywh = boxes.xyxy.copy()
-    xywh[:, 2:] -= xywh[:, :2]
+    from tiledet.formats.coco import xyxy_to_xywh
+
+    xywh = xyxy_to_xywh(boxes.xyxy)
     scores = boxes.scores if boxes.scores is not None else np.ones(len(boxes))
     out = []
     for bbox, cid, score in zip(xywh.tolist(), boxes.class_ids.tolist(), scores.tolist(), strict=True):

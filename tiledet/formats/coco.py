@@ -18,12 +18,21 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import atomic_write_json
 from tiledet.labels import Drop, LabeledDataset, RawLabels, RawLabelsBuilder
 
 CROWD_DETAIL = "iscrowd annotation (not a box target)"
+
+
+def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:
+    """(N, 4) absolute ``xyxy`` pixels -> (N, 4) COCO ``x, y, w, h`` pixels (a new array)."""
+    xywh = np.array(xyxy, dtype=np.float64).reshape(-1, 4)
+    xywh[:, 2:] -= xywh[:, :2]
+    return xywh
 
 
 def to_coco_dict(dataset: LabeledDataset, info: dict | None = None) -> dict:
@@ -44,11 +53,10 @@ def to_coco_dict(dataset: LabeledDataset, info: dict | None = None) -> dict:
         images.append({"id": image_id, "file_name": im.file_name, "width": width, "height": height})
         if len(im.boxes) == 0:
             continue
-        xy = im.boxes.xyxy[:, :2]
-        wh = im.boxes.xyxy[:, 2:] - xy
-        areas = (wh[:, 0] * wh[:, 1]).tolist()
-        rows = zip(xy.tolist(), wh.tolist(), areas, im.boxes.class_ids.tolist(), strict=True)
-        for (x, y), (w, h), area, cls in rows:
+        xywh = xyxy_to_xywh(im.boxes.xyxy)
+        areas = (xywh[:, 2] * xywh[:, 3]).tolist()
+        rows = zip(xywh.tolist(), areas, im.boxes.class_ids.tolist(), strict=True)
+        for (x, y, w, h), area, cls in rows:
             annotations.append(
                 {
                     "id": ann_id,
