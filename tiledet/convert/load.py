@@ -98,13 +98,16 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
     xyxy = raw.xyxy
     finite = np.isfinite(xyxy).all(axis=1)
     ordered = finite & (xyxy[:, 2] >= xyxy[:, 0]) & (xyxy[:, 3] >= xyxy[:, 1])
-    wh = np.array([sizes.get(im, (0, 0)) for im in raw.box_images], dtype=np.float64).reshape(-1, 2)
+    names = [name for name in raw.images if name in sizes]  # the usable images, in source order
+    code_of = {name: j for j, name in enumerate(names)}
+    codes = np.array([code_of.get(im, -1) for im in raw.box_images], dtype=np.int64)  # -1: unusable image
+    size_table = np.array([sizes[name] for name in names] + [(0, 0)], dtype=np.float64).reshape(-1, 2)
+    wh = size_table[codes]  # code -1 picks the (0, 0) row
     clipped = np.where(finite[:, None], xyxy, 0.0)
     clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0.0, wh[:, :1])
     clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0.0, wh[:, 1:])
     big = ((clipped[:, 2] - clipped[:, 0]) >= MIN_SIDE_PX) & ((clipped[:, 3] - clipped[:, 1]) >= MIN_SIDE_PX)
-    image_ok = np.array([im not in bad_images for im in raw.box_images], dtype=bool).reshape(-1)
-    keep = ordered & (class_ids >= 0) & image_ok & big
+    keep = ordered & (class_ids >= 0) & (codes >= 0) & big
     for i in np.flatnonzero(~keep):
         reason, detail = _drop_reason(raw, int(i), class_ids[i], ordered[i], bad_images, big[i])
         source, location = raw.location(int(i))
@@ -113,7 +116,8 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
     for name, (reason, detail) in bad_images.items():
         if name not in images_with_boxes:  # account for box-less images that cannot be used, too
             drops.append(Drop(raw.sources[0] if raw.sources else "", "image", reason, detail, name))
-    return LoadResult(_group(raw, sizes, clipped, class_ids, keep, class_map), drops, n + len(raw.drops))
+    dataset = _group(names, sizes, codes, clipped, class_ids, keep, class_map)
+    return LoadResult(dataset, drops, n + len(raw.drops))
 
 
 def _drop_reason(
@@ -136,17 +140,15 @@ def _drop_reason(
 
 
 def _group(
-    raw: RawLabels,
+    names: list[str],
     sizes: dict[str, tuple[int, int]],
+    codes: np.ndarray,
     clipped: np.ndarray,
     class_ids: np.ndarray,
     keep: np.ndarray,
     class_map: ClassMap,
 ) -> LabeledDataset:
-    """Group kept boxes by image, in the order images appear in the source."""
-    names = [name for name in raw.images if name in sizes]
-    code_of = {name: j for j, name in enumerate(names)}
-    codes = np.array([code_of.get(im, -1) for im in raw.box_images], dtype=np.int64)
+    """Group kept boxes by image code (index into ``names``, the usable images in source order)."""
     kept = np.flatnonzero(keep)
     order = kept[np.argsort(codes[kept], kind="stable")]
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
