@@ -1,0 +1,169 @@
+"""Ownership, containment and source checks of tiledet.outdir, with the file system checked after."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tiledet.errors import ConfigError
+from tiledet.outdir import (
+    MANIFEST,
+    OutputDir,
+    UnsafePathError,
+    prepare_output_file,
+    record_output_file,
+    safe_relpath,
+)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative name -> bytes), links by their target."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(root))] = os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("a.txt", "a.txt"), ("./x/y.png", "x/y.png"), ("x//y", "x/y"), ("ünï/çodé.png", "ünï/çodé.png")],
+)
+def test_safe_relpath_accepts(name: str, expected: str) -> None:
+    assert str(safe_relpath(name)) == expected
+
+
+@pytest.mark.parametrize("name", ["", ".", "/etc/passwd", "../a", "a/../../b", "a/..", "x\x00y", "a" * 256])
+def test_safe_relpath_rejects(name: str) -> None:
+    with pytest.raises(UnsafePathError):
+        safe_relpath(name)
+
+
+def test_refuses_non_empty_foreign_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="not empty and was not written by tiledet"), OutputDir(out):
+        pass
+    assert snapshot(tmp_path) == before
+
+
+def test_force_never_overwrites_foreign_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with OutputDir(out, force=True) as od:
+        od.write_text("result.txt", "ours")
+        with pytest.raises(ConfigError, match="not written by tiledet"):
+            od.write_text("notes.txt", "clobber")
+    assert (out / "notes.txt").read_text() == "mine"
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest == {"tool": "tiledet", "complete": True, "files": ["result.txt"]}
+
+
+def test_remove_stale_only_touches_own_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with OutputDir(out) as od:
+        od.write_text("labels/a.txt", "1")
+        od.write_text("labels/b.txt", "2")
+    (out / "labels" / "user.txt").write_text("user")
+    with OutputDir(out) as od:
+        od.write_text("labels/a.txt", "1")
+        assert od.remove_stale() == 1
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["a.txt", "user.txt"]
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["labels/a.txt"]
+
+
+def test_remove_stale_prunes_empty_folders(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with OutputDir(out) as od:
+        od.write_text("old/deep/x.txt", "1")
+    with OutputDir(out) as od:
+        od.write_text("new.txt", "2")
+        od.remove_stale()
+    assert not (out / "old").exists()
+
+
+def test_exception_marks_manifest_incomplete_and_keeps_ownership(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt), OutputDir(out) as od:
+        od.write_text("part.txt", "x")
+        raise KeyboardInterrupt
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["complete"] is False
+    assert manifest["files"] == ["part.txt"]
+    with OutputDir(out) as od:  # the partial folder is ours: no --force needed, and clean-up works
+        assert not od.previous_complete
+        od.remove_stale()
+    assert not (out / "part.txt").exists()
+
+
+@pytest.mark.parametrize("layout", ["equal", "inside", "contains"])
+def test_refuses_overlap_with_sources(tmp_path: Path, layout: str) -> None:
+    src = tmp_path / "data"
+    (src / "images").mkdir(parents=True)
+    (src / "images" / "a.png").write_bytes(b"png")
+    out = {"equal": src, "inside": src / "images" / "out", "contains": tmp_path}[layout]
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="overlaps the input"), OutputDir(out, sources=[src / "images"]):
+        pass
+    assert snapshot(tmp_path) == before
+
+
+def test_refuses_source_through_symlink(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(images)
+    with pytest.raises(ConfigError, match="overlaps"), OutputDir(link / "out", sources=[images]):
+        pass
+    assert list(images.iterdir()) == []
+
+
+def test_symlinked_subfolder_cannot_escape(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    with OutputDir(out) as od:
+        od.write_text("a.txt", "1")
+    (out / "sub").symlink_to(victim)
+    with OutputDir(out) as od, pytest.raises(UnsafePathError, match="outside"):
+        od.write_text("sub/x.txt", "escape")
+    assert list(victim.iterdir()) == []
+
+
+def test_single_file_outputs(tmp_path: Path) -> None:
+    user = tmp_path / "dets.json"
+    user.write_text("user data")
+    with pytest.raises(ConfigError, match="not written by tiledet"):
+        prepare_output_file(user)
+    assert user.read_text() == "user data"
+    ours = prepare_output_file(tmp_path / "sub" / "mine.json")
+    ours.write_text("[]")
+    record_output_file(ours)
+    assert prepare_output_file(ours) == ours  # ours: may be replaced
+    assert prepare_output_file(user, force=True) == user
+    with pytest.raises(ConfigError, match="overlaps"):
+        prepare_output_file(tmp_path / "in" / "d.json", sources=[tmp_path / "in"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=300))
+def test_no_name_escapes(tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
+    root = tmp_path_factory.mktemp("prop")
+    out = root / "out"
+    with OutputDir(out) as od:
+        try:
+            path = od.check(name)
+        except ConfigError:
+            return
+        real_out = Path(os.path.realpath(out))
+        real_parent = Path(os.path.realpath(path.parent))
+        assert real_parent == real_out or real_out in real_parent.parents

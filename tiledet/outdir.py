@@ -1,0 +1,332 @@
+"""Output folders tiledet owns: a manifest of the files it wrote, and nothing else is ever touched.
+
+Every command that writes a folder (``convert``, ``synth``, ``eval``, classifier runs, detections, the
+demo) goes through :class:`OutputDir`; a command that writes one file (a detections JSON) goes through
+:func:`prepare_output_file` and :func:`record_output_file`. The rules:
+
+- **Ownership.** A folder holds ``.tiledet-manifest.json`` listing the files tiledet wrote there.
+  Clean-up removes only files listed in the previous manifest; a file tiledet did not write is never
+  removed or overwritten. A non-empty folder without a manifest is refused unless ``force`` (which
+  still deletes and overwrites nothing tiledet did not write).
+- **Sources are read-only.** An output equal to, inside, or containing any input (real paths,
+  symlinks followed) is refused before anything is written.
+- **Containment.** Every path is built from a checked relative name (no absolute paths, no ``..``,
+  no NUL, no over-long components) and must resolve inside the folder.
+- **Honest state.** The manifest is rewritten when the block ends; if it ends with an exception
+  (including Ctrl-C) it is marked ``"complete": false`` and still lists every file written, so the
+  next run can clean them up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+from tiledet.errors import ConfigError
+from tiledet.ioutil import atomic_write_bytes, atomic_write_json
+
+#: Name of the manifest file in every folder tiledet writes.
+MANIFEST = ".tiledet-manifest.json"
+#: Longest file or folder name (bytes, UTF-8) that common file systems accept.
+MAX_NAME_BYTES = 255
+
+
+class UnsafePathError(ConfigError):
+    """A name would leave the output folder or is not a usable file name."""
+
+
+def safe_relpath(name: str | os.PathLike[str]) -> PurePosixPath:
+    """Check a relative output name and return it as a normalised POSIX path.
+
+    Args:
+        name: relative name such as ``"labels/train/a.txt"`` (``/`` separators; ``.`` parts dropped).
+
+    Raises:
+        UnsafePathError: when the name is empty, absolute, contains ``..``, a NUL character, or a
+            component longer than :data:`MAX_NAME_BYTES` bytes.
+    """
+    text = os.fspath(name)
+    if "\x00" in text:
+        raise UnsafePathError(f"{text!r}: file name contains a NUL character")
+    path = PurePosixPath(text.replace(os.sep, "/"))
+    if path.is_absolute() or text.startswith(("/", "\\")):
+        raise UnsafePathError(f"{text!r}: absolute path where a relative output name is needed")
+    parts = [p for p in path.parts if p not in ("", ".")]
+    if not parts:
+        raise UnsafePathError(f"{text!r}: empty output name")
+    if ".." in parts:
+        raise UnsafePathError(f"{text!r}: output name climbs out of its folder with '..'")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise UnsafePathError(f"{part[:40]}…: name longer than {MAX_NAME_BYTES} bytes")
+    return PurePosixPath(*parts)
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _is_within(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def check_not_source(
+    out: Path, sources: Iterable[str | os.PathLike[str] | None], what: str = "--out"
+) -> None:
+    """Refuse an output that equals, lies inside, or contains any of ``sources`` (real paths).
+
+    Raises:
+        ConfigError: naming the output and the source.
+    """
+    real_out = _real(Path(out))
+    for source in sources:
+        if source is None:
+            continue
+        real_src = _real(Path(source))
+        if _is_within(real_out, real_src) or _is_within(real_src, real_out):
+            raise ConfigError(
+                f"{what} {out} overlaps the input {source}: outputs must lie outside the inputs "
+                "(tiledet never writes into its sources)"
+            )
+
+
+def read_manifest(folder: Path) -> tuple[set[str], bool]:
+    """Files listed in ``folder``'s manifest and whether that run completed; empty when none."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return set(), True
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = {str(safe_relpath(f)) for f in data.get("files", [])}
+        return files, bool(data.get("complete", False))
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        raise ConfigError(
+            f"{path}: unreadable tiledet manifest ({e}); remove it or choose another folder"
+        ) from e
+
+
+def _write_manifest(folder: Path, files: Iterable[str], complete: bool) -> None:
+    data = {"tool": "tiledet", "complete": complete, "files": sorted(set(files))}
+    atomic_write_json(folder / MANIFEST, data)
+
+
+class OutputDir:
+    """A folder tiledet writes into, with ownership tracking (see the module docstring).
+
+    Use as a context manager::
+
+        with OutputDir(run_dir, force=False, sources=[data_root]) as od:
+            od.write_json("metrics.json", metrics)
+            torch.save(state, od.path("best.pt"))
+
+    Args:
+        root: the output folder (created when missing).
+        force: write into a non-empty folder that has no manifest (still never touching files
+            tiledet did not write).
+        sources: input files/folders the output must not overlap.
+        what: how messages name the folder (e.g. ``"--out"``).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        sources: Sequence[str | os.PathLike[str] | None] = (),
+        what: str = "--out",
+    ) -> None:
+        self.root = Path(root)
+        self.force = force
+        self.sources = tuple(sources)
+        self.what = what
+        self.previous: set[str] = set()
+        self.previous_complete = True
+        self.written: set[str] = set()
+        self._open = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def open(self) -> OutputDir:
+        """Run the checks, create the folder and read the previous manifest."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"{self.what} {self.root} exists and is not a folder")
+        check_not_source(self.root, self.sources, self.what)
+        self.previous, self.previous_complete = read_manifest(self.root)
+        has_manifest = (self.root / MANIFEST).is_file()
+        if self.root.is_dir() and not has_manifest and not self.force:
+            entries = [p.name for p in self.root.iterdir()]
+            if entries:
+                raise ConfigError(
+                    f"{self.what} {self.root} is not empty and was not written by tiledet "
+                    f"(it holds {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, e.g. "
+                    f"{sorted(entries)[0]!r}); choose an empty folder, or pass --force to write into it "
+                    "without touching its files"
+                )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"{self.what} {self.root}: cannot create folder ({e.strerror})") from e
+        self._real_root = _real(self.root)
+        self._open = True
+        # Mark the folder ours (and this run incomplete) before the first file is written.
+        _write_manifest(self.root, self.previous, complete=False)
+        return self
+
+    def __enter__(self) -> OutputDir:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(complete=exc_type is None)
+
+    def close(self, complete: bool = True) -> None:
+        """Write the manifest: this run's files plus earlier files of ours still present."""
+        if not self._open:
+            return
+        still_there = {f for f in self.previous if os.path.lexists(self.root / f)}
+        _write_manifest(self.root, still_there | self.written, complete=complete)
+        self._open = False
+
+    # -- paths ---------------------------------------------------------------------------------
+    def owns(self, rel: str | os.PathLike[str]) -> bool:
+        """True when tiledet wrote ``rel`` (in the previous manifest or in this run)."""
+        key = str(safe_relpath(rel))
+        return key in self.previous or key in self.written
+
+    def check(self, rel: str | os.PathLike[str]) -> Path:
+        """The absolute path of ``rel`` inside the folder, after every safety check; records nothing.
+
+        Raises:
+            UnsafePathError: an unsafe name, or one that resolves outside the folder (a symlinked
+                sub-folder pointing elsewhere).
+            ConfigError: the path holds a file tiledet did not write.
+        """
+        if not self._open:
+            raise RuntimeError("OutputDir used outside its `with` block")
+        key = safe_relpath(rel)
+        path = self.root / key
+        parent_real = _real(path.parent)
+        if not _is_within(parent_real, self._real_root):
+            raise UnsafePathError(f"{rel}: resolves outside {self.what} {self.root}")
+        if os.path.lexists(path) and str(key) not in self.previous and str(key) not in self.written:
+            raise ConfigError(
+                f"{path} exists and was not written by tiledet; refusing to overwrite it "
+                "(move it away or choose another output folder)"
+            )
+        if path.is_dir() and not path.is_symlink():
+            raise ConfigError(f"{path} is a folder where tiledet would write a file")
+        return path
+
+    def path(self, rel: str | os.PathLike[str]) -> Path:
+        """Checked absolute path for ``rel`` (parents created), recorded as written by this run."""
+        path = self.check(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.written.add(str(safe_relpath(rel)))
+        return path
+
+    def record(self, rels: Iterable[str | os.PathLike[str]]) -> None:
+        """Record files written by other processes (e.g. workers) under their relative names."""
+        for rel in rels:
+            self.written.add(str(safe_relpath(rel)))
+
+    def write_bytes(self, rel: str | os.PathLike[str], data: bytes) -> Path:
+        """Write ``data`` atomically at ``rel``; returns the path."""
+        path = self.path(rel)
+        atomic_write_bytes(path, data)
+        return path
+
+    def write_text(self, rel: str | os.PathLike[str], text: str) -> Path:
+        """Write UTF-8 ``text`` atomically at ``rel``; returns the path."""
+        return self.write_bytes(rel, text.encode("utf-8"))
+
+    def write_json(self, rel: str | os.PathLike[str], obj: object, indent: int | None = 2) -> Path:
+        """Write ``obj`` as JSON atomically at ``rel``; returns the path."""
+        path = self.path(rel)
+        atomic_write_json(path, obj, indent=indent)
+        return path
+
+    def remove(self, rel: str | os.PathLike[str]) -> bool:
+        """Remove ``rel`` when tiledet wrote it (links as links); returns whether it was removed."""
+        key = str(safe_relpath(rel))
+        if key not in self.previous and key not in self.written:
+            return False
+        path = self.root / key
+        if not _is_within(_real(path.parent), self._real_root):
+            return False
+        removed = os.path.lexists(path)
+        if removed:
+            os.unlink(path)
+        self.written.discard(key)
+        self.previous.discard(key)
+        self._prune_empty_dirs(path.parent)
+        return removed
+
+    def remove_stale(self, under: Iterable[str] | None = None) -> int:
+        """Delete files of the previous manifest that this run did not write.
+
+        Args:
+            under: only files whose first path component is one of these (None: all).
+
+        Returns:
+            The number of files removed.
+        """
+        prefixes = None if under is None else set(under)
+        stale = sorted(self.previous - self.written)
+        count = 0
+        for key in stale:
+            if prefixes is not None and PurePosixPath(key).parts[0] not in prefixes:
+                continue
+            count += int(self.remove(key))
+        return count
+
+    def _prune_empty_dirs(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents while empty, stopping at the output root."""
+        while folder != self.root and _is_within(_real(folder), self._real_root):
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+
+def prepare_output_file(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    sources: Sequence[str | os.PathLike[str] | None] = (),
+    what: str = "--out",
+) -> Path:
+    """Check a single output file before writing it (e.g. a detections JSON).
+
+    Refuses a path inside (or equal to) an input, and an existing file tiledet did not write (not in
+    its folder's manifest) unless ``force``. Creates the parent folder. Write the file atomically,
+    then call :func:`record_output_file`.
+
+    Raises:
+        ConfigError: naming the file and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; give a file name such as {path / 'detections.json'}")
+    check_not_source(path, sources, what)
+    owned, _ = read_manifest(path.parent)
+    if os.path.lexists(path) and path.name not in owned and not force:
+        raise ConfigError(
+            f"{what} {path} exists and was not written by tiledet; refusing to overwrite it "
+            "(pass --force to replace it)"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot create folder {path.parent} ({e.strerror})") from e
+    return path
+
+
+def record_output_file(path: str | os.PathLike[str]) -> None:
+    """Add a file tiledet just wrote to its folder's manifest (see :func:`prepare_output_file`)."""
+    path = Path(path)
+    owned, complete = read_manifest(path.parent)
+    _write_manifest(path.parent, owned | {path.name}, complete=complete)
