@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,37 @@ def _as_float_array(values: object, shape_desc: str) -> np.ndarray:
     if array.size == 0:
         array = array.reshape(0, 4) if shape_desc == "xyxy" else array.reshape(0)
     return array
+
+
+def iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of two sets of ``xyxy`` boxes (numpy, float64, memory-frugal).
+
+    Args:
+        a_xyxy: (N, 4) boxes in pixels.
+        b_xyxy: (M, 4) boxes in pixels.
+
+    Returns:
+        (N, M) float64 IoU in [0, 1]; 0 where the union is empty (two zero-area boxes).
+        Peak memory is about four (N, M) float64 arrays.
+    """
+    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
+    inter = np.maximum(a[:, None, 0], b[None, :, 0])
+    iw = np.minimum(a[:, None, 2], b[None, :, 2])
+    np.subtract(iw, inter, out=iw)
+    np.maximum(iw, 0.0, out=iw)
+    ih = np.maximum(a[:, None, 1], b[None, :, 1])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    np.subtract(y1, ih, out=ih)
+    del y1
+    np.maximum(ih, 0.0, out=ih)
+    np.multiply(iw, ih, out=inter)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = np.add(area_a[:, None], area_b[None, :], out=ih)
+    np.subtract(union, inter, out=union)
+    iw.fill(0.0)
+    return np.divide(inter, union, out=iw, where=union > 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +108,40 @@ class Boxes:
             np.concatenate([p.scores for p in parts]) if with_scores else None,  # type: ignore[misc]
         )
 
+    @classmethod
+    def from_ultralytics(cls, result: Any) -> Boxes:
+        """Boxes of one Ultralytics detection result (``model(img)[0]``, or its ``.boxes``).
+
+        Args:
+            result: an ``ultralytics.engine.results.Results`` with axis-aligned ``boxes`` (not OBB),
+                or its ``Boxes`` object; tensors may live on any device.
+
+        Returns:
+            Boxes in the result's image pixels (``xyxy``), ``class_ids`` from ``cls`` and ``scores``
+            from ``conf``.
+
+        Raises:
+            ValueError: when ``result`` holds no axis-aligned boxes (e.g. an OBB or classify result).
+        """
+        boxes = result.boxes if hasattr(result, "boxes") else result
+        if boxes is None or not all(hasattr(boxes, k) for k in ("xyxy", "cls", "conf")):
+            raise ValueError(
+                "Boxes.from_ultralytics needs a detection result with axis-aligned boxes "
+                f"(xyxy, cls, conf); got {type(result).__name__}"
+            )
+
+        def to_numpy(values: Any) -> np.ndarray:
+            if hasattr(values, "detach"):
+                values = values.detach().cpu().numpy()
+            return np.asarray(values)
+
+        conf = boxes.conf
+        return cls(
+            to_numpy(boxes.xyxy).astype(np.float64).reshape(-1, 4),
+            np.rint(to_numpy(boxes.cls)).astype(np.int64).reshape(-1),
+            None if conf is None else to_numpy(conf).astype(np.float64).reshape(-1),
+        )
+
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
@@ -130,3 +196,45 @@ class Boxes:
             and np.array_equal(self.class_ids, other.class_ids)
             and same_scores
         )
+
+    def iou(self, other: Boxes) -> np.ndarray:
+        """Pairwise intersection over union with ``other`` (classes are ignored).
+
+        Returns:
+            (N, M) float64 array, ``N = len(self)``, ``M = len(other)``; 0 where the union is empty.
+        """
+        return iou_xyxy(self.xyxy, other.xyxy)
+
+    def nms(self, iou: float, class_agnostic: bool = False) -> Boxes:
+        """Non-maximum suppression (``torchvision.ops.batched_nms``; torch imported on first use).
+
+        A box is dropped when a higher-scoring kept box of the same class (of any class when
+        ``class_agnostic``) overlaps it with IoU strictly greater than ``iou``.
+
+        Args:
+            iou: IoU threshold in [0, 1].
+            class_agnostic: suppress across classes too.
+
+        Returns:
+            The kept boxes, in decreasing score order.
+
+        Raises:
+            ValueError: when the boxes have no scores or ``iou`` is outside [0, 1].
+        """
+        if self.scores is None:
+            raise ValueError("Boxes.nms needs scores (detections); these boxes have none")
+        if not 0.0 <= float(iou) <= 1.0:
+            raise ValueError(f"Boxes.nms: iou must be in [0, 1], got {iou}")
+        if len(self) == 0:
+            return self
+        import torch
+        from torchvision.ops import batched_nms
+
+        groups = np.zeros(len(self), np.int64) if class_agnostic else self.class_ids
+        keep = batched_nms(
+            torch.from_numpy(self.xyxy),
+            torch.from_numpy(self.scores),
+            torch.from_numpy(groups),
+            float(iou),
+        )
+        return self[keep.numpy()]
