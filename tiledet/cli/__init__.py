@@ -6,7 +6,9 @@ and calls one library function. Heavy libraries are imported inside the commands
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import typer
 
@@ -20,6 +22,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+#: Set by the ``--debug`` global option for the current :func:`main` call.
+_STATE = {"debug": False}
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of unexpected errors. Default: off."
+    ),
+) -> None:
+    """Find small objects in very large aerial and satellite images."""
+    _STATE["debug"] = debug
+
 
 def _register_commands() -> None:
     from tiledet.cli import convert, evaluate, synth
@@ -28,34 +43,69 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Exception classes of command-line usage errors, without importing ``click``.
+
+    Typer >= 0.29 vendors click (its errors derive from ``typer.TyperException``); older Typer uses
+    the real ``click``, which it has already imported by then. ``import click`` would fail on a
+    clean install of a recent Typer, so it is only looked up in ``sys.modules``.
+    """
+    types: list[type[BaseException]] = []
+    typer_exception = getattr(typer, "TyperException", None)
+    if isinstance(typer_exception, type):
+        types.append(typer_exception)
+    click = sys.modules.get("click")
+    click_exception = getattr(getattr(click, "exceptions", None), "ClickException", None)
+    if isinstance(click_exception, type):
+        types.append(click_exception)
+    return tuple(types)
+
+
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tiledet`` console script; returns the exit code.
 
-    Errors tiledet raises on purpose (:class:`~tiledet.errors.TiledetError`) become a one-line
-    message on stderr and exit code 2, without a traceback.
+    Exit codes: 0 for a complete run; 2 for errors tiledet raises on purpose
+    (:class:`~tiledet.errors.TiledetError`, a one-line ``error: ...`` message) and for usage errors
+    (Typer's own message); 130 when interrupted (Ctrl-C); 1 for any other failure, reported in one
+    line (``tiledet --debug ...`` or ``TILEDET_DEBUG=1`` shows the traceback).
     """
     _register_commands()
+    _STATE["debug"] = False
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # Typer >= 0.29 returns Exit codes (130: Ctrl-C)
     except TiledetError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         return 2
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
-        return int(code or 0)
-    except typer.Abort:
-        typer.secho("aborted", err=True)
+        return int(code or 0) if isinstance(code, (int, type(None))) else 1
+    except (KeyboardInterrupt, typer.Abort):
+        typer.secho("interrupted: outputs of this run are incomplete", fg=typer.colors.RED, err=True)
         return 130
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):  # typer's vendored click
-            e.show()
-            return e.exit_code
-        raise
+    except _usage_error_types() as e:
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {e}", err=True)
+        code = getattr(e, "exit_code", 2)
+        return code if isinstance(code, int) else 2
+    except Exception as e:
+        if _STATE["debug"] or os.environ.get("TILEDET_DEBUG", "") not in ("", "0"):
+            traceback.print_exc()
+        message = str(e).splitlines()[0] if str(e) else ""
+        typer.secho(
+            f"error: unexpected {type(e).__name__}: {message} (run with --debug for the traceback)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        return 1
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        if code == 130:
+            typer.secho("interrupted: outputs of this run are incomplete", fg=typer.colors.RED, err=True)
+        return code
     return 0
 
 
