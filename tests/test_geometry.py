@@ -63,3 +63,15 @@ def test_every_pixel_covered_and_windows_inside(w, h, tw, th, overlap):
         covered[y0:y1, x0:x1] = True
     assert covered.all()
     assert len({tuple(r) for r in win.tolist()}) == len(win)
+
+
+def test_tile_stem_round_trip_and_old_import_path():
+    from tiledet.convert import tile_geometry
+    from tiledet.geometry import parse_tile_stem, tile_stem
+
+    assert tile_stem("a__b.c", 512, 0) == "a__b.c__x512_y0"
+    assert parse_tile_stem("out/images/a__b.c__x512_y0.png") == ("a__b.c", 512, 0)
+    assert parse_tile_stem("scene__x3_y40") == ("scene", 3, 40)
+    with pytest.raises(ValueError, match="not a tile name"):
+        parse_tile_stem("scene_x3_y40.png")
+    assert tile_geometry.parse_tile_stem is parse_tile_stem and tile_geometry.tile_stem is tile_stem

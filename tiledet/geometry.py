@@ -1,6 +1,12 @@
-"""Pure geometry shared by tiling, sliced inference and the sliding-window detector."""
+"""Pure geometry shared by tiling, sliced inference and the sliding-window detector.
+
+Tile windows (:func:`tile_offsets`) and the names of tile files (:func:`tile_stem`,
+:func:`parse_tile_stem`), so a detector can put a tile's boxes back into its scene.
+"""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -60,3 +66,28 @@ def tile_offsets(
     x1 = np.minimum(x0 + tile_w, width)
     y1 = np.minimum(y0 + tile_h, height)
     return np.stack([x0, y0, x1, y1], axis=1).astype(np.int64)
+
+
+def tile_stem(stem: str, x0: int, y0: int) -> str:
+    """File stem of the tile of scene ``stem`` whose top-left corner is ``(x0, y0)`` (scene pixels).
+
+    ``tile_stem("scene", 512, 0) == "scene__x512_y0"``.
+    """
+    return f"{stem}__x{int(x0)}_y{int(y0)}"
+
+
+_TILE_STEM = re.compile(r"(?P<stem>.+)__x(?P<x>\d+)_y(?P<y>\d+)(?:\.[A-Za-z0-9]+)?", flags=re.DOTALL)
+
+
+def parse_tile_stem(name: str) -> tuple[str, int, int]:
+    """Recover ``(scene stem, x0, y0)`` from a tile file name or stem made by :func:`tile_stem`.
+
+    Any folder part before the last ``/`` is ignored: ``"t/scene__x512_y0.png"`` -> ``("scene", 512, 0)``.
+
+    Raises:
+        ValueError: when ``name`` does not end in ``__x{x0}_y{y0}`` (optionally plus a suffix).
+    """
+    match = _TILE_STEM.fullmatch(name.rsplit("/", 1)[-1])
+    if match is None:
+        raise ValueError(f"{name!r} is not a tile name of the form '{{stem}}__x{{x0}}_y{{y0}}.ext'")
+    return match["stem"], int(match["x"]), int(match["y"])

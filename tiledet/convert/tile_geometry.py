@@ -9,6 +9,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiledet.geometry import parse_tile_stem, tile_stem
+
+__all__ = [
+    "MIN_PIECE_SIDE_PX",
+    "VISIBILITY_EPS",
+    "TileAssignment",
+    "assign_boxes_to_tiles",
+    "parse_tile_stem",  # re-exported: lives in tiledet.geometry
+    "tile_stem",  # re-exported: lives in tiledet.geometry
+]
+
 #: Kept pieces whose clipped width or height is below this many pixels are dropped (as in loading).
 MIN_PIECE_SIDE_PX = 1.0
 
@@ -103,23 +114,3 @@ def assign_boxes_to_tiles(xyxy: np.ndarray, windows: np.ndarray, min_visibility:
         below_visibility=int((~visible).sum()),
         too_small=int((visible & ~keep).sum()),
     )
-
-
-def tile_stem(stem: str, x0: int, y0: int) -> str:
-    """File stem of the tile of scene ``stem`` whose top-left corner is ``(x0, y0)``."""
-    return f"{stem}__x{int(x0)}_y{int(y0)}"
-
-
-def parse_tile_stem(name: str) -> tuple[str, int, int]:
-    """Recover ``(scene stem, x0, y0)`` from a tile file name or stem made by :func:`tile_stem`.
-
-    Raises:
-        ValueError: when ``name`` does not end in ``__x{x0}_y{y0}`` (optionally plus a suffix).
-    """
-    import re
-
-    base = name.rsplit("/", 1)[-1]
-    match = re.fullmatch(r"(?P<stem>.+)__x(?P<x>\d+)_y(?P<y>\d+)(?:\.[A-Za-z0-9]+)?", base, flags=re.DOTALL)
-    if match is None:
-        raise ValueError(f"{name!r} is not a tile name of the form '{{stem}}__x{{x0}}_y{{y0}}.ext'")
-    return match["stem"], int(match["x"]), int(match["y"])

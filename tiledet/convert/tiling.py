@@ -33,10 +33,9 @@ from tiledet.convert.tile_geometry import (
     VISIBILITY_EPS,
     TileAssignment,
     assign_boxes_to_tiles,
-    tile_stem,
 )
 from tiledet.errors import ConfigError, InputError
-from tiledet.geometry import tile_offsets
+from tiledet.geometry import tile_offsets, tile_stem
 from tiledet.labels import Drop, ImageLabels, LabeledDataset
 
 TILE_FORMATS = ("yolo", "coco")
