@@ -26,10 +26,21 @@ app = typer.Typer(
 _STATE = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tiledet import __version__
+
+        typer.echo(f"tiledet {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback of unexpected errors. Default: off."
+    ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
     ),
 ) -> None:
     """Find small objects in very large aerial and satellite images."""
@@ -37,9 +48,9 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from tiledet.cli import convert, evaluate, synth
+    from tiledet.cli import convert, draw, evaluate, synth
 
-    for module in (convert, synth, evaluate):
+    for module in (convert, synth, evaluate, draw):
         module.register(app)
 
 
@@ -59,8 +70,6 @@ def _usage_error_types() -> tuple[type[BaseException], ...]:
     if isinstance(click_exception, type):
         types.append(click_exception)
     return tuple(types)
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
