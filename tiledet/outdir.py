@@ -148,12 +148,15 @@ class OutputDir:
         self._open = False
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def open(self) -> OutputDir:
-        """Run the checks, create the folder and read the previous manifest."""
+    def check_target(self) -> None:
+        """The checks of :meth:`open` (folder, sources, ownership), writing nothing.
+
+        Call it before long work (e.g. reading labels) to fail early; :meth:`open` runs it again.
+        """
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"{self.what} {self.root} exists and is not a folder")
         check_not_source(self.root, self.sources, self.what)
-        self.previous, self.previous_complete = read_manifest(self.root)
+        read_manifest(self.root)
         has_manifest = (self.root / MANIFEST).is_file()
         if self.root.is_dir() and not has_manifest and not self.force:
             entries = [p.name for p in self.root.iterdir()]
@@ -164,6 +167,11 @@ class OutputDir:
                     f"{sorted(entries)[0]!r}); choose an empty folder, or pass --force to write into it "
                     "without touching its files"
                 )
+
+    def open(self) -> OutputDir:
+        """Run the checks, create the folder and read the previous manifest."""
+        self.check_target()
+        self.previous, self.previous_complete = read_manifest(self.root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
