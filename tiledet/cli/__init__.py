@@ -54,6 +54,13 @@ def _register_commands() -> None:
         module.register(app)
 
 
+def _command():
+    """The click command tree of :data:`app`, with help a person can read (:mod:`.helptext`)."""
+    from tiledet.cli.helptext import tidy_help
+
+    return tidy_help(typer.main.get_command(app))
+
+
 def _usage_error_types() -> tuple[type[BaseException], ...]:
     """Exception classes of command-line usage errors, without importing ``click``.
 
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     _STATE["debug"] = False
     try:
-        code = app(args=argv, standalone_mode=False)  # Typer >= 0.29 returns Exit codes (130: Ctrl-C)
+        code = _command()(args=argv, standalone_mode=False)  # Typer >= 0.29 returns codes (130: Ctrl-C)
     except TiledetError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         return 2

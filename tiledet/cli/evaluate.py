@@ -51,6 +51,9 @@ def eval_command(
         "pycocotools", "--backend", help="pycocotools or faster (faster-coco-eval). Default: pycocotools."
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw PNG figures with --out. Default: on."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Print nothing but errors (files are still written). Default: off."
+    ),
 ) -> None:
     """Score COCO-results detections against ground truth with COCO mAP (pycocotools)."""
     from tiledet.evaluate import EvalConfig, run_evaluation
@@ -62,7 +65,8 @@ def eval_command(
         fmt=None if fmt == "auto" else fmt, classes=classes, strict=strict, backend=backend,
     )
     report = run_evaluation(gt, dets, cfg, out=out, plots=plots)
-    _show(report, output_format)
+    if not quiet:
+        _show(report, output_format)
 
 
 def _show(report: object, output_format: str) -> None:

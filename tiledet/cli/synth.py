@@ -18,6 +18,7 @@ def synth(
     recipe: str = typer.Option(
         "synthetic_xview.yaml", "--recipe", help="Recipe name or YAML path. Default: synthetic_xview.yaml."
     ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
     """Generate synthetic xView-format scenes with xView type ids, and their labels in three formats."""
     from rich.console import Console
@@ -28,6 +29,9 @@ def synth(
     cfg = SynthConfig(
         out=out, scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe
     )
+    if quiet:
+        generate_scenes(cfg)
+        return
     console = Console(stderr=True)
     columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:

@@ -323,6 +323,23 @@ def _dataset_root(value: object, yaml_path: Path) -> Path:
     return root if root.is_dir() else folder
 
 
+def declared_images_root(path: Path) -> Path | None:
+    """The folder a YOLO source's image names are relative to, when the source says so.
+
+    Args:
+        path: a ``data.yaml`` or a folder holding one; anything else returns None.
+
+    Returns:
+        The dataset root (``path`` of the yaml, see :func:`_dataset_root`), or None.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "data.yaml").is_file():
+        path = path / "data.yaml"
+    if not (path.is_file() and path.suffix.lower() in {".yaml", ".yml"}):
+        return None
+    return _dataset_root(_load_yaml(path).get("path"), path)
+
+
 def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
     """Read the splits of an Ultralytics ``data.yaml``.
 

@@ -1,0 +1,48 @@
+"""``--help`` a person can read: no Python types, each default once; ``--version``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import tiledet
+from tiledet.cli import main
+from tiledet.cli.helptext import plain_type_name
+
+COMMANDS = ["convert", "synth", "eval", "draw"]
+
+
+def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main([*args, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_no_python_types_and_no_repeated_default(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    text = _help(capsys, command)
+    assert "<list[" not in text and "<path>" not in text and "<bool>" not in text and "<int>" not in text
+    assert "[required]" not in text, "help texts already say Required."
+    for line in text.splitlines():
+        if "[default:" in line:
+            assert "Default:" not in line, f"default stated twice: {line.strip()}"
+    assert re.search(r"--quiet", text), f"{command} lacks --quiet"
+
+
+def test_top_level_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys)
+    assert "draw" in text and "<bool>" not in text
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tiledet {tiledet.__version__}"
+
+
+@pytest.mark.parametrize(
+    ("typer_type", "shown"),
+    [("<list[Path]>", "PATH..."), ("<path>", "PATH"), ("<float>", "NUMBER"), ("<bool>", ""),
+     ("<int,int>...", "INTEGER INTEGER"), ("yolo|coco", "yolo|coco"), (None, None)],
+)
+def test_plain_type_name(typer_type: str | None, shown: str | None) -> None:
+    assert plain_type_name(typer_type) == shown

@@ -1,0 +1,94 @@
+"""``tiledet draw``: a thin Typer layer that builds a :class:`DrawConfig` and calls ``draw_dataset``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+_FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
+
+
+def draw_command(
+    source: Path = typer.Argument(
+        ...,
+        metavar="LABELS|DETECTIONS",
+        help="Labels to draw (any source 'tiledet eval' reads as ground truth: COCO JSON, YOLO "
+        "data.yaml, DOTA, xView GeoJSON, CSV, ...) or detections (a COCO results JSON list). Required.",
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder for the drawn pictures. Required."),
+    images: Path | None = typer.Option(
+        None,
+        "--images",
+        help="Folder the image names are relative to. Default: the dataset root a YOLO data.yaml "
+        "declares (required for other sources).",
+    ),
+    gt: Path | None = typer.Option(
+        None, "--gt", help="Ground truth drawn solid under the (dashed) detections. Default: none."
+    ),
+    score_threshold: float = typer.Option(
+        0.25, "--score-threshold", help="Draw detections scoring at least this, in [0, 1]. Default: 0.25."
+    ),
+    fmt: str = typer.Option("auto", "--from", help=f"Label format: {_FORMATS}. Default: auto (detected)."),
+    classes: str | None = typer.Option(
+        None, "--classes", help="'xview' or a class file. Default: the classes the labels declare."
+    ),
+    split: str = typer.Option("val", "--split", help="YOLO data.yaml: the split to draw. Default: val."),
+    thickness: int = typer.Option(2, "--thickness", help="Box outline width in px. Default: 2."),
+    labels: bool = typer.Option(
+        True, "--labels/--no-labels", help="Write class names and scores next to boxes. Default: on."
+    ),
+    limit: int = typer.Option(0, "--limit", help="Draw at most this many images. Default: 0 (all)."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty folder tiledet did not create. Default: off."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+) -> None:
+    """Draw labels and/or detections onto their images: ground truth solid, detections dashed."""
+    from rich.console import Console
+
+    from tiledet.visualize import DrawConfig, draw_dataset
+
+    cfg = DrawConfig(
+        source=source, out=out, images_dir=images, gt=gt, fmt=None if fmt == "auto" else fmt,
+        classes=classes, split=split, score_threshold=score_threshold, thickness=thickness,
+        labels=labels, limit=limit, force=force,
+    )
+    console = Console(stderr=True)
+    if quiet:
+        report = draw_dataset(cfg)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("draw"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("images", total=None)
+            report = draw_dataset(
+                cfg,
+                progress=lambda n: bar.advance(task, n),
+                on_start=lambda total: bar.update(task, total=total),
+            )
+    if not quiet:
+        _print_summary(console, report)
+
+
+def _print_summary(console, report) -> None:
+    from tiledet.text import plural as _plural
+
+    parts = [_plural(report.images, "image"), _plural(report.gt_boxes, "ground-truth box")]
+    if report.detections or report.below_threshold or report.skipped_detections:
+        parts.append(_plural(report.detections, "detection"))
+    console.print(f"drew {', '.join(parts)} -> {report.out}")
+    if report.below_threshold:
+        console.print(f"{_plural(report.below_threshold, 'detection')} below the score threshold not drawn")
+    if report.missing_images:
+        shown = ", ".join(report.missing_images[:3])
+        console.print(f"[yellow]{_plural(len(report.missing_images), 'image')} not found or unreadable[/] "
+                      f"(e.g. {shown})")
+    for kind, n in report.skipped_detections.items():
+        console.print(f"[yellow]{_plural(n, 'detection')} skipped: {kind.replace('_', ' ')}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tiledet draw`` to ``app``."""
+    app.command("draw")(draw_command)

@@ -1,0 +1,274 @@
+"""``tiledet draw``: labels and/or detections drawn onto their images, one output picture per image.
+
+Ground truth comes from any label source ``tiledet eval`` reads (COCO JSON, YOLO ``data.yaml``,
+DOTA, xView GeoJSON, CSV, ...); detections from a COCO results JSON (a JSON list). Ground-truth boxes
+are solid, detections dashed, both in their class's colour (:mod:`tiledet.draw`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.errors import ConfigError, InputError
+
+#: Suffixes kept for drawn pictures; every other image is written as ``<name>.png``.
+_KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    """What ``tiledet draw`` draws and where.
+
+    Attributes:
+        source: a label source (ground truth) or a COCO results JSON (detections).
+        out: output folder for the drawn pictures.
+        images_dir: folder the image names are relative to; None uses the folder a YOLO ``data.yaml``
+            declares (its dataset root).
+        gt: ground truth to draw under the detections when ``source`` is a detections file.
+        fmt: ground-truth format (a key of :data:`tiledet.formats.READERS`); None detects it.
+        classes: class map for label sources (``"xview"`` or a class file).
+        split: YOLO ``data.yaml`` ground truth: the split to draw.
+        score_threshold: detections scoring below this are not drawn.
+        thickness: outline width in pixels.
+        labels: write class names (and scores) next to the boxes.
+        limit: draw at most this many images (in file-name order); 0 draws all.
+        force: write into a non-empty folder tiledet did not create.
+    """
+
+    source: Path
+    out: Path
+    images_dir: Path | None = None
+    gt: Path | None = None
+    fmt: str | None = None
+    classes: str | None = None
+    split: str = "val"
+    score_threshold: float = 0.25
+    thickness: int = 2
+    labels: bool = True
+    limit: int = 0
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ConfigError(f"--score-threshold must be in [0, 1], got {self.score_threshold}")
+        if self.thickness < 1:
+            raise ConfigError(f"--thickness must be at least 1 px, got {self.thickness}")
+        if self.limit < 0:
+            raise ConfigError(f"--limit must be >= 0, got {self.limit}")
+
+
+@dataclass
+class DrawReport:
+    """What ``tiledet draw`` did.
+
+    Attributes:
+        out: the output folder.
+        images: pictures written.
+        gt_boxes: ground-truth boxes drawn.
+        detections: detections drawn (at or above the score threshold).
+        below_threshold: detections not drawn because of their score.
+        missing_images: image names that could not be found or decoded (not drawn).
+        skipped_detections: ``reason -> count`` of detection entries that match no image/class.
+    """
+
+    out: Path
+    images: int = 0
+    gt_boxes: int = 0
+    detections: int = 0
+    below_threshold: int = 0
+    missing_images: list[str] = field(default_factory=list)
+    skipped_detections: dict[str, int] = field(default_factory=dict)
+
+
+def is_results_file(path: Path) -> bool:
+    """True when ``path`` is a JSON file whose top level is a list (COCO results), by its first byte."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip()
+    return head.startswith(b"[")
+
+
+def _pseudo_gt(entries: list) -> dict:
+    """A box-less COCO dict naming the images and classes the detections mention (no ground truth)."""
+    files = sorted({str(e["file_name"]) for e in entries if isinstance(e, dict) and e.get("file_name")})
+    names: set[str] = set()
+    for e in entries:
+        if isinstance(e, dict):
+            name = e.get("category_name", e.get("category_id"))
+            if name is not None:
+                names.add(str(name))
+    if not files:
+        raise InputError("detections without --gt must name their images with 'file_name'")
+    numeric = sorted(int(n) for n in names if n.isdigit())
+    named = sorted((n for n in names if not n.isdigit()), key=str.casefold)
+    first_free = (numeric[-1] + 1) if numeric else 1
+    categories = [{"id": i, "name": str(i)} for i in numeric]
+    categories += [{"id": first_free + j, "name": n} for j, n in enumerate(named)]
+    return {
+        "images": [{"id": i + 1, "file_name": f} for i, f in enumerate(files)],
+        "annotations": [],
+        "categories": categories,
+    }
+
+
+def _coco_boxes(coco: dict) -> dict[int, Boxes]:
+    """Ground-truth boxes by image id, class index = position in ``categories``."""
+    index = {int(c["id"]): j for j, c in enumerate(coco["categories"])}
+    by_image: dict[int, list[tuple[list[float], int]]] = {}
+    for ann in coco["annotations"]:
+        by_image.setdefault(int(ann["image_id"]), []).append((ann["bbox"], index[int(ann["category_id"])]))
+    out = {}
+    for iid, rows in by_image.items():
+        xywh = np.asarray([r[0] for r in rows], np.float64).reshape(-1, 4)
+        xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        out[iid] = Boxes(xyxy, np.asarray([r[1] for r in rows], np.int64))
+    return out
+
+
+def _detection_boxes(path: Path, coco: dict, report: DrawReport, threshold: float) -> dict[int, Boxes]:
+    """Detections of ``path`` by image id (scores kept), matched to ``coco``'s images and classes."""
+    from tiledet.evaluate.detections import GtLookup, match_detections, read_results_json
+
+    entries = read_results_json(path)
+    if not coco["images"]:
+        coco.update(_pseudo_gt(entries))
+    cats = coco["categories"]
+    lookup = GtLookup(
+        image_ids=tuple(int(im["id"]) for im in coco["images"]),
+        file_names=tuple(str(im.get("file_name", "")) for im in coco["images"]),
+        category_ids=tuple(int(c["id"]) for c in cats),
+        category_names=tuple(str(c.get("name", c["id"])) for c in cats),
+    )
+    matched = match_detections(entries, lookup, str(path))
+    kinds = ("unknown_image", "unknown_category", "invalid_box", "malformed")
+    report.skipped_detections = {k: getattr(matched.counts, k) for k in kinds if getattr(matched.counts, k)}
+    keep = matched.scores >= threshold
+    report.below_threshold = int((~keep).sum())
+    index = {int(c["id"]): j for j, c in enumerate(cats)}
+    class_ids = np.asarray([index[int(c)] for c in matched.category_ids.tolist()], np.int64)
+    xyxy = np.concatenate([matched.xywh[:, :2], matched.xywh[:, :2] + matched.xywh[:, 2:]], axis=1)
+    out = {}
+    for iid in np.unique(matched.image_ids[keep]).tolist():
+        sel = keep & (matched.image_ids == iid)
+        out[int(iid)] = Boxes(xyxy[sel], class_ids[sel], matched.scores[sel])
+    return out
+
+
+def _images_root(cfg: DrawConfig, gt_path: Path | None) -> Path:
+    if cfg.images_dir is not None:
+        return cfg.images_dir
+    from tiledet.formats.yolo import declared_images_root
+
+    root = declared_images_root(gt_path) if gt_path is not None else None
+    if root is None:
+        raise ConfigError("--images is needed: the labels do not say where their images are")
+    return root
+
+
+def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
+    """A decoded scene (cv2 order: grey, BGR or BGRA; 8 or 16 bit) as (H, W, 3) uint8 RGB.
+
+    16-bit and float images are scaled so that their 99.9th percentile maps to 255.
+    """
+    if array.dtype != np.uint8:
+        values = array.astype(np.float64)
+        top = float(np.percentile(values, 99.9)) if values.size else 1.0
+        array = np.clip(values * (255.0 / max(top, 1e-12)), 0, 255).astype(np.uint8)
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 1:
+        return np.repeat(array, 3, axis=2)
+    return np.ascontiguousarray(array[:, :, 2::-1])  # BGR(A) -> RGB, drops alpha and extra bands
+
+
+def output_name(file_name: str) -> str:
+    """Relative name of the drawn picture: the image's name (``.tif`` and others get ``.png`` added)."""
+    name = Path(file_name).name if Path(file_name).is_absolute() else file_name
+    return name if Path(name).suffix.lower() in _KEPT_SUFFIXES else f"{name}.png"
+
+
+def _read_rgb(path: Path) -> np.ndarray | None:
+    from tiledet.convert.scene_io import UnreadableImage, read_scene
+    from tiledet.ioutil import image_size
+
+    try:
+        return to_rgb_uint8(read_scene(path, image_size(path)))
+    except (InputError, UnreadableImage):
+        return None
+
+
+def _encode(name: str, rgb: np.ndarray) -> bytes:
+    import cv2
+
+    suffix = Path(name).suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix in (".jpg", ".jpeg") else []
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise InputError(f"cannot encode the drawing of {name}")
+    return data.tobytes()
+
+
+def draw_dataset(
+    cfg: DrawConfig,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> DrawReport:
+    """Draw ground truth and/or detections onto every image they name; see :class:`DrawConfig`.
+
+    Args:
+        cfg: what to draw.
+        progress: called with 1 after each image.
+        on_start: called once with the number of images, before the first is drawn.
+
+    Returns:
+        A :class:`DrawReport`; the pictures are in ``cfg.out`` (``<image name>``, ``.png`` added
+        to names that are not PNG or JPEG).
+    """
+    from tiledet.draw import draw_boxes
+    from tiledet.evaluate.gt import load_ground_truth
+    from tiledet.outdir import OutputDir
+
+    dets_path = cfg.source if is_results_file(cfg.source) else None
+    gt_path = cfg.gt if dets_path is not None else cfg.source
+    if dets_path is None and cfg.gt is not None:
+        raise ConfigError(f"--gt is for drawing detections; {cfg.source} is not a COCO results JSON list")
+    root = _images_root(cfg, gt_path)
+    report = DrawReport(out=cfg.out)
+    coco: dict = {"images": [], "annotations": [], "categories": []}
+    if gt_path is not None:
+        coco = load_ground_truth(gt_path, cfg.split, cfg.images_dir, cfg.fmt, cfg.classes).coco
+    gt_boxes = _coco_boxes(coco)
+    det_boxes = _detection_boxes(dets_path, coco, report, cfg.score_threshold) if dets_path else {}
+    names = [str(c.get("name", c["id"])) for c in coco["categories"]]
+    images = sorted(coco["images"], key=lambda im: str(im.get("file_name", "")))
+    if cfg.limit:
+        images = images[: cfg.limit]
+    if on_start is not None:
+        on_start(len(images))
+    sources = [cfg.source, cfg.gt, root]
+    with OutputDir(cfg.out, force=cfg.force, sources=sources) as od:
+        for im in images:
+            file_name = str(im.get("file_name", ""))
+            rgb = _read_rgb(Path(file_name) if Path(file_name).is_absolute() else root / file_name)
+            if rgb is None:
+                report.missing_images.append(file_name)
+            else:
+                gt = gt_boxes.get(int(im["id"]), Boxes.empty())
+                dets = det_boxes.get(int(im["id"]), Boxes.empty(with_scores=True))
+                style = {"thickness": cfg.thickness, "label": cfg.labels}
+                rgb = draw_boxes(rgb, gt, names, style="solid", **style)
+                rgb = draw_boxes(rgb, dets, names, style="dashed", **style)
+                name = output_name(file_name)
+                od.write_bytes(name, _encode(name, rgb))
+                report.images += 1
+                report.gt_boxes += len(gt)
+                report.detections += len(dets)
+            if progress is not None:
+                progress(1)
+    return report
