@@ -1,5 +1,117 @@
-"""tiledet: find small objects in very large aerial and satellite images."""
+"""tiledet: find small objects in very large aerial and satellite images.
+
+The public API is one flat namespace, imported lazily: ``import tiledet`` loads no torch,
+Ultralytics, pycocotools or rich; each name below imports its module on first use.
+
+>>> import tiledet
+>>> tiledet.tile_offsets((1000, 600), 512, overlap=0.2)[:3].tolist()
+[[0, 0, 512, 512], [410, 0, 922, 512], [488, 0, 1000, 512]]
+
+Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResult` of images with
+:class:`Boxes`. Conversion: :func:`convert_labels` with a :class:`ConvertConfig` (plus
+:class:`TileConfig` / :class:`ChipConfig`). Scoring: :func:`evaluate_detections` (in memory) and
+:func:`run_evaluation` (writes metrics files) with an :class:`EvalConfig`; detectors write results
+with :func:`detections_to_results` + :func:`write_results_json`. Geometry: :func:`tile_offsets`,
+:func:`tile_stem`, :func:`parse_tile_stem`. Models: :func:`load_classifier`, :func:`fully_convolutional`.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: Public name -> (module, attribute in it). Imported on first access by :func:`__getattr__`.
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "Boxes": ("tiledet.boxes", "Boxes"),
+    "ImageLabels": ("tiledet.labels", "ImageLabels"),
+    "LabeledDataset": ("tiledet.labels", "LabeledDataset"),
+    "LoadResult": ("tiledet.convert.load", "LoadResult"),
+    "load_labels": ("tiledet.convert.load", "load_labels"),
+    "tile_offsets": ("tiledet.geometry", "tile_offsets"),
+    "tile_stem": ("tiledet.geometry", "tile_stem"),
+    "parse_tile_stem": ("tiledet.geometry", "parse_tile_stem"),
+    "convert_labels": ("tiledet.convert.pipeline", "convert"),
+    "ConvertConfig": ("tiledet.convert.pipeline", "ConvertConfig"),
+    "TileConfig": ("tiledet.convert.tiling", "TileConfig"),
+    "ChipConfig": ("tiledet.convert.chips", "ChipConfig"),
+    "evaluate_detections": ("tiledet.evaluate.metrics", "evaluate"),
+    "run_evaluation": ("tiledet.evaluate.report", "run_evaluation"),
+    "EvalConfig": ("tiledet.evaluate.metrics", "EvalConfig"),
+    "detections_to_results": ("tiledet.evaluate.detections", "detections_to_results"),
+    "write_results_json": ("tiledet.evaluate.detections", "write_results_json"),
+    "generate_scenes": ("tiledet.synth.generate", "generate_scenes"),
+    "SynthConfig": ("tiledet.synth.generate", "SynthConfig"),
+    "draw_boxes": ("tiledet.draw", "draw_boxes"),
+    "load_classifier": ("tiledet.classify", "load_classifier"),
+    "fully_convolutional": ("tiledet.detect", "fully_convolutional"),
+    "TiledetError": ("tiledet.errors", "TiledetError"),
+    "ConfigError": ("tiledet.errors", "ConfigError"),
+    "InputError": ("tiledet.errors", "InputError"),
+    "FormatError": ("tiledet.errors", "FormatError"),
+}
+
+__all__ = [
+    "Boxes",
+    "ChipConfig",
+    "ConfigError",
+    "ConvertConfig",
+    "EvalConfig",
+    "FormatError",
+    "ImageLabels",
+    "InputError",
+    "LabeledDataset",
+    "LoadResult",
+    "SynthConfig",
+    "TileConfig",
+    "TiledetError",
+    "__version__",
+    "convert_labels",
+    "detections_to_results",
+    "draw_boxes",
+    "evaluate_detections",
+    "fully_convolutional",
+    "generate_scenes",
+    "load_classifier",
+    "load_labels",
+    "parse_tile_stem",
+    "run_evaluation",
+    "tile_offsets",
+    "tile_stem",
+    "write_results_json",
+]
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in __getattr__
+    from tiledet.boxes import Boxes
+    from tiledet.classify import load_classifier
+    from tiledet.convert.chips import ChipConfig
+    from tiledet.convert.load import LoadResult, load_labels
+    from tiledet.convert.pipeline import ConvertConfig
+    from tiledet.convert.pipeline import convert as convert_labels
+    from tiledet.convert.tiling import TileConfig
+    from tiledet.detect import fully_convolutional
+    from tiledet.draw import draw_boxes
+    from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
+    from tiledet.evaluate.detections import detections_to_results, write_results_json
+    from tiledet.evaluate.metrics import EvalConfig
+    from tiledet.evaluate.metrics import evaluate as evaluate_detections
+    from tiledet.evaluate.report import run_evaluation
+    from tiledet.geometry import parse_tile_stem, tile_offsets, tile_stem
+    from tiledet.labels import ImageLabels, LabeledDataset
+    from tiledet.synth.generate import SynthConfig, generate_scenes
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access and cache the name in this module."""
+    try:
+        module_name, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'tiledet' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
-from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
-from tiledet.formats import READERS, ReadOptions
+from tiledet.errors import ConfigError, FormatError, InputError
+from tiledet.formats import READERS
 from tiledet.ioutil import atomic_write_json
 from tiledet.labels import Drop, ImageLabels
 
@@ -108,24 +108,18 @@ def _check_inputs(cfg: ConvertConfig) -> None:
 
 
 def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
-    """Read and resolve the labels; low-level read errors become one-line :class:`InputError`."""
-    from tiledet.convert.load import load_dataset
+    """Read and resolve the labels (:func:`tiledet.convert.load.load_labels`: one-line errors)."""
+    from tiledet.convert.load import load_labels
 
-    options = ReadOptions(strict=cfg.strict, csv_columns=dict(cfg.csv_columns), images_dir=cfg.images_dir)
-    try:
-        return load_dataset(cfg.src, fmt, cfg.images_dir, cfg.classes, options)
-    except TiledetError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"{cfg.src}: cannot read {fmt} labels ({type(e).__name__}: {e})") from e
+    return load_labels(
+        cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns
+    )
 
 
 def _detect(cfg: ConvertConfig) -> str:
-    if cfg.fmt != "auto":
-        return cfg.fmt
-    from tiledet.formats.detect import detect_format
+    from tiledet.convert.load import source_format
 
-    return detect_format(cfg.src)
+    return source_format(cfg.src, cfg.fmt)
 
 
 def _check_loaded(cfg: ConvertConfig, result: LoadResult) -> None:
