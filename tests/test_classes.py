@@ -72,3 +72,65 @@ def test_bad_class_files(tmp_path, filename, text):
 def test_missing_class_file(tmp_path):
     with pytest.raises(InputError, match=r"nope\.txt: class file not found"):
         ClassMap.from_file(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "73:Building\n18:Small Car\n",
+        "73,Building\n18,Small Car\n",
+        "73 Building\n18 Small Car\n",
+        "73\tBuilding\n18\tSmall Car\n",
+        "73 : Building\r\n18: Small Car\r\n",
+        'id,name\n73,"Building"\n18,Small Car\n',
+        "# xView classes\n73:Building  # comment\n\n18:Small Car\n",
+    ],
+)
+def test_id_name_class_files(tmp_path, text):
+    path = tmp_path / "classes.txt"
+    path.write_text(text)
+    cm = ClassMap.from_file(path)
+    assert cm.names == ("Small Car", "Building") and cm.ids == (18, 73)
+    assert cm.lookup([73, 18, 11, "building"]).tolist() == [1, 0, -1, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("Building:73\nSmall Car:18\n", 1),  # name first: no line parses
+        ("73:Building\nSmall Car\n", 2),  # one line without an id among id lines
+        ("car\n42\n", 2),  # a bare number is not a name
+        ('{"73": "Building"}\n', 1),
+    ],
+)
+def test_unreadable_class_file_names_first_bad_line(tmp_path, text, line):
+    path = tmp_path / "classes.txt"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"classes\.txt:line {line}: cannot read"):
+        ClassMap.from_file(path)
+
+
+def test_duplicate_ids_rejected(tmp_path):
+    path = tmp_path / "classes.txt"
+    path.write_text("1:a\n1:b\n")
+    with pytest.raises(InputError, match="class id 1 is listed twice"):
+        ClassMap.from_file(path)
+
+
+@pytest.mark.parametrize(("text", "names"), [("- a\n- b\n", ("a", "b")), ("0: a\n1: b\n", ("a", "b"))])
+def test_bare_yaml_names(tmp_path, text, names):
+    path = tmp_path / "names.yaml"
+    path.write_text(text)
+    assert ClassMap.from_file(path).names == names
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("folder", ["data_utilities", "xView1_baseline"])
+def test_official_xview_class_labels_file(realdata, folder):
+    """The official ``73:Building`` file gives the same ids and index order as the built-in xView map."""
+    path = realdata / "xview_meta" / folder / "xview_class_labels.txt"
+    cm = ClassMap.from_file(path)
+    builtin = ClassMap.xview()
+    assert cm.ids == builtin.ids
+    assert cm.lookup([73, 18, 94]).tolist() == [48, 5, 59]
+    assert cm.names[48] == "Building"

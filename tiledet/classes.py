@@ -6,6 +6,7 @@ Names match case-insensitively and ignoring surrounding whitespace.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,31 @@ from tiledet.ioutil import read_text_file
 
 def _norm(name: str) -> str:
     return " ".join(str(name).split()).casefold()
+
+
+#: ``73:Building``, ``73,Building``, ``73 Building``, ``73\tBuilding`` (spaces around separators ok).
+_ID_LINE = re.compile(r"(-?\d+)\s*(?:[:,;=\t]|\s)\s*(\S.*)")
+#: A header line of an id/name class file, e.g. ``id,name`` or ``type_id: class``.
+_HEADER = re.compile(r"[A-Za-z_ ]+\s*[:,;=\t ]\s*[A-Za-z_ ]+")
+#: Characters that mean a plain-name line is really something else (``Building:73``, JSON, CSV).
+_NOT_A_NAME = re.compile(r"[:,;=\t{}\[\]]")
+
+
+def _unquote(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+        name = name[1:-1].strip()
+    return name
+
+
+def _plain_name(line: str, path: Path, lineno: int) -> str:
+    """A class name on a line of its own; a bare number or separators make it unreadable."""
+    if line.lstrip("-").isdigit() or _NOT_A_NAME.search(line):
+        raise InputError(
+            f"{path}:line {lineno}: cannot read {line[:40]!r} as a class; expected 'name', 'id:name', "
+            "'id,name' or 'id name'"
+        )
+    return _unquote(line)
 
 
 @dataclass(frozen=True)
@@ -61,7 +87,11 @@ class ClassMap:
 
         Accepted forms: a YAML file with ``names`` (list or ``{index: name}``, as in Ultralytics'
         ``data.yaml``) or ``type_ids`` (``{id: name}``, as in ``datasets/xview.yaml``); or a text file
-        with one class per line, either ``name`` or ``id name`` (``#`` starts a comment).
+        with one class per line, either ``name`` or ``id:name`` / ``id,name`` / ``id name`` (as in
+        xView's ``xview_class_labels.txt``; ``#`` starts a comment).
+
+        Raises:
+            InputError: naming the file and the first line that cannot be read.
         """
         path = Path(path)
         text = read_text_file(path, "class file")
@@ -85,6 +115,9 @@ class ClassMap:
         if isinstance(data, dict) and isinstance(data.get("type_ids"), dict):
             pairs = sorted((int(k), str(v)) for k, v in data["type_ids"].items())
             return cls(tuple(n for _, n in pairs), tuple(i for i, _ in pairs))
+        if isinstance(data, list) or (isinstance(data, dict) and data and "names" not in data
+                                      and all(isinstance(k, int) for k in data)):
+            data = {"names": data}  # a bare list of names, or a bare {index: name} mapping
         names = data.get("names") if isinstance(data, dict) else None
         if isinstance(names, dict):
             keys = sorted(int(k) for k in names)
@@ -97,28 +130,32 @@ class ClassMap:
 
     @classmethod
     def _from_lines(cls, text: str, path: Path) -> ClassMap:
-        names: list[str] = []
-        ids: list[int] = []
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            first, _, rest = line.partition(" ")
-            if first.lstrip("-").isdigit() and rest.strip():
-                ids.append(int(first))
-                names.append(rest.strip())
-            elif ids:
-                raise InputError(f"{path}:line {lineno}: expected 'id name' like the lines before")
-            else:
-                names.append(line)
-        if ids and len(ids) != len(names):
-            raise InputError(f"{path}: mix of 'id name' and 'name' lines")
-        if not names:
+        """One class per line: ``name``, or ``id:name`` / ``id,name`` / ``id name`` (tab too).
+
+        A first line such as ``id,name`` (a header) is skipped when every other line has an id.
+        """
+        lines = [(n, raw.split("#", 1)[0].strip()) for n, raw in enumerate(text.splitlines(), start=1)]
+        lines = [(n, line) for n, line in lines if line]
+        if not lines:
             raise InputError(f"{path}: class file lists no classes")
-        if ids:
-            pairs = sorted(zip(ids, names, strict=True))
-            return cls(tuple(n for _, n in pairs), tuple(i for i, _ in pairs))
-        return cls(tuple(names))
+        parsed = [(n, line, _ID_LINE.fullmatch(line)) for n, line in lines]
+        with_id = [p for p in parsed if p[2] is not None]
+        if not with_id:
+            return cls(tuple(_plain_name(line, path, n) for n, line, _ in parsed))
+        if parsed[0][2] is None and len(with_id) == len(parsed) - 1 and _HEADER.fullmatch(parsed[0][1]):
+            parsed = parsed[1:]  # a header line such as "id,name" or "type_id:label"
+        for n, line, match in parsed:
+            if match is None:
+                raise InputError(
+                    f"{path}:line {n}: cannot read {line[:40]!r} as a class; expected 'id:name', "
+                    f"'id,name' or 'id name' like line {with_id[0][0]}"
+                )
+        pairs = sorted((int(m.group(1)), _unquote(m.group(2))) for _, _, m in parsed)  # type: ignore[union-attr]
+        ids = [i for i, _ in pairs]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise InputError(f"{path}: class id {dup} is listed twice")
+        return cls(tuple(n for _, n in pairs), tuple(ids))
 
     def lookup(self, keys: Sequence[int | str]) -> np.ndarray:
         """Map raw class keys to indices.
