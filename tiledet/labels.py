@@ -26,6 +26,8 @@ DROP_REASONS = (
     "outside_tiles",  # tiling: the box reaches the min-visibility ratio in no tile
     "unsafe_name",  # the image name leaves the images folder (absolute, ``..``) or is not a usable name
     "out_of_bounds",  # a coordinate lies more than one image size outside the image
+    "ignored_region",  # VisDrone: a region marked "ignored" (category 0 or score 0), not an object
+    "difficult",  # DOTA: a box flagged difficult, skipped with --skip-difficult
 )
 
 ClassKey = int | str
@@ -175,6 +177,11 @@ class RawLabelsBuilder:
         if self.strict:
             raise FormatError(source, where, detail)
         self.drops.append(Drop(source, where, "malformed", detail, image))
+
+    def skip(self, source_index: int, location: int, reason: str, detail: str = "", image: str = "") -> None:
+        """Record a well-formed record left out on purpose (e.g. ``ignored_region``); never raises."""
+        where = f"{self.location_unit} {location}"
+        self.drops.append(Drop(self.sources[source_index], where, reason, detail, image))
 
     def build(
         self, class_names: tuple[str, ...] | None = None, class_ids: tuple[int, ...] | None = None

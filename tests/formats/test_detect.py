@@ -83,7 +83,7 @@ def test_unknown_folders_and_missing_path(tmp_path):
     with pytest.raises(InputError, match=r"holds no \.txt label files"):
         detect_format(tmp_path)
     (tmp_path / "a.txt").write_text("")
-    with pytest.raises(InputError, match=r"none of its first 1 \.txt files is DOTA or YOLO.*--from"):
+    with pytest.raises(InputError, match=r"first 1 \.txt files is DOTA, YOLO or VisDrone.*--from"):
         detect_format(tmp_path)
     with pytest.raises(InputError, match="not found"):
         detect_format(tmp_path / "missing.geojson")

@@ -142,3 +142,12 @@ def test_enclosing_box_property(quads):
     xs, ys = expected[:, 0::2], expected[:, 1::2]
     np.testing.assert_array_equal(raw.xyxy, np.stack([xs.min(1), ys.min(1), xs.max(1), ys.max(1)], axis=1))
     assert (raw.xyxy[:, :2] <= raw.xyxy[:, 2:]).all()
+
+
+def test_skip_difficult_reports_difficult_drops():
+    text = "imagesource:x\n0 0 10 0 10 10 0 10 car 1\n20 20 30 20 30 30 20 30 car 0\n1 1 5 1 5 5 1 5 bus\n"
+    kept = parse_text(text, "a.png", source="a.txt")
+    assert len(kept) == 3 and not kept.drops  # the default keeps difficult boxes
+    raw = parse_text(text, "a.png", source="a.txt", skip_difficult=True)
+    assert raw.xyxy.tolist() == [[20, 20, 30, 30], [1, 1, 5, 5]]
+    assert [(d.reason, d.location) for d in raw.drops] == [("difficult", "line 2")]

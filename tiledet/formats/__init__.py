@@ -22,6 +22,7 @@ READERS: dict[str, str] = {
     "dota": "tiledet.formats.dota:read",
     "coco": "tiledet.formats.coco:read",
     "yolo": "tiledet.formats.yolo:read",
+    "visdrone": "tiledet.formats.visdrone:read",
 }
 
 #: Source formats whose class keys are xView type ids, so ``--classes xview`` is their default.
@@ -39,14 +40,17 @@ class ReadOptions:
             ``image``, ``xmin``, ``ymin``, ``xmax``, ``ymax``, ``bounds`` and ``class``.
         split: YOLO only: which split of a ``data.yaml`` to read (``train``, ``val``, ``test``);
             None reads every split listed.
-        images_dir: the image folder, for readers whose labels name images by stem only (DOTA, YOLO
-            label folders) to find each image's real file name (and, for YOLO, its size).
+        images_dir: the image folder, for readers whose labels name images by stem only (DOTA,
+            VisDrone, YOLO label folders) to find each image's real file name (and, for YOLO, its size).
+        skip_difficult: DOTA only: leave out boxes flagged ``difficult`` (reported as ``difficult``
+            drops); False keeps them.
     """
 
     strict: bool = False
     csv_columns: Mapping[str, str] = field(default_factory=dict)
     split: str | None = None
     images_dir: Path | None = None
+    skip_difficult: bool = False
 
 
 Reader = Callable[[Path, ReadOptions], RawLabels]

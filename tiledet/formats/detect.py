@@ -3,13 +3,13 @@
 Rules, first match wins:
 
 * a folder: the first ``.txt`` file inside (sorted, directly or in sub-folders) that sniffs as DOTA
-  ``labelTxt`` or YOLO labels decides (empty files and others such as ``classes.txt`` are skipped);
+  ``labelTxt``, YOLO or VisDrone labels decides (empty files and others such as ``classes.txt`` are skipped);
 * ``.geojson``, or JSON whose head mentions ``"FeatureCollection"`` or ``"features"``: ``xview-geojson``;
 * JSON whose head mentions ``"images"``, ``"annotations"`` or ``"categories"``: ``coco``;
 * ``.yaml`` / ``.yml``: ``yolo`` (a ``data.yaml``); ``.csv``: ``csv``;
 * other text: a non-comment line with ``;`` -> ``semicolon``; an ``imagesource:`` / ``gsd:`` line or
-  lines of 9-10 tokens starting with 8 numbers -> ``dota``; lines of 5 numbers -> ``yolo``; a header
-  line with commas naming known CSV columns -> ``csv``.
+  lines of 9-10 tokens starting with 8 numbers -> ``dota``; lines of 5 numbers -> ``yolo``; lines of
+  8 comma-separated integers -> ``visdrone``; a header line with commas naming known CSV columns -> ``csv``.
 
 Only the first :data:`SNIFF_BYTES` of a file are read.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tiledet.errors import InputError
 from tiledet.formats import READERS
+from tiledet.formats.visdrone import is_visdrone_line
 
 #: How much of a file is read to guess its format.
 SNIFF_BYTES = 8192
@@ -56,11 +57,12 @@ def _detect_folder(path: Path) -> str:
     files = sorted(p for p in path.rglob("*.txt") if p.is_file())
     for file in files[:MAX_FOLDER_FILES]:  # skips empty files and others such as classes.txt
         fmt = _sniff_text(_head(file))
-        if fmt in {"dota", "yolo"}:
+        if fmt in {"dota", "yolo", "visdrone"}:
             return fmt
     if not files:
         raise _unknown(path, "it holds no .txt label files")
-    raise _unknown(path, f"none of its first {min(len(files), MAX_FOLDER_FILES)} .txt files is DOTA or YOLO")
+    count = min(len(files), MAX_FOLDER_FILES)
+    raise _unknown(path, f"none of its first {count} .txt files is DOTA, YOLO or VisDrone")
 
 
 def _head(path: Path) -> str:
@@ -95,6 +97,8 @@ def _sniff_text(head: str) -> str | None:
         return "dota"
     if content and all(_is_yolo_line(line) for line in content):
         return "yolo"
+    if content and all(is_visdrone_line(line) for line in content):
+        return "visdrone"
     if content and "," in content[0] and _names_csv_columns(content[0]):
         return "csv"
     return None

@@ -3,7 +3,8 @@
 Each file may start with the header lines ``imagesource:...`` and ``gsd:...``; every other non-blank
 line is ``x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]`` (float pixels, corners in any order). Each quad
 becomes its enclosing axis-aligned box ``(min x, min y, max x, max y)``; the class key is the class name
-string; the ``difficult`` flag is accepted and ignored (difficult boxes are kept). CRLF line ends and
+string; boxes flagged ``difficult`` (last token ``1``) are kept unless ``ReadOptions.skip_difficult``,
+which reports them as ``difficult`` drops. CRLF line ends and
 blank lines are tolerated; locations are 1-based line numbers. A line with a wrong number of tokens or a
 coordinate that is not a finite number is a ``malformed`` drop (or raises
 :class:`~tiledet.errors.FormatError` in strict mode) and the rest of the file is read.
@@ -48,16 +49,18 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
         files = [path]
     else:
         raise InputError(f"{path}: label file or folder not found")
-    names = _image_names(options.images_dir)
+    names = image_names_by_stem(options.images_dir)
     builder = RawLabelsBuilder(location_unit="line", strict=options.strict)
     for file in files:
         text = read_text_file(file)
         image = names.get(file.stem, file.stem + DEFAULT_SUFFIX)
-        _parse_into(builder, text, image, builder.add_source(str(file)))
+        _parse_into(builder, text, image, builder.add_source(str(file)), options.skip_difficult)
     return builder.build()
 
 
-def parse_text(text: str, image: str, source: str = "<text>", strict: bool = False) -> RawLabels:
+def parse_text(
+    text: str, image: str, source: str = "<text>", strict: bool = False, skip_difficult: bool = False
+) -> RawLabels:
     """Parse the text of one label file whose image is named ``image``.
 
     Returns:
@@ -65,11 +68,13 @@ def parse_text(text: str, image: str, source: str = "<text>", strict: bool = Fal
         even when there are none.
     """
     builder = RawLabelsBuilder(location_unit="line", strict=strict)
-    _parse_into(builder, text, image, builder.add_source(source))
+    _parse_into(builder, text, image, builder.add_source(source), skip_difficult)
     return builder.build()
 
 
-def _parse_into(builder: RawLabelsBuilder, text: str, image: str, src: int) -> None:
+def _parse_into(
+    builder: RawLabelsBuilder, text: str, image: str, src: int, skip_difficult: bool = False
+) -> None:
     """Add the image and the boxes of one label file to ``builder``."""
     builder.add_image(image)
     for lineno, raw_line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
@@ -89,10 +94,13 @@ def _parse_into(builder: RawLabelsBuilder, text: str, image: str, src: int) -> N
             builder.drop(src, lineno, f"coordinates {tokens[:8]} are not 8 finite numbers", image)
             continue
         xs, ys = coords[0::2], coords[1::2]
+        if skip_difficult and len(tokens) == 10 and tokens[9] == "1":
+            builder.skip(src, lineno, "difficult", f"{tokens[8]} flagged difficult", image)
+            continue
         builder.add_box(image, (min(xs), min(ys), max(xs), max(ys)), tokens[8], src, lineno)
 
 
-def _image_names(images_dir: Path | None) -> dict[str, str]:
+def image_names_by_stem(images_dir: Path | None) -> dict[str, str]:
     """``stem -> file name`` of the images directly in ``images_dir`` (preferring earlier suffixes)."""
     if images_dir is None or not Path(images_dir).is_dir():
         return {}
