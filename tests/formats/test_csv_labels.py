@@ -19,8 +19,11 @@ from tiledet.formats.csv_labels import parse_text, read
         "filename,x1,y1,x2,y2,class\n2355.tif,10,20,30.5,40,73\n2355.tif,0,0,5,5,18",
         'image,bounds_imcoords,type_id\n2355.tif,"10,20,30.5,40",73\n2355.tif,"0,0,5,5",18\n',
         "\ufeffimage_id,extra,xmin,ymin,xmax,ymax,category\n2355.tif,q,10,20,30.5,40,73\n2355.tif,q,0,0,5,5,18\n",
+        "image,x,y,w,h,class\n2355.tif,10,20,20.5,20,73\n2355.tif,0,0,5,5,18\n",
+        "File,Left,Top,Width,Height,Label\n2355.tif,10,20,20.5,20,73\n2355.tif,0,0,5,5,18\n",
     ],
-    ids=["xview-names", "crlf-mixed-case", "x1y1-no-final-newline", "bounds", "bom-extra-columns"],
+    ids=["xview-names", "crlf-mixed-case", "x1y1-no-final-newline", "bounds", "bom-extra-columns", "xywh",
+         "left-top-width-height"],
 )
 def test_hand_computed_rows_in_every_column_form(text):
     raw = parse_text(text, source="l.csv")
@@ -133,3 +136,12 @@ def test_read_file_and_resolve_with_xview_classes(tmp_path):
     assert [(d.location, d.reason) for d in result.drops] == [("line 3", "unknown_class")]
     with pytest.raises(InputError, match=r"missing\.csv: label file not found"):
         read(tmp_path / "missing.csv", ReadOptions())
+
+
+def test_csv_columns_override_for_xywh():
+    text = "img,c1,c2,c3,c4,kind\na.png,10,20,5,6,car\na.png,1,1,-2,3,car\n"
+    cols = {"image": "img", "x": "c1", "y": "c2", "w": "c3", "h": "c4", "class": "kind"}
+    raw = parse_text(text, source="l.csv", columns=cols)
+    assert raw.xyxy.tolist() == [[10, 20, 15, 26]]  # x + w, y + h by hand
+    assert [(d.reason, d.location) for d in raw.drops] == [("malformed", "line 3")]
+    assert "negative width" in raw.drops[0].detail

@@ -53,7 +53,8 @@ def convert_command(
     csv_columns: str | None = typer.Option(
         None,
         "--csv-columns",
-        help="CSV column override, role=Header,... (roles: image xmin ymin xmax ymax bounds class). "
+        help="CSV column override, role=Header,... (roles: image, class, and xmin ymin xmax ymax, "
+        "x y w h or bounds). "
         "Default: recognised from the header.",
     ),
     tile: int | None = typer.Option(

@@ -37,7 +37,8 @@ class ReadOptions:
         strict: raise :class:`~tiledet.errors.FormatError` on the first malformed record instead of
             recording it as a ``malformed`` drop.
         csv_columns: CSV only: override of the column mapping, role -> header name; roles are
-            ``image``, ``xmin``, ``ymin``, ``xmax``, ``ymax``, ``bounds`` and ``class``.
+            ``image``, ``xmin``, ``ymin``, ``xmax``, ``ymax``, ``x``, ``y``, ``w``, ``h``, ``bounds``
+            and ``class``.
         split: YOLO only: which split of a ``data.yaml`` to read (``train``, ``val``, ``test``);
             None reads every split listed.
         images_dir: the image folder, for readers whose labels name images by stem only (DOTA,

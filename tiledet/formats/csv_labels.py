@@ -1,10 +1,11 @@
 """CSV labels: one row per box, with a header naming the columns.
 
 Columns are found by header name, case-insensitively and ignoring surrounding spaces (see
-:data:`ALIASES`): an image column, either the four ``xmin ymin xmax ymax`` columns or one
-``bounds_imcoords`` column holding ``"xmin,ymin,xmax,ymax"``, and a class column. ``ReadOptions.csv_columns``
-(role -> header name) overrides the search for any role. When both forms of box are present, the four
-columns win unless ``bounds`` is named in the override.
+:data:`ALIASES`): an image column, either the four ``xmin ymin xmax ymax`` columns, the four
+``x y w h`` columns (top-left corner and size), or one ``bounds_imcoords`` column holding
+``"xmin,ymin,xmax,ymax"``, and a class column. ``ReadOptions.csv_columns``
+(role -> header name) overrides the search for any role. When several forms of box are present,
+the corner columns win, then ``x y w h``, unless the override names another form's columns.
 
 Class keys are ints when the cell is an integer (xView type ids), else the stripped name string.
 Boxes keep the pixel values as written. Locations are 1-based physical line numbers (``"line 7"``).
@@ -34,10 +35,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "xmax": ("xmax", "x_max", "x2"),
     "ymax": ("ymax", "y_max", "y2"),
     "bounds": ("bounds_imcoords", "bounds"),
+    "x": ("x", "left", "x_left"),
+    "y": ("y", "top", "y_top"),
+    "w": ("w", "width", "box_width"),
+    "h": ("h", "height", "box_height"),
     "class": ("class", "type_id", "label", "category", "class_name", "class_id", "category_id"),
 }
 
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
+_XYWH = ("x", "y", "w", "h")
 
 
 def read(path: Path, options: ReadOptions) -> RawLabels:
@@ -109,22 +115,36 @@ def _column_index(header: list[str], overrides: Mapping[str, str], source: str) 
                 raise InputError(
                     f"{source}: column {overrides[role]!r} given for {role!r} is not in the header {header}"
                 )
-    use_bounds = "bounds" in overrides or not all(c in position for c in _CORNERS)
-    box_roles = ("bounds",) if use_bounds else _CORNERS
+    box_roles = _box_roles(position, overrides)
     required = ("image", *box_roles, "class")
     missing = [role for role in required if role not in position]
     if missing:
         accepted = "; ".join(f"{role}: {', '.join(ALIASES[role])}" for role in ALIASES)
         raise InputError(
             f"{source}: missing CSV column(s) for {', '.join(missing)}; header is {header}; "
-            f"accepted names (case-insensitive) are {accepted} (xmin..ymax or bounds); "
+            f"accepted names (case-insensitive) are {accepted} (xmin..ymax, x y w h, or bounds); "
             "or name them with the column override"
         )
     return {role: position[role] for role in required}
 
 
+def _box_roles(position: Mapping[str, int], overrides: Mapping[str, str]) -> tuple[str, ...]:
+    """Which box columns to use: named ones first, then corners, then ``x y w h``, else ``bounds``."""
+    if "bounds" in overrides:
+        return ("bounds",)
+    if any(role in overrides for role in _XYWH):
+        return _XYWH
+    if any(role in overrides for role in _CORNERS) or all(c in position for c in _CORNERS):
+        return _CORNERS
+    if all(c in position for c in _XYWH):
+        return _XYWH
+    return ("bounds",)
+
+
 def _row_box(row: list[str], index: dict[str, int]) -> tuple[str, tuple[float, float, float, float] | None]:
     """``("", xyxy)`` for a usable box, else ``(problem, None)``."""
+    if "w" in index:
+        return _xywh_box(row, index)
     if "bounds" in index:
         cell = row[index["bounds"]]
         values = cell.split(",")
@@ -143,6 +163,24 @@ def _row_box(row: list[str], index: dict[str, int]) -> tuple[str, tuple[float, f
             return f"{role} {cell.strip()!r} is not a finite number", None
         coords.append(value)
     return "", (coords[0], coords[1], coords[2], coords[3])
+
+
+def _xywh_box(row: list[str], index: dict[str, int]) -> tuple[str, tuple[float, float, float, float] | None]:
+    """A box from ``x, y`` (top-left) and ``w, h`` columns; a negative size is a problem."""
+    values = []
+    for role in _XYWH:
+        cell = row[index[role]]
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            return f"{role} {cell.strip()!r} is not a finite number", None
+        values.append(value)
+    x, y, w, h = values
+    if w < 0 or h < 0:
+        return f"negative width or height ({w:g}, {h:g})", None
+    return "", (x, y, x + w, y + h)
 
 
 def _class_key(cell: str) -> ClassKey:
