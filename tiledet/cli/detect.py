@@ -1,0 +1,179 @@
+"""``tiledet detect yolo|train-yolo|sliding``: thin Typer layer over :mod:`tiledet.detect`.
+
+``sliding`` lives in :mod:`tiledet.cli.detect_sliding` (``sliding_command``); it is registered when
+that module is present, so this file works with or without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+
+detect_app = typer.Typer(
+    name="detect",
+    help="Detect objects in whole scenes: YOLO trained on tiles, or a classifier as a sliding window.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+_MERGE_HELP = (
+    "How boxes of overlapping tiles are merged: greedy-nmm (merge matching boxes into the best one, "
+    "union box, best score; SAHI's default) or nms (keep the best, drop the rest). Default: greedy-nmm."
+)
+
+
+@detect_app.command("yolo")
+def yolo_command(
+    weights: Path = typer.Argument(..., help="Ultralytics .pt detection weights (local file). Required."),
+    images: list[Path] = typer.Argument(
+        ..., help="Scene images and/or folders (searched recursively). Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="COCO results JSON to write (e.g. dets.json). Required."),
+    tile: int | None = typer.Option(
+        None, "--tile", help="Tile side, px; tiles run at native resolution. "
+        "Default: the imgsz the weights were trained at (640 if unknown)."
+    ),
+    overlap: float = typer.Option(0.2, "--overlap", help="Tile overlap fraction in [0, 1). Default: 0.2."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Tiles per model call. Default: 16."),
+    merge: str = typer.Option("greedy-nmm", "--merge", help=_MERGE_HELP),
+    match: str = typer.Option(
+        "ios", "--match", help="Overlap measure for merging: ios (intersection over the smaller box) "
+        "or iou. Default: ios."
+    ),
+    merge_threshold: float = typer.Option(
+        0.5, "--merge-threshold", help="Boxes merge when their overlap is >= this. Default: 0.5."
+    ),
+    full_pass: bool = typer.Option(
+        False, "--full-pass",
+        help="Also run the whole scene shrunk to one tile (large objects). Default: off.",
+    ),
+    conf: float = typer.Option(0.05, "--conf", help="Minimum confidence. Default: 0.05."),
+    iou: float = typer.Option(0.7, "--iou", help="IoU of the NMS inside each tile (Ultralytics' 0.7). "
+                              "Default: 0.7."),
+    max_det: int = typer.Option(
+        10000, "--max-det", help="Most boxes per tile and per scene after merging (Ultralytics' own "
+        "default of 300 silently caps dense scenes). Default: 10000."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N. Default: auto."),
+    engine: str = typer.Option(
+        "torch", "--engine", help="torch, onnx, openvino or auto (fastest engine whose boxes agree with "
+        "torch's on the first batch; exports are cached beside the weights). Default: torch."
+    ),
+    save_images: Path | None = typer.Option(
+        None, "--save-images", help="Folder for PNG scenes with the detections drawn. Default: none."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an --out file tiledet did not write. "
+                               "Default: off."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+) -> None:
+    """Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged."""
+    from tiledet.cli.progress import progress_bar
+    from tiledet.detect.yolo_predict import SliceConfig
+    from tiledet.detect.yolo_run import DetectConfig, collect_scenes, run_detection
+
+    slicing = SliceConfig(
+        tile=tile, overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
+        merge_threshold=merge_threshold, full_pass=full_pass, max_det=max_det, device=device, engine=engine,
+    )
+    cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
+                       save_images=save_images, force=force)
+    total = len(collect_scenes(cfg.images))
+    with progress_bar("detect yolo", total=total, show=not quiet) as bar:
+        report = run_detection(cfg, progress=bar.advance)
+    if not quiet:
+        eng = report.engine
+        typer.echo(f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s "
+                   f"(engine {eng['engine']}: {eng['reason']}) -> {report.out}")
+        for name, verdict in eng.get("agreement", {}).items():
+            if name != "torch":
+                seconds = eng.get("probe_seconds", {}).get(name)
+                timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
+                typer.echo(f"  {name}: {verdict}{timing}")
+
+
+@detect_app.command("train-yolo")
+def train_yolo_command(
+    data: Path = typer.Argument(
+        ..., help="Dataset data.yaml (e.g. from 'tiledet convert --tile'). Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run folder (weights, curves, run.json). Required."),
+    model: str = typer.Option(
+        "yolo11n.yaml", "--model", help="Model YAML shipped with Ultralytics (train from scratch) or a local "
+        ".yaml/.pt (a .pt starts from its weights: faster on real imagery). Default: yolo11n.yaml."
+    ),
+    epochs: int = typer.Option(30, "--epochs", help="Training epochs. Default: 30."),
+    imgsz: int | None = typer.Option(
+        None, "--imgsz", help="Network input side, px. Default: the dataset's tile size (report.json), "
+        "else 640."
+    ),
+    batch: str = typer.Option(
+        "auto", "--batch", help="Images per step, or auto: planned from measured GPU memory on CUDA "
+        "(see --gpu-memory), 16 on CPU. Default: auto."
+    ),
+    gpu_memory: str | None = typer.Option(
+        None, "--gpu-memory", help="CUDA memory budget such as 6GiB: the batch comes from a measured "
+        "profile and the budget is enforced. Not applicable on CPU. Default: the free GPU memory."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N. Default: auto."),
+    workers: int = typer.Option(2, "--workers", help="Dataloader worker processes. Default: 2."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training). Default: 0."),
+    optimizer: str = typer.Option(
+        "AdamW", "--optimizer", help="Ultralytics optimizer (auto picks lr 0.002*5/(4+nc), too low to learn "
+        "in a short run). Default: AdamW."
+    ),
+    lr0: float = typer.Option(0.002, "--lr0", help="Initial learning rate. Default: 0.002."),
+    patience: int = typer.Option(100, "--patience", help="Epochs without improvement before stopping. "
+                                 "Default: 100."),
+    val_full: bool = typer.Option(
+        True, "--val-full/--no-val-full", help="After training, score sliced inference on the untiled val "
+        "scenes (annotations/val_full.json) when present. Default: on."
+    ),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder tiledet did not "
+                               "create (its files are kept). Default: off."),
+    quiet: bool = typer.Option(False, "--quiet", help="No Ultralytics progress output. Default: off."),
+) -> None:
+    """Train Ultralytics YOLO on a tiled dataset, offline, within a GPU memory budget."""
+    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+
+    cfg = TrainConfig(
+        data=data, out=out, model=model, epochs=epochs, imgsz=imgsz,
+        batch=batch if batch == "auto" else (int(batch) if batch.isdigit() else batch),
+        gpu_memory=gpu_memory, device=device, workers=workers, seed=seed, optimizer=optimizer, lr0=lr0,
+        patience=patience, force=force, verbose=not quiet, evaluate_full=val_full,
+    )
+    report = train_yolo(cfg)
+    if not quiet:
+        typer.echo(f"device {report.device}, imgsz {report.imgsz}, {report.batch_reason}")
+        if report.gpu_memory.get("applicable") is False:
+            typer.echo(f"--gpu-memory {gpu_memory}: not applicable on {report.device}")
+        typer.echo(f"weights: {report.best_weights} ({report.seconds:.0f} s)")
+        if report.val_full is not None:
+            v = report.val_full
+            typer.echo(f"untiled val scenes ({v['scenes']}), sliced inference: mAP50 {_fmt(v['AP50'])}, "
+                       f"mAP50-95 {_fmt(v['AP'])}")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _register_sliding() -> None:
+    """Add ``detect sliding`` when :mod:`tiledet.cli.detect_sliding` exists (issue 11)."""
+    try:
+        module = importlib.import_module("tiledet.cli.detect_sliding")
+    except ModuleNotFoundError as e:
+        if e.name != "tiledet.cli.detect_sliding":
+            raise
+        return
+    command = getattr(module, "sliding_command", None)
+    if command is not None and not any(c.name == "sliding" for c in detect_app.registered_commands):
+        detect_app.command("sliding")(command)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``detect`` command group to ``app``."""
+    _register_sliding()
+    if not any(group.name == "detect" for group in app.registered_groups):
+        app.add_typer(detect_app, name="detect")

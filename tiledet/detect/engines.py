@@ -1,0 +1,321 @@
+"""Inference engines for sliced YOLO: PyTorch, ONNX Runtime, OpenVINO, and ``auto`` selection.
+
+Every engine maps a (B, H, W, 3) uint8 RGB batch to the raw network output (B, 4 + nc, A) as a
+torch tensor; decoding is shared (:func:`tiledet.detect.yolo_predict.decode_predictions`).
+
+- ``torch``: the fused PyTorch model; channels-last memory layout on CPU (faster there).
+- ``onnx`` / ``openvino``: the model exported once by Ultralytics' own exporter (dynamic input
+  size) and cached beside the weights in ``<weights>.tiledet-engines/<sha256 prefix>/`` (or in
+  ``~/.cache/tiledet/engines/`` when that folder is not writable). OpenVINO runs at its CPU default
+  precision (bf16 on CPUs with AMX, else fp32). Both need the optional packages of
+  ``pip install 'tiledet[engines]'`` (onnx, onnxruntime, onnxslim, openvino).
+- ``auto``: tries every available engine on one probe batch and keeps the fastest one whose output
+  agrees with PyTorch's (:func:`outputs_agree`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tiledet.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from tiledet.detect.yolo_predict import YoloPredictor
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("torch", "onnx", "openvino", "auto")
+#: Python packages each exported engine needs (import names).
+_REQUIRES = {"onnx": ("onnx", "onnxruntime"), "openvino": ("openvino",)}
+#: Agreement check of ``auto``: confidence of the compared boxes, IoU of a match, share that must match.
+AGREE_CONF, AGREE_IOU, AGREE_SHARE = 0.25, 0.8, 0.95
+#: With fewer torch boxes than this on the probe, raw class scores are compared instead (max abs diff).
+AGREE_MIN_BOXES, AGREE_SCORE_DIFF = 5, 0.05
+
+Engine = Callable[[np.ndarray], object]
+
+
+@dataclass
+class EngineReport:
+    """What engine runs and why (for RUN files and the CLI)."""
+
+    engine: str
+    reason: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    agreement: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"engine": self.engine, "reason": self.reason, "probe_seconds": self.timings_s,
+                "agreement": self.agreement}
+
+
+def missing_packages(engine: str) -> list[str]:
+    """Import names ``engine`` needs that are not installed (empty for torch)."""
+    return [m for m in _REQUIRES.get(engine, ()) if importlib.util.find_spec(m) is None]
+
+
+class TorchEngine:
+    """The PyTorch model; ``channels_last`` uses the NHWC memory layout (the batch already is NHWC)."""
+
+    name = "torch"
+
+    def __init__(self, model: object, device: object, channels_last: bool) -> None:
+        import torch
+
+        self.device = device
+        self.channels_last = channels_last
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model  # type: ignore[attr-defined]
+
+    def __call__(self, batch: np.ndarray) -> object:
+        import torch
+
+        x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        if not self.channels_last:
+            x = x.contiguous()
+        with torch.inference_mode():
+            y = self.model(x)  # type: ignore[operator]
+        return y[0] if isinstance(y, (tuple, list)) else y
+
+
+def _nchw_float(batch: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+    x *= 1.0 / 255.0
+    return x
+
+
+class OnnxEngine:
+    """ONNX Runtime session over an exported model with dynamic input size."""
+
+    name = "onnx"
+
+    def __init__(self, path: Path, cuda: bool) -> None:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        providers = ["CUDAExecutionProvider"] if cuda and "CUDAExecutionProvider" in available else []
+        self.session = ort.InferenceSession(str(path), providers=[*providers, "CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> object:
+        import torch
+
+        return torch.from_numpy(self.session.run(None, {self.input_name: _nchw_float(batch)})[0])
+
+
+class OpenVinoEngine:
+    """OpenVINO CPU model, compiled once per input size with a dynamic batch dimension."""
+
+    name = "openvino"
+
+    def __init__(self, xml_path: Path) -> None:
+        import openvino as ov
+
+        self.core = ov.Core()
+        self.xml_path = xml_path
+        self.compiled: dict[tuple[int, int], object] = {}
+
+    def _compiled(self, h: int, w: int) -> object:
+        if (h, w) not in self.compiled:
+            model = self.core.read_model(str(self.xml_path))
+            model.reshape([-1, 3, h, w])
+            self.compiled[(h, w)] = self.core.compile_model(model, "CPU").create_infer_request()
+        return self.compiled[(h, w)]
+
+    @property
+    def precision(self) -> str:
+        """The CPU plugin's inference precision (``bf16`` or ``f32``)."""
+        return str(self.core.get_property("CPU", "INFERENCE_PRECISION_HINT"))
+
+    def __call__(self, batch: np.ndarray) -> object:
+        import torch
+
+        request = self._compiled(batch.shape[1], batch.shape[2])
+        request.infer({0: _nchw_float(batch)})  # type: ignore[attr-defined]
+        return torch.from_numpy(np.array(request.get_output_tensor(0).data))  # type: ignore[attr-defined]
+
+
+# -- export cache -----------------------------------------------------------------------------------
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def cache_dir(weights: Path) -> Path:
+    """Folder of the exported engines of ``weights``: beside them, else in ``~/.cache/tiledet``."""
+    digest = _digest(weights)
+    beside = weights.parent / f"{weights.name}.tiledet-engines"
+    if os.access(weights.parent, os.W_OK) and (not beside.exists() or os.access(beside, os.W_OK)):
+        return beside / digest
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tiledet" / "engines" / digest
+
+
+def _exported_path(folder: Path, engine: str) -> Path:
+    return folder / ("model.onnx" if engine == "onnx" else "model_openvino_model/model.xml")
+
+
+def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
+    """Export ``weights`` to ``engine`` once (Ultralytics' exporter, dynamic shapes) and return the file.
+
+    The export runs in a temporary folder that is renamed into the cache when complete, so an
+    interrupted export never leaves a half-written model behind.
+
+    Raises:
+        ConfigError: when the engine's packages are not installed.
+        InputError: when the export fails.
+    """
+    missing = missing_packages(engine)
+    if missing:
+        raise ConfigError(
+            f"--engine {engine} needs the Python packages {', '.join(missing)}; install them with "
+            "pip install 'tiledet[engines]'"
+        )
+    folder = cache_dir(weights) / engine
+    target = _exported_path(folder, engine)
+    if target.is_file():
+        return target
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{engine}-", dir=folder.parent))
+    try:
+        shutil.copy2(weights, tmp / "model.pt")
+        _run_export(tmp / "model.pt", engine, imgsz)
+        if not _exported_path(tmp, engine).is_file():
+            raise InputError(f"{weights}: Ultralytics' {engine} export wrote no model")
+        (tmp / "model.pt").unlink()
+        if not target.is_file():
+            if folder.exists():  # an incomplete export of ours from an earlier run
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not target.is_file():
+        raise InputError(f"{weights}: {engine} export did not produce {target}")
+    return target
+
+
+def _run_export(pt: Path, engine: str, imgsz: int) -> None:
+    from tiledet.detect.yolo_model import offline_ultralytics
+
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    simplify = engine == "onnx" and importlib.util.find_spec("onnxslim") is not None
+    try:
+        YOLO(str(pt)).export(
+            format=engine, imgsz=imgsz, dynamic=True, simplify=simplify, half=False, device="cpu",
+            verbose=False,
+        )
+    except Exception as e:  # the exporter raises many kinds; report them in one line
+        raise InputError(f"{engine} export of {pt.name} failed ({type(e).__name__}: {e})") from e
+
+
+# -- building and choosing ----------------------------------------------------------------------------
+def _make(predictor: YoloPredictor, name: str) -> Engine:
+    cuda = getattr(predictor.device, "type", "cpu") == "cuda"
+    if name == "torch":
+        return TorchEngine(predictor.loaded.model, predictor.device, channels_last=not cuda)
+    if name == "openvino" and cuda:
+        raise ConfigError("--engine openvino runs on the CPU; use --device cpu (or --engine torch on CUDA)")
+    path = export_engine(predictor.loaded.weights, name, predictor.tile)
+    return OnnxEngine(path, cuda) if name == "onnx" else OpenVinoEngine(path)
+
+
+def build_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tuple[Engine, EngineReport]:
+    """The engine ``predictor.cfg.engine`` names, or (``auto``) the fastest that agrees with torch."""
+    name = predictor.cfg.engine
+    if name != "auto":
+        return _make(predictor, name), EngineReport(name, "requested with --engine")
+    return choose_engine(predictor, probe_image)
+
+
+def probe_batch(predictor: YoloPredictor, probe_image: np.ndarray | None) -> np.ndarray:
+    """The first ``batch_size`` windows of ``probe_image`` (default: a seeded noise image), padded."""
+    from tiledet.detect.yolo_predict import Letterbox, fill_batch
+
+    tile = predictor.tile
+    if probe_image is None:
+        rng = np.random.default_rng(0)
+        probe_image = rng.integers(0, 256, (tile, tile * 2, 3), dtype=np.uint8)
+    windows = predictor.windows((probe_image.shape[1], probe_image.shape[0]))[: predictor.cfg.batch_size]
+    w, h = int(windows[0, 2] - windows[0, 0]), int(windows[0, 3] - windows[0, 1])
+    return fill_batch(probe_image, windows, Letterbox.for_window((w, h), predictor.stride))
+
+
+def _time(engine: Engine, batch: np.ndarray, repeats: int = 2) -> tuple[object, float]:
+    out = engine(batch)  # warm-up (compiles / allocates)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = engine(batch)
+        best = min(best, time.perf_counter() - t0)
+    return out, best
+
+
+def outputs_agree(reference: object, candidate: object, end2end: bool) -> tuple[bool, str]:
+    """Whether an engine's raw output on the probe batch agrees with PyTorch's.
+
+    With at least ``AGREE_MIN_BOXES`` torch boxes at conf ``AGREE_CONF``: at least ``AGREE_SHARE``
+    of the boxes on each side have a same-class partner with IoU >= ``AGREE_IOU``. Otherwise (too
+    few boxes to judge): the largest class-score difference is <= ``AGREE_SCORE_DIFF``.
+    """
+    from tiledet.boxes import iou_xyxy
+    from tiledet.detect.yolo_predict import decode_predictions
+
+    ref = decode_predictions(reference, AGREE_CONF, 0.7, 1000, end2end)
+    cand = decode_predictions(candidate, AGREE_CONF, 0.7, 1000, end2end)
+    n_ref = sum(len(r[0]) for r in ref)
+    if n_ref < AGREE_MIN_BOXES:
+        diff = float((reference[:, 4:] - candidate[:, 4:]).abs().max())  # type: ignore[index]
+        return diff <= AGREE_SCORE_DIFF, f"max class-score difference {diff:.4f} (limit {AGREE_SCORE_DIFF})"
+    matched_ref = matched_cand = n_cand = 0
+    for (rx, _, rc), (cx, _, cc) in zip(ref, cand, strict=True):
+        n_cand += len(cx)
+        if len(rx) and len(cx):
+            ok = (iou_xyxy(rx, cx) >= AGREE_IOU) & (rc[:, None] == cc[None, :])
+            matched_ref += int(ok.any(axis=1).sum())
+            matched_cand += int(ok.any(axis=0).sum())
+    share = min(matched_ref / n_ref, matched_cand / max(n_cand, 1))
+    return share >= AGREE_SHARE, f"{share:.1%} of boxes matched at IoU>={AGREE_IOU} ({n_ref} torch boxes)"
+
+
+def choose_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tuple[Engine, EngineReport]:
+    """Time every available engine on one probe batch; keep the fastest that agrees with torch."""
+    batch = probe_batch(predictor, probe_image)
+    torch_engine = _make(predictor, "torch")
+    reference, best_time = _time(torch_engine, batch)
+    report = EngineReport("torch", "", {"torch": best_time}, {"torch": "reference"})
+    best: Engine = torch_engine
+    cuda = getattr(predictor.device, "type", "cpu") == "cuda"
+    for name in ("onnx", "openvino"):
+        if missing_packages(name) or (name == "openvino" and cuda):
+            hint = "" if cuda else " (pip install 'tiledet[engines]')"
+            report.agreement[name] = "not available" + hint
+            continue
+        try:
+            engine = _make(predictor, name)
+            out, seconds = _time(engine, batch)
+        except (ConfigError, InputError) as e:
+            report.agreement[name] = f"failed: {e}"
+            continue
+        agree, detail = outputs_agree(reference, out, predictor.loaded.end2end)
+        report.timings_s[name] = seconds
+        report.agreement[name] = ("agrees: " if agree else "disagrees: ") + detail
+        if agree and seconds < best_time:
+            best, best_time, report.engine = engine, seconds, name
+    report.reason = f"auto: fastest engine agreeing with torch on a probe batch of {len(batch)} windows"
+    return best, report

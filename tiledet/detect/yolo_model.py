@@ -1,0 +1,169 @@
+"""Loading Ultralytics YOLO detection models offline, and choosing the torch device.
+
+Ultralytics is imported through :func:`tiledet.ultra.import_ultralytics` (``YOLO_OFFLINE=1``,
+``YOLO_AUTOINSTALL=false``). :func:`offline_ultralytics` additionally closes the two network paths
+those settings leave open:
+
+- ``check_font`` (called by every ``check_det_dataset`` and by plotting) probes and downloads
+  ``Arial.ttf`` from Ultralytics' assets; it is replaced by one that returns a font matplotlib ships
+  (DejaVu Sans), so plots are drawn with a local font and nothing is fetched;
+- ``check_amp`` (CUDA training) downloads ``yolo26n.pt`` to compare fp32 and AMP outputs; it is
+  replaced by one that enables AMP on CUDA without that download (and keeps it off on CPU).
+
+It also keeps Ultralytics from writing ``labels/*.cache`` files into the dataset folder (an input):
+label scans are simply not cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from tiledet.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+_PATCHED = False
+
+
+def local_font_path() -> str:
+    """Path of the DejaVu Sans TrueType font that matplotlib ships (always present offline)."""
+    from matplotlib import font_manager
+
+    return font_manager.findfont("DejaVu Sans", fallback_to_default=True)
+
+
+def _offline_check_font(font: str = "Arial.ttf") -> Path:
+    """Stand-in for Ultralytics' ``check_font``: a local font, never a download."""
+    return Path(local_font_path())
+
+
+def _offline_check_amp(model: object) -> bool:
+    """Stand-in for Ultralytics' ``check_amp``: AMP on CUDA, off elsewhere, without downloading weights."""
+    import torch
+
+    params = getattr(model, "parameters", None)
+    device = next(params()).device if params is not None else torch.device("cpu")
+    return device.type == "cuda"
+
+
+def _no_cache_file(prefix: str, path: Path, x: dict, version: str) -> None:
+    """Stand-in for Ultralytics' ``save_dataset_cache_file``: never write into the dataset."""
+    x["version"] = version  # the caller expects the key the original adds in place
+    log.debug("not writing Ultralytics label cache %s (tiledet never writes into inputs)", path)
+
+
+def offline_ultralytics() -> ModuleType:
+    """Import Ultralytics offline and patch its font and AMP checks so nothing is downloaded.
+
+    Idempotent. Returns the ``ultralytics`` module.
+    """
+    global _PATCHED
+    from tiledet.ultra import import_ultralytics
+
+    ultralytics = import_ultralytics()
+    if _PATCHED:
+        return ultralytics
+    import ultralytics.data.dataset as dataset
+    import ultralytics.data.utils as data_utils
+    import ultralytics.engine.trainer as trainer
+    import ultralytics.utils.checks as checks
+    import ultralytics.utils.plotting as plotting
+
+    for module in (checks, data_utils, plotting):
+        module.check_font = _offline_check_font  # type: ignore[attr-defined]
+    checks.check_amp = _offline_check_amp  # type: ignore[attr-defined]
+    trainer.check_amp = _offline_check_amp  # type: ignore[attr-defined]
+    dataset.save_dataset_cache_file = _no_cache_file  # type: ignore[attr-defined]
+    _PATCHED = True
+    return ultralytics
+
+
+def resolve_device(device: str) -> object:
+    """``"auto"`` | ``"cpu"`` | ``"cuda"`` | ``"cuda:N"`` -> a ``torch.device``.
+
+    Raises:
+        ConfigError: on an unknown name, or CUDA requested where CUDA is not available.
+    """
+    import torch
+
+    name = str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+        index = name.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ConfigError(
+                f"--device {device}: no such CUDA device ({torch.cuda.device_count()} available)"
+            )
+        return torch.device(name)
+    raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A YOLO detection model ready for inference.
+
+    Attributes:
+        model: the fused ``DetectionModel`` in eval mode on ``device``.
+        class_names: class names by index.
+        stride: the largest stride of the model, px (inputs are padded to a multiple of it).
+        train_imgsz: the ``imgsz`` the weights were trained at, or None when the checkpoint lacks it.
+        end2end: True for NMS-free heads (outputs ``(B, K, 6)`` rows ``x0, y0, x1, y1, score, class``).
+        weights: the checkpoint file.
+    """
+
+    model: object
+    class_names: tuple[str, ...]
+    stride: int
+    train_imgsz: int | None
+    end2end: bool
+    weights: Path
+
+
+def _check_weights_file(weights: Path) -> None:
+    if not weights.exists():
+        raise InputError(f"{weights}: weights file not found")
+    if not weights.is_file():
+        raise InputError(f"{weights}: weights must be a file (an Ultralytics .pt checkpoint)")
+    if weights.suffix.lower() != ".pt":
+        raise InputError(f"{weights}: weights must be an Ultralytics .pt checkpoint (suffix .pt)")
+
+
+def load_detection_model(weights: str | Path, device: object) -> LoadedModel:
+    """Load an Ultralytics ``.pt`` detection checkpoint (local file only), fused, in eval mode.
+
+    Raises:
+        InputError: when the file is missing, not a checkpoint, or not a detection model.
+    """
+    weights = Path(weights)
+    _check_weights_file(weights)
+    offline_ultralytics()
+    from ultralytics.nn.tasks import load_checkpoint
+
+    try:
+        model, ckpt = load_checkpoint(str(weights), device=device, fuse=True)
+    except Exception as e:  # torch/pickle errors of every kind: not a usable checkpoint
+        reason = f"{type(e).__name__}: {e}"
+        raise InputError(f"{weights}: cannot load as an Ultralytics checkpoint ({reason})") from e
+    if type(model).__name__ != "DetectionModel":
+        task = getattr(model, "task", type(model).__name__)
+        raise InputError(f"{weights}: not a detection model (task {task!r}); a YOLO detect model is needed")
+    names = getattr(model, "names", None) or {}
+    class_names = tuple(str(names[i]) for i in sorted(names)) if isinstance(names, dict) else tuple(names)
+    train_imgsz = (ckpt.get("train_args") or {}).get("imgsz")
+    head = model.model[-1]
+    return LoadedModel(
+        model=model,
+        class_names=class_names,
+        stride=int(max(32, int(model.stride.max()))),
+        train_imgsz=int(train_imgsz) if isinstance(train_imgsz, int) else None,
+        end2end=bool(getattr(head, "end2end", False)),
+        weights=weights,
+    )

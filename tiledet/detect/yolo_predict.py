@@ -1,0 +1,306 @@
+"""Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged.
+
+A scene is cut into windows by :func:`tiledet.geometry.tile_offsets`; every window of a scene has the
+same size (``tile x tile``, or the scene's side where the scene is smaller). Windows go through the
+network at their native resolution (no resizing), letterbox-padded as Ultralytics' predictor pads
+them (grey 114, centred, to a multiple of the model stride), ``batch_size`` windows per model call.
+Per window, boxes are decoded exactly like Ultralytics' ``non_max_suppression`` (best class above
+``conf``, class-aware NMS at ``iou``, at most ``max_det``); then shifted to scene pixels, merged
+across overlaps (:mod:`tiledet.detect.merge`) and capped at ``max_det`` per scene.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.detect.merge import check_merge_options, merge_boxes, top_k
+from tiledet.errors import ConfigError, InputError
+from tiledet.geometry import tile_offsets
+
+#: Ultralytics' letterbox padding value.
+PAD_VALUE = 114
+#: Ultralytics' cap on candidate boxes per image before NMS (``max_nms``).
+MAX_NMS = 30000
+#: Tile side used when neither ``--tile`` nor the checkpoint's training ``imgsz`` is known.
+DEFAULT_TILE = 640
+
+
+@dataclass(frozen=True)
+class SliceConfig:
+    """Settings of sliced inference.
+
+    Attributes:
+        tile: window side, px; None uses the ``imgsz`` the weights were trained at (640 if unknown).
+        overlap: fraction shared by neighbouring windows, in [0, 1).
+        batch_size: windows per model call (>= 1).
+        conf: minimum class score of a box, in [0, 1].
+        iou: IoU of the per-window NMS (Ultralytics' predictor default 0.7).
+        merge: ``"greedy-nmm"`` or ``"nms"`` across windows (SAHI's default: greedy-nmm).
+        match: ``"ios"`` or ``"iou"`` overlap for merging (SAHI's default: ios).
+        merge_threshold: boxes merge when their overlap is ``>= merge_threshold``.
+        full_pass: also run the whole scene, shrunk to ``tile``, and merge its boxes in (large objects).
+        max_det: most boxes kept per window and per scene after merging.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        engine: ``torch``, ``onnx``, ``openvino`` or ``auto`` (see :mod:`tiledet.detect.engines`).
+    """
+
+    tile: int | None = None
+    overlap: float = 0.2
+    batch_size: int = 16
+    conf: float = 0.05
+    iou: float = 0.7
+    merge: str = "greedy-nmm"
+    match: str = "ios"
+    merge_threshold: float = 0.5
+    full_pass: bool = False
+    max_det: int = 10000
+    device: str = "auto"
+    engine: str = "torch"
+
+    def __post_init__(self) -> None:
+        if self.tile is not None and (int(self.tile) != self.tile or self.tile < 32):
+            raise ConfigError(f"--tile must be a whole number of pixels >= 32, got {self.tile!r}")
+        if not 0.0 <= float(self.overlap) < 1.0:
+            raise ConfigError(f"--overlap must be in [0, 1), got {self.overlap}")
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
+        for name, value in (("--conf", self.conf), ("--iou", self.iou)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {value}")
+        check_merge_options(self.merge, self.match, self.merge_threshold)
+        if int(self.max_det) != self.max_det or self.max_det < 1:
+            raise ConfigError(f"--max-det must be a whole number >= 1, got {self.max_det!r}")
+        from tiledet.detect.engines import ENGINES
+
+        if self.engine not in ENGINES:
+            raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Padding of one window size: the network input is ``(in_h, in_w)``, the window at ``(top, left)``."""
+
+    in_h: int
+    in_w: int
+    top: int
+    left: int
+
+    @classmethod
+    def for_window(cls, window_wh: tuple[int, int], stride: int) -> Letterbox:
+        """Ultralytics' ``LetterBox(auto=True, scaleup=False, center=True)`` of a window not larger than
+        the network input: pad to the next multiple of ``stride``, half on each side."""
+        w, h = window_wh
+        dw, dh = (-w) % stride / 2, (-h) % stride / 2
+        top, bottom = round(dh - 0.1), round(dh + 0.1)
+        left, right = round(dw - 0.1), round(dw + 0.1)
+        return cls(h + top + bottom, w + left + right, top, left)
+
+
+def fill_batch(
+    image_rgb: np.ndarray, windows: np.ndarray, box: Letterbox, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Copy windows of a scene into a padded (B, in_h, in_w, 3) uint8 RGB batch.
+
+    Args:
+        image_rgb: (H, W, 3) uint8 scene.
+        windows: (B, 4) int windows ``x0, y0, x1, y1`` of equal size.
+        box: the padding of that window size.
+        out: a reusable buffer of at least B images of that shape (padding already filled or rewritten).
+    """
+    n = len(windows)
+    batch = out[:n] if out is not None and len(out) >= n else np.empty((n, box.in_h, box.in_w, 3), np.uint8)
+    padded = (box.in_h, box.in_w) != (int(windows[0, 3] - windows[0, 1]), int(windows[0, 2] - windows[0, 0]))
+    if padded:
+        batch.fill(PAD_VALUE)
+    for i, (x0, y0, x1, y1) in enumerate(windows.tolist()):
+        batch[i, box.top : box.top + (y1 - y0), box.left : box.left + (x1 - x0)] = image_rgb[y0:y1, x0:x1]
+    return batch
+
+
+def decode_predictions(
+    raw: object, conf: float, iou: float, max_det: int, end2end: bool = False
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Turn raw network outputs into boxes per image, as Ultralytics' ``non_max_suppression`` does.
+
+    Args:
+        raw: (B, 4 + nc, A) torch tensor of ``cx, cy, w, h`` and class scores (network-input pixels),
+            or (B, K, 6) rows ``x0, y0, x1, y1, score, class`` for end-to-end heads.
+        conf: keep boxes whose best class score is ``> conf``.
+        iou: class-aware NMS IoU.
+        max_det: most boxes per image.
+        end2end: the outputs are already final (no NMS).
+
+    Returns:
+        Per image ``(xyxy (N, 4) float64, scores (N,), class_ids (N,))``, highest score first.
+    """
+    import torch
+    from torchvision.ops import batched_nms
+
+    pred = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(np.asarray(raw))
+    pred = pred.float()
+    if end2end or pred.shape[-1] == 6:
+        out = []
+        for p in pred:
+            p = p[p[:, 4] > conf][:max_det]
+            out.append((p[:, :4].double().cpu().numpy(), p[:, 4].double().cpu().numpy(),
+                        p[:, 5].long().cpu().numpy()))
+        return out
+    pred = pred.transpose(1, 2)  # (B, A, 4 + nc)
+    scores, classes = pred[..., 4:].max(dim=2)
+    out = []
+    for b in range(pred.shape[0]):
+        keep = torch.nonzero(scores[b] > conf).view(-1)
+        if keep.numel() > MAX_NMS:
+            keep = keep[scores[b, keep].argsort(descending=True)[:MAX_NMS]]
+        xywh = pred[b, keep, :4]
+        xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], dim=1)
+        sc, cl = scores[b, keep], classes[b, keep]
+        sel = batched_nms(xyxy, sc, cl, iou)[:max_det]
+        out.append((xyxy[sel].double().cpu().numpy(), sc[sel].double().cpu().numpy(),
+                    cl[sel].long().cpu().numpy()))
+    return out
+
+
+def _to_window_boxes(
+    det: tuple[np.ndarray, np.ndarray, np.ndarray], box: Letterbox, window: Sequence[int]
+) -> Boxes:
+    """Boxes of one window in scene pixels: remove the padding, clip to the window, shift by its origin."""
+    xyxy, scores, classes = det
+    x0, y0, x1, y1 = (int(v) for v in window)
+    xyxy = xyxy - np.array([box.left, box.top, box.left, box.top], np.float64)
+    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, x1 - x0)
+    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, y1 - y0)
+    return Boxes(xyxy + np.array([x0, y0, x0, y0], np.float64), classes, scores)
+
+
+class YoloPredictor:
+    """Sliced YOLO inference: ``YoloPredictor(weights)(image_rgb) -> Boxes`` (scene pixels, scores).
+
+    Args:
+        weights: an Ultralytics ``.pt`` detection checkpoint (local file).
+        cfg: slicing, batching, merging and engine settings.
+        probe_image: for ``engine="auto"``, an image whose first batch decides the engine
+            (default: a synthetic image; see :func:`tiledet.detect.engines.choose_engine`).
+
+    Raises:
+        InputError: on missing or unusable weights; ConfigError on bad settings or an unavailable
+            device or engine.
+    """
+
+    def __init__(
+        self, weights: str | Path, cfg: SliceConfig | None = None, probe_image: np.ndarray | None = None
+    ) -> None:
+        from tiledet.detect.engines import build_engine
+        from tiledet.detect.yolo_model import load_detection_model, resolve_device
+
+        self.cfg = cfg or SliceConfig()
+        self.device = resolve_device(self.cfg.device)
+        self.loaded = load_detection_model(weights, self.device)
+        self.tile = int(self.cfg.tile or self.loaded.train_imgsz or DEFAULT_TILE)
+        self.class_names = self.loaded.class_names
+        self.stride = self.loaded.stride
+        self.engine, self.engine_report = build_engine(self, probe_image)
+
+    # -- batches of equal-size windows ------------------------------------------------------------
+    def predict_windows(self, image_rgb: np.ndarray, windows: np.ndarray) -> list[Boxes]:
+        """Boxes of each window (scene pixels, before merging), ``batch_size`` windows per model call.
+
+        Args:
+            image_rgb: (H, W, 3) uint8 RGB scene.
+            windows: (K, 4) windows ``x0, y0, x1, y1`` inside the scene, all of one size.
+        """
+        if len(windows) == 0:
+            return []
+        w, h = int(windows[0, 2] - windows[0, 0]), int(windows[0, 3] - windows[0, 1])
+        box = Letterbox.for_window((w, h), self.stride)
+        bs = int(self.cfg.batch_size)
+        buffer = np.empty((min(bs, len(windows)), box.in_h, box.in_w, 3), np.uint8)
+        out: list[Boxes] = []
+        for start in range(0, len(windows), bs):
+            chunk = windows[start : start + bs]
+            batch = fill_batch(image_rgb, chunk, box, buffer)
+            dets = decode_predictions(
+                self.engine(batch), self.cfg.conf, self.cfg.iou, self.cfg.max_det, self.loaded.end2end
+            )
+            out.extend(_to_window_boxes(d, box, win) for d, win in zip(dets, chunk, strict=True))
+        return out
+
+    def full_scene(self, image_rgb: np.ndarray) -> Boxes:
+        """Boxes of the whole scene shrunk to fit ``tile`` (Ultralytics' letterbox), in scene pixels."""
+        import cv2
+
+        h, w = image_rgb.shape[:2]
+        r = min(1.0, self.tile / max(h, w))
+        new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+        small = image_rgb if (new_w, new_h) == (w, h) else cv2.resize(
+            image_rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR
+        )
+        boxes = self.predict_windows(small, np.array([[0, 0, new_w, new_h]]))[0]
+        scale = np.array([w / new_w, h / new_h, w / new_w, h / new_h])
+        return Boxes(boxes.xyxy * scale, boxes.class_ids, boxes.scores).clip((w, h))
+
+    def windows(self, size_wh: tuple[int, int]) -> np.ndarray:
+        """The (K, 4) windows of a scene of ``size_wh`` (``tile_offsets`` with this tile and overlap)."""
+        return tile_offsets(size_wh, self.tile, self.cfg.overlap)
+
+    def __call__(self, image_rgb: np.ndarray) -> Boxes:
+        """Detections of one scene: sliced, merged, capped at ``max_det``.
+
+        Args:
+            image_rgb: (H, W, 3) uint8 RGB scene (a (H, W) grey scene is expanded).
+
+        Returns:
+            Boxes in scene pixels with scores, highest first.
+        """
+        image_rgb = as_rgb_uint8(image_rgb, "image")
+        h, w = image_rgb.shape[:2]
+        parts = self.predict_windows(image_rgb, self.windows((w, h)))
+        if self.cfg.full_pass:
+            parts.append(self.full_scene(image_rgb))
+        merged = merge_boxes(
+            Boxes.concat(parts) if parts else Boxes.empty(True),
+            self.cfg.merge, self.cfg.match, self.cfg.merge_threshold,
+        )
+        return top_k(merged, int(self.cfg.max_det))
+
+
+def as_rgb_uint8(image: np.ndarray, source: str) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB view or copy of an RGB, grey or RGBA image (16-bit scaled by 1/257).
+
+    Raises:
+        InputError: naming ``source`` for other layouts or dtypes.
+    """
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    if image.dtype != np.uint8:
+        raise InputError(f"{source}: {image.dtype} pixels; sliced YOLO inference takes 8- or 16-bit images")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return image[:, :, :3]
+    raise InputError(f"{source}: image of shape {image.shape}; expected grey, RGB or RGBA")
+
+
+def predict_scene_boxes(
+    predictor: YoloPredictor, image_rgb: np.ndarray, progress: Callable[[int], None] | None = None
+) -> Boxes:
+    """Same as ``predictor(image_rgb)``; ``progress(1)`` is called once when done (for symmetry)."""
+    boxes = predictor(image_rgb)
+    if progress is not None:
+        progress(1)
+    return boxes
+
+
+def num_windows(size_wh: tuple[int, int], tile: int, overlap: float) -> int:
+    """How many windows a scene of ``size_wh`` gets (without building them)."""
+    stride = max(1, round(tile * (1 - overlap)))
+    nx = 1 if size_wh[0] <= tile else math.ceil((size_wh[0] - tile) / stride) + 1
+    ny = 1 if size_wh[1] <= tile else math.ceil((size_wh[1] - tile) / stride) + 1
+    return nx * ny

@@ -1,0 +1,185 @@
+"""``tiledet detect yolo``: sliced YOLO inference over scene files, written as COCO results JSON.
+
+Scenes are read one at a time (:func:`tiledet.convert.scene_io.read_scene`), so memory holds one
+scene, one batch of windows and the boxes found so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor, as_rgb_uint8
+from tiledet.errors import ConfigError, InputError
+from tiledet.ioutil import IMAGE_SUFFIXES, image_size
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    """One scene to detect on: its file and the ``file_name`` written to the results."""
+
+    path: Path
+    file_name: str
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Settings of :func:`run_detection`.
+
+    Attributes:
+        weights: Ultralytics ``.pt`` detection checkpoint.
+        images: scene files and/or folders (searched recursively for image files).
+        out: the COCO results JSON to write.
+        slicing: tiling, batching, merging and engine settings.
+        save_images: folder for scenes with the detections drawn (PNG), or None.
+        force: replace an existing ``out`` that tiledet did not write.
+    """
+
+    weights: Path
+    images: tuple[Path, ...]
+    out: Path
+    slicing: SliceConfig = field(default_factory=SliceConfig)
+    save_images: Path | None = None
+    force: bool = False
+
+
+@dataclass
+class DetectReport:
+    """What :func:`run_detection` did."""
+
+    scenes: int = 0
+    boxes: int = 0
+    seconds: float = 0.0
+    engine: dict = field(default_factory=dict)
+    out: Path | None = None
+    drawn: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"scenes": self.scenes, "boxes": self.boxes,
+                "seconds": round(self.seconds, 3), "engine": self.engine, "out": str(self.out)}
+
+
+def collect_scenes(inputs: Sequence[Path]) -> list[SceneRef]:
+    """Scene files of ``inputs``: files as given (``file_name`` = their name), folders searched
+    recursively for image files (``file_name`` = path relative to that folder, ``/`` separators).
+
+    Raises:
+        InputError: for a missing input, a folder without images, or no scenes at all.
+    """
+    scenes: list[SceneRef] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise InputError(f"{item}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            scenes.extend(SceneRef(p, PurePosixPath(p.relative_to(item)).as_posix()) for p in found)
+        elif item.is_file():
+            scenes.append(SceneRef(item, item.name))
+        else:
+            raise InputError(f"{item}: image not found")
+    if not scenes:
+        raise InputError("no images given")
+    names = [s.file_name for s in scenes]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"two scenes would both be named {dup!r} in the results; give their common folder")
+    return scenes
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode a scene as (H, W, 3) uint8 RGB.
+
+    Raises:
+        InputError: naming the file when it cannot be read or has an unsupported layout.
+    """
+    from tiledet.convert.scene_io import UnreadableImage, read_scene
+
+    try:
+        array = read_scene(path, image_size(path))
+    except UnreadableImage as e:
+        raise InputError(str(e)) from e
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        array = array[:, :, [2, 1, 0]]  # cv2's BGR(A) -> RGB
+    return as_rgb_uint8(array, str(path))
+
+
+def detect_scenes(
+    predictor: YoloPredictor, scenes: Sequence[SceneRef], keep_image: bool = False
+) -> Iterator[tuple[SceneRef, Boxes, np.ndarray | None]]:
+    """Yield ``(scene, boxes, image or None)`` for each scene, reading one scene at a time."""
+    for scene in scenes:
+        image = read_rgb(scene.path)
+        boxes = predictor(image)
+        yield scene, boxes, (image if keep_image else None)
+        del image
+
+
+def _draw_module() -> object:
+    try:
+        from tiledet import draw
+    except ImportError as e:  # pragma: no cover - tiledet.draw ships with tiledet
+        raise ConfigError("--save-images needs tiledet.draw, which is not installed") from e
+    return draw
+
+
+def run_detection(cfg: DetectConfig, progress: Callable[[int], None] | None = None) -> DetectReport:
+    """Detect on every scene of ``cfg.images`` and write the COCO results JSON ``cfg.out``.
+
+    Args:
+        cfg: the settings.
+        progress: called with 1 after each scene.
+
+    Returns:
+        A :class:`DetectReport`; ``engine`` tells which engine ran and why.
+    """
+    from tiledet.evaluate import detections_to_results, write_results_json
+    from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
+
+    scenes = collect_scenes(cfg.images)
+    sources = [*cfg.images, cfg.weights]
+    out = prepare_output_file(cfg.out, force=cfg.force, sources=sources)
+    draw = _draw_module() if cfg.save_images is not None else None
+    first = read_rgb(scenes[0].path) if cfg.slicing.engine == "auto" else None
+    predictor = YoloPredictor(cfg.weights, cfg.slicing, probe_image=first)
+    del first
+    report = DetectReport(engine=predictor.engine_report.to_dict(), out=out)
+    entries: list[dict] = []
+    t0 = time.perf_counter()
+    drawn_dir = OutputDir(cfg.save_images, force=cfg.force, sources=sources, what="--save-images") \
+        if cfg.save_images is not None else None
+    with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
+        for scene, boxes, image in detect_scenes(predictor, scenes, keep_image=draw is not None):
+            entries.extend(detections_to_results(scene.file_name, boxes, predictor.class_names))
+            report.scenes += 1
+            report.boxes += len(boxes)
+            if image is not None and drawn_dir is not None:
+                report.drawn.append(_save_drawn(drawn_dir, draw, scene, image, boxes, predictor.class_names))
+            if progress is not None:
+                progress(1)
+    report.seconds = time.perf_counter() - t0
+    write_results_json(out, entries)
+    record_output_file(out)
+    return report
+
+
+def _save_drawn(od: object, draw: object, scene: SceneRef, image: np.ndarray, boxes: Boxes,
+                names: Sequence[str]) -> Path:
+    import cv2
+
+    from tiledet.ioutil import atomic_write_bytes
+
+    drawn = draw.draw_boxes(image, boxes, names, thickness=2, style="dashed")  # type: ignore[attr-defined]
+    path = od.path(str(PurePosixPath(scene.file_name).with_suffix(".png")))  # type: ignore[attr-defined]
+    ok, data = cv2.imencode(".png", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"{path}: cannot encode the drawn scene")
+    atomic_write_bytes(path, data.tobytes())
+    return path

@@ -1,0 +1,294 @@
+"""``tiledet detect train-yolo``: Ultralytics YOLO training on a tiled dataset, offline, in a budget.
+
+Defaults that learn within a short CPU budget: AdamW at ``lr0 = 0.002``. Ultralytics'
+``optimizer=auto`` picks, for short runs, ``lr = 0.002 * 5 / (4 + nc)`` (0.00016 for xView's 60
+classes), which from scratch on CPU learns nothing in 30 epochs.
+
+``RUN`` receives Ultralytics' own outputs (``weights/best.pt``, ``weights/last.pt``, ``args.yaml``,
+``results.csv`` and plots) plus ``run.json``: the resolved configuration, the batch size and why,
+and, when the dataset has ``annotations/val_full.json`` (``tiledet convert --tile``), the mAP of
+sliced inference over the untiled validation scenes (``val_full/dets.json``, ``val_full/metrics.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tiledet.detect.yolo_data import DatasetInfo, inspect_dataset, resolve_model_source, write_resolved_yaml
+from tiledet.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+#: Patterns of the files Ultralytics writes into its save folder (checked before training).
+ULTRALYTICS_OUTPUTS = ("weights/*.pt", "args.yaml", "results.csv", "results.png", "*.jpg", "*curve*.png",
+                       "confusion_matrix*.png", "labels*.jpg")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train_yolo`.
+
+    Attributes:
+        data: the dataset's ``data.yaml`` (e.g. from ``tiledet convert --tile``).
+        out: the run folder.
+        model: a model YAML shipped with Ultralytics (``yolo11n.yaml``) or a local ``.yaml``/``.pt``
+            (a ``.pt`` starts from its weights: the way to faster training on real imagery).
+        epochs: training epochs (>= 1).
+        imgsz: network input side, px; None: the dataset's tile size from ``report.json``, else 640.
+        batch: images per step (>= 1), or ``"auto"`` (planned from GPU memory on CUDA, 16 on CPU).
+        gpu_memory: budget such as ``"6GiB"`` for the batch planner and the CUDA memory cap.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        workers: dataloader worker processes.
+        seed: random seed (Ultralytics ``deterministic=True``).
+        optimizer: Ultralytics optimizer name.
+        lr0: initial learning rate.
+        patience: epochs without improvement before stopping early.
+        force: write into a non-empty ``out`` that tiledet did not create.
+        verbose: let Ultralytics print its progress (the CLI sets it).
+        evaluate_full: score sliced inference on ``annotations/val_full.json`` when present.
+        plots: let Ultralytics draw its curves and sample batches (local font, no download).
+    """
+
+    data: Path
+    out: Path
+    model: str = "yolo11n.yaml"
+    epochs: int = 30
+    imgsz: int | None = None
+    batch: int | str = "auto"
+    gpu_memory: str | None = None
+    device: str = "auto"
+    workers: int = 2
+    seed: int = 0
+    optimizer: str = "AdamW"
+    lr0: float = 0.002
+    patience: int = 100
+    force: bool = False
+    verbose: bool = False
+    evaluate_full: bool = True
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", Path(self.data))
+        object.__setattr__(self, "out", Path(self.out))
+        for name, value, low in (("--epochs", self.epochs, 1), ("--workers", self.workers, 0),
+                                 ("--seed", self.seed, 0), ("--patience", self.patience, 1)):
+            if int(value) != value or value < low:
+                raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+        if self.imgsz is not None and (int(self.imgsz) != self.imgsz or self.imgsz < 32):
+            raise ConfigError(f"--imgsz must be a whole number >= 32, got {self.imgsz!r}")
+        if not (self.batch == "auto" or (str(self.batch).isdigit() and int(self.batch) >= 1)):
+            raise ConfigError(f"--batch must be a whole number >= 1 or 'auto', got {self.batch!r}")
+        if not 0.0 < float(self.lr0) < 1.0:
+            raise ConfigError(f"--lr0 must be in (0, 1), got {self.lr0}")
+
+
+@dataclass
+class TrainReport:
+    """What :func:`train_yolo` did (also written to ``RUN/run.json``)."""
+
+    config: dict
+    device: str
+    imgsz: int
+    imgsz_reason: str
+    batch: int
+    batch_reason: str
+    gpu_memory: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    best_weights: str = ""
+    val_full: dict | None = None
+    offline: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def build_training_model(model_cfg: str, num_classes: int, device: object) -> object:
+    """A ``DetectionModel`` in train mode on ``device`` with Ultralytics' default hyper-parameters
+    attached (so ``model(batch_dict)`` computes the detection loss); used by the memory profile."""
+    from tiledet.detect.yolo_model import offline_ultralytics
+
+    offline_ultralytics()
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import DetectionModel
+
+    source = resolve_model_source(model_cfg)
+    if source.suffix == ".pt":
+        from ultralytics.nn.tasks import load_checkpoint
+
+        base, _ = load_checkpoint(str(source), device="cpu")
+        model = DetectionModel(base.yaml, nc=num_classes, verbose=False)
+        model.load(base)
+    else:
+        model = DetectionModel(str(source), nc=num_classes, verbose=False)
+    model.args = get_cfg()
+    return model.to(device).train()
+
+
+def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: object) -> tuple[int, str, dict]:
+    """The batch size, the reason, and the memory plan (empty when none was made)."""
+    import torch
+
+    cuda = getattr(device, "type", "cpu") == "cuda"
+    if cfg.gpu_memory is not None and not cuda:
+        from tiledet.detect.memory_plan import parse_memory
+
+        parse_memory(cfg.gpu_memory)  # still reject nonsense
+        note = f"--gpu-memory {cfg.gpu_memory} not applicable on {device} (no GPU memory to plan)"
+        if cfg.batch == "auto":
+            return 16, f"{note}; batch 16 (Ultralytics' default)", {"applicable": False}
+        return int(cfg.batch), f"{note}; batch {cfg.batch} as given", {"applicable": False}
+    if not cuda:
+        if cfg.batch == "auto":
+            return 16, "CPU: batch 16 (Ultralytics' default); --batch sets another", {}
+        return int(cfg.batch), f"batch {cfg.batch} as given", {}
+    from tiledet.detect.memory_plan import format_bytes, measure_profile, parse_memory, plan_batch
+
+    free, total = torch.cuda.mem_get_info(device)
+    budget = parse_memory(cfg.gpu_memory) if cfg.gpu_memory is not None else int(free)
+    if budget > total:
+        raise ConfigError(f"--gpu-memory {cfg.gpu_memory} exceeds the device's {format_bytes(total)}")
+    plan_info: dict = {"applicable": True, "budget_bytes": budget, "device_total_bytes": int(total)}
+    if cfg.batch != "auto":
+        return int(cfg.batch), f"batch {cfg.batch} as given", plan_info
+    profile = measure_profile(cfg.model, info.num_classes, imgsz, device, budget_bytes=budget)
+    plan = plan_batch(profile, budget)
+    plan_info["plan"] = plan.to_dict()
+    return plan.batch, plan.reason, plan_info
+
+
+@contextlib.contextmanager
+def _ultralytics_verbosity(verbose: bool) -> Iterator[None]:
+    """Let Ultralytics print (its progress bars and tables) only when ``verbose``."""
+    import ultralytics.utils as uu
+
+    old_verbose, old_level = uu.VERBOSE, uu.LOGGER.level
+    uu.VERBOSE = verbose
+    uu.LOGGER.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        uu.VERBOSE = old_verbose
+        uu.LOGGER.setLevel(old_level)
+
+
+def _check_ultralytics_outputs(od: object, run_dir: Path) -> None:
+    """Refuse (ConfigError) when Ultralytics would overwrite a file in RUN that tiledet did not write."""
+    for pattern in ULTRALYTICS_OUTPUTS:
+        for path in run_dir.glob(pattern):
+            od.check(path.relative_to(run_dir).as_posix())  # type: ignore[attr-defined]
+
+
+def _record_tree(od: object, run_dir: Path) -> None:
+    from tiledet.outdir import MANIFEST
+
+    files = [p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST]
+    rels = [p.relative_to(run_dir).as_posix() for p in files]
+    od.record(rels)  # type: ignore[attr-defined]
+
+
+def _set_memory_cap(device: object, gpu_memory: dict) -> None:
+    import torch
+
+    if gpu_memory.get("applicable") and "budget_bytes" in gpu_memory:
+        fraction = min(1.0, gpu_memory["budget_bytes"] / gpu_memory["device_total_bytes"])
+        torch.cuda.set_per_process_memory_fraction(fraction, device)
+        gpu_memory["memory_fraction"] = fraction
+
+
+def train_yolo(cfg: TrainConfig) -> TrainReport:
+    """Train YOLO on ``cfg.data`` into ``cfg.out`` (see the module docstring).
+
+    Raises:
+        InputError: missing/invalid dataset or model; ConfigError: bad settings, CUDA requested
+            without CUDA, a GPU budget too small for batch 1.
+    """
+    from tiledet.detect.yolo_model import offline_ultralytics, resolve_device
+    from tiledet.outdir import OutputDir
+
+    info = inspect_dataset(cfg.data)
+    source = resolve_model_source(cfg.model)
+    device = resolve_device(cfg.device)
+    imgsz, imgsz_reason = (int(cfg.imgsz), "given") if cfg.imgsz else info.default_imgsz()
+    ultralytics = offline_ultralytics()
+    yolo = _build_yolo(source)
+    batch, batch_reason, gpu_memory = resolve_batch(cfg, info, imgsz, device)
+    report = TrainReport(
+        config={k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        device=str(device), imgsz=imgsz, imgsz_reason=imgsz_reason, batch=batch, batch_reason=batch_reason,
+        gpu_memory=gpu_memory, offline=_offline_settings(ultralytics),
+    )
+    run_dir = cfg.out.resolve()
+    with OutputDir(run_dir, force=cfg.force, sources=[info.root, cfg.data, source]) as od:
+        _check_ultralytics_outputs(od, run_dir)
+        _set_memory_cap(device, gpu_memory)
+        data_yaml = od.write_text("data.yaml", write_resolved_yaml(info))
+        t0 = time.perf_counter()
+        try:
+            with _ultralytics_verbosity(cfg.verbose):
+                yolo.train(**_train_args(cfg, data_yaml, imgsz, batch, device, run_dir))
+        except (ConfigError, InputError):
+            raise
+        except Exception as e:  # Ultralytics raises plain exceptions for dataset/model problems
+            raise InputError(f"Ultralytics training failed: {type(e).__name__}: {e}") from e
+        finally:
+            _record_tree(od, run_dir)
+        report.seconds = round(time.perf_counter() - t0, 1)
+        best = run_dir / "weights" / "best.pt"
+        report.best_weights = str(best if best.is_file() else run_dir / "weights" / "last.pt")
+        if cfg.evaluate_full and info.val_full is not None:
+            from tiledet.detect.yolo_eval import evaluate_val_full
+
+            report.val_full = evaluate_val_full(Path(report.best_weights), info, imgsz, str(device), od)
+        od.remove_stale()
+        od.write_json("run.json", report.to_dict())
+    return report
+
+
+def _build_yolo(source: Path) -> object:
+    from ultralytics import YOLO
+
+    try:
+        yolo = YOLO(str(source), task="detect") if source.suffix == ".yaml" else YOLO(str(source))
+    except Exception as e:  # a YAML that is not a model, a broken checkpoint
+        raise InputError(f"--model {source}: not a YOLO model ({type(e).__name__}: {e})") from e
+    if yolo.task != "detect" or type(yolo.model).__name__ != "DetectionModel":
+        raise InputError(f"--model {source}: a {yolo.task!r} model, not a detection model")
+    return yolo
+
+
+def _train_args(cfg: TrainConfig, data_yaml: Path, imgsz: int, batch: int, device: object,
+                run_dir: Path) -> dict:
+    cuda = getattr(device, "type", "cpu") == "cuda"
+    return dict(
+        data=str(data_yaml), epochs=int(cfg.epochs), imgsz=imgsz, batch=batch,
+        device=str(device) if cuda else "cpu", workers=int(cfg.workers), seed=int(cfg.seed),
+        deterministic=True,
+        optimizer=cfg.optimizer, lr0=float(cfg.lr0), patience=int(cfg.patience), amp=cuda,
+        project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=cfg.plots, val=True,
+        verbose=cfg.verbose,
+    )
+
+
+def _offline_settings(ultralytics: object) -> dict:
+    import os
+
+    return {
+        "YOLO_OFFLINE": os.environ.get("YOLO_OFFLINE"),
+        "YOLO_AUTOINSTALL": os.environ.get("YOLO_AUTOINSTALL"),
+        "fonts": "matplotlib's DejaVu Sans (Ultralytics' Arial download disabled)",
+        "amp_check": "no yolo26n.pt download: AMP on for CUDA, off on CPU",
+        "label_cache": "not written into the dataset",
+        "ultralytics": getattr(ultralytics, "__version__", "?"),
+    }
+
+
+def read_run(run_dir: Path) -> dict:
+    """``RUN/run.json`` as a dict (for tests and follow-up tools)."""
+    return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
