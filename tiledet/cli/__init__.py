@@ -48,9 +48,9 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from tiledet.cli import convert, draw, evaluate, synth
+    from tiledet.cli import convert, detect, draw, evaluate, synth
 
-    for module in (convert, synth, evaluate, draw):
+    for module in (convert, synth, evaluate, draw, detect):
         module.register(app)
 
 
