@@ -139,9 +139,11 @@ def test_config_validation_names_the_option(tmp_path: Path, kw: dict, option: st
         ConvertConfig(**(base | kw))  # type: ignore[arg-type]
 
 
-def test_config_rejects_out_equal_to_images(tmp_path: Path) -> None:
+def test_convert_refuses_out_equal_to_images(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a.png;1,1,9,9;18\n")
     with pytest.raises(ConfigError, match="--out"):
-        ConvertConfig(src=tmp_path / "a", images_dir=tmp_path, out=tmp_path)
+        convert(ConvertConfig(src=tmp_path / "a.txt", images_dir=tmp_path, out=tmp_path, fmt="semicolon"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 
 
 # ------------------------------------------------------------------------------------- YOLO end to end
@@ -154,7 +156,7 @@ def test_yolo_labels_hand_computed_links_and_data_yaml(tmp_path: Path) -> None:
         ["a.png;10,20,30,60;18", "a.png;-10,0,20,40;73", "b.png;"],
         {"a.png": (100, 80), "b.png": (50, 50)},
     )
-    report = convert(cfg_for(tmp_path, labels, images, val_fraction=0.0), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images, val_fraction=0.0))
     out = tmp_path / "out"
     # centre x = (10 + 30) / 2 / 100 = 0.2; y = 40 / 80 = 0.5; w = 0.2; h = 0.5.
     # second box is clipped to x in [0, 20]: cx = 0.1, cy = 0.25, w = 0.2, h = 0.5.
@@ -179,7 +181,7 @@ def test_nested_image_names_keep_their_subfolders(tmp_path: Path) -> None:
     labels, images = make_scene(
         tmp_path, ["sub/x.png;1,1,5,5;18", "y.png;1,1,5,5;18"], {"sub/x.png": (20, 20), "y.png": (20, 20)}
     )
-    convert(cfg_for(tmp_path, labels, images, val_fraction=0.0), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images, val_fraction=0.0))
     out = tmp_path / "out"
     assert (out / "images/train/sub/x.png").is_symlink()
     assert (out / "labels/train/sub/x.txt").read_text().startswith("5 ")
@@ -190,7 +192,7 @@ def test_images_sharing_a_label_stem_are_an_error(tmp_path: Path) -> None:
         tmp_path, ["x.png;1,1,5,5;18", "x.tif;1,1,5,5;18"], {"x.png": (20, 20), "x.tif": (20, 20)}
     )
     with pytest.raises(InputError, match=r"x\.txt"):
-        convert(cfg_for(tmp_path, labels, images, val_fraction=0.0), show_progress=False)
+        convert(cfg_for(tmp_path, labels, images, val_fraction=0.0))
 
 
 # --------------------------------------------------------------------------------------- accounting
@@ -215,14 +217,14 @@ def _accounting_inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_report_accounts_for_every_box_once(tmp_path: Path) -> None:
     labels, images = _accounting_inputs(tmp_path)
-    report = convert(cfg_for(tmp_path, labels, images, val_fraction=0.5), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images, val_fraction=0.5))
     data = json.loads((tmp_path / "out/report.json").read_text())
     assert data["input_boxes"] == 8
     assert data["written_boxes"] == 3
     assert data["input_boxes"] == data["written_boxes"] + sum(data["dropped"].values())
     assert data["dropped_boxes"] == 5
-    unused = ("outside_tiles", "unsafe_name", "out_of_bounds")
-    assert data["dropped"] == {r: (0 if r in unused else 1) for r in DROP_REASONS}
+    used = ("unknown_class", "degenerate", "missing_image", "unreadable_image", "malformed")
+    assert data["dropped"] == {r: (1 if r in used else 0) for r in DROP_REASONS}
     where = {d["reason"]: (d["location"], d["image"]) for d in data["drops"]}
     assert where == {
         "unknown_class": ("line 3", "a.png"),
@@ -243,7 +245,7 @@ def test_report_accounts_for_every_box_once(tmp_path: Path) -> None:
 
 def test_boxless_missing_image_is_listed_but_not_counted_as_a_box(tmp_path: Path) -> None:
     labels, images = make_scene(tmp_path, ["a.png;1,1,9,9;18", "ghost.png;"], {"a.png": (20, 20)})
-    report = convert(cfg_for(tmp_path, labels, images), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images))
     data = report.to_dict()
     assert data["input_boxes"] == data["written_boxes"] == 1
     assert data["skipped_images"] == {"missing_image": 1}
@@ -256,9 +258,9 @@ def test_boxless_missing_image_is_listed_but_not_counted_as_a_box(tmp_path: Path
 def test_rerun_gives_identical_bytes(tmp_path: Path) -> None:
     labels, images = _accounting_inputs(tmp_path)
     cfg = cfg_for(tmp_path, labels, images, val_fraction=0.5)
-    convert(cfg, show_progress=False)
+    convert(cfg)
     first = tree(tmp_path / "out")
-    convert(cfg, show_progress=False)
+    convert(cfg)
     assert tree(tmp_path / "out") == first
     assert "report.json" in first and "data.yaml" in first
 
@@ -267,11 +269,12 @@ def test_rerun_with_other_split_removes_stale_files(tmp_path: Path) -> None:
     names = {f"s{i}.png": (16, 16) for i in range(8)}
     labels, images = make_scene(tmp_path, [f"{n};1,1,9,9;18" for n in names], names)
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images, val_fraction=0.5, seed=1), show_progress=False)
-    (out / "labels/train/leftover.txt").write_text("0 0.5 0.5 0.1 0.1\n")
-    convert(cfg_for(tmp_path, labels, images, val_fraction=0.5, seed=2), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images, val_fraction=0.5, seed=1))
+    (out / "labels/train/leftover.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # the user's: never removed
+    convert(cfg_for(tmp_path, labels, images, val_fraction=0.5, seed=2))
+    assert (out / "labels/train/leftover.txt").read_text() == "0 0.5 0.5 0.1 0.1\n"
     for kind, suffix in (("images", ".png"), ("labels", ".txt")):
-        train = {p.name for p in (out / kind / "train").iterdir()}
+        train = {p.name for p in (out / kind / "train").iterdir()} - {"leftover.txt"}
         val = {p.name for p in (out / kind / "val").iterdir()}
         assert not train & val
         assert train | val == {Path(n).with_suffix(suffix).name for n in names}
@@ -282,8 +285,8 @@ def test_rerun_with_other_split_removes_stale_files(tmp_path: Path) -> None:
 def test_switching_yolo_to_coco_removes_yolo_files(tmp_path: Path) -> None:
     labels, images = _accounting_inputs(tmp_path)
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images), show_progress=False)
-    convert(cfg_for(tmp_path, labels, images, to="coco"), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images))
+    convert(cfg_for(tmp_path, labels, images, to="coco"))
     assert not (out / "labels").exists() and not (out / "data.yaml").exists()
     assert sorted(p.name for p in (out / "annotations").iterdir()) == ["train.json", "val.json"]
 
@@ -291,23 +294,23 @@ def test_switching_yolo_to_coco_removes_yolo_files(tmp_path: Path) -> None:
 def test_copy_then_symlink(tmp_path: Path) -> None:
     labels, images = make_scene(tmp_path, ["a.png;1,1,9,9;18"], {"a.png": (20, 20)})
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images, copy=True), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images, copy=True))
     copied = out / "images/train/a.png"
     assert copied.is_file() and not copied.is_symlink()
     assert copied.read_bytes() == (images / "a.png").read_bytes()
-    convert(cfg_for(tmp_path, labels, images, copy=True), show_progress=False)  # up to date: kept
+    convert(cfg_for(tmp_path, labels, images, copy=True))  # up to date: kept
     assert not copied.is_symlink()
-    convert(cfg_for(tmp_path, labels, images), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images))
     assert copied.is_symlink() and copied.read_bytes() == (images / "a.png").read_bytes()
 
 
 def test_copy_replaces_an_outdated_copy(tmp_path: Path) -> None:
     labels, images = make_scene(tmp_path, ["a.png;1,1,9,9;18"], {"a.png": (20, 20)})
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images, copy=True), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images, copy=True))
     Image.fromarray(np.full((20, 20), 200, np.uint8)).save(images / "a.png")
     os.utime(images / "a.png", ns=(1, 10**18))
-    convert(cfg_for(tmp_path, labels, images, copy=True), show_progress=False)
+    convert(cfg_for(tmp_path, labels, images, copy=True))
     assert (out / "images/train/a.png").read_bytes() == (images / "a.png").read_bytes()
 
 
@@ -328,14 +331,14 @@ def test_strict_stops_at_first_problem_naming_it(
 ) -> None:
     labels, images = make_scene(tmp_path, ["a.png;1,1,9,9;18", record], {"a.png": (20, 20)})
     with pytest.raises(FormatError, match=reason) as info:
-        convert(cfg_for(tmp_path, labels, images, strict=True), show_progress=False)
+        convert(cfg_for(tmp_path, labels, images, strict=True))
     assert str(info.value).startswith(f"{labels}:{location}: ")
     assert not (tmp_path / "out/report.json").exists()
 
 
 def test_strict_passes_clean_input(tmp_path: Path) -> None:
     labels, images = make_scene(tmp_path, ["a.png;1,1,9,9;18"], {"a.png": (20, 20)})
-    report = convert(cfg_for(tmp_path, labels, images, strict=True), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images, strict=True))
     assert report.written_boxes == 1 and not report.drops
 
 
@@ -350,7 +353,7 @@ def test_coco_output_loads_in_pycocotools(tmp_path: Path) -> None:
         ["a.png;10,20,30,60;18", "a.png;0,0,5,5;73", "b.png;2,2,12,7;18", "c.png;"],
         {"a.png": (100, 80), "b.png": (40, 40), "c.png": (30, 30)},
     )
-    report = convert(cfg_for(tmp_path, labels, images, to="coco", val_fraction=0.0), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images, to="coco", val_fraction=0.0))
     coco = COCO(str(tmp_path / "out/annotations/train.json"))
     assert sorted(im["file_name"] for im in coco.dataset["images"]) == ["a.png", "b.png", "c.png"]
     assert len(coco.getCatIds()) == 60 and coco.loadCats(6)[0]["name"] == "Small Car"
@@ -370,13 +373,13 @@ def test_coco_output_loads_in_pycocotools(tmp_path: Path) -> None:
 def test_missing_image_folder(tmp_path: Path) -> None:
     labels, _ = make_scene(tmp_path, ["a.png;1,1,9,9;18"], {})
     with pytest.raises(InputError, match="image folder not found"):
-        convert(cfg_for(tmp_path, labels, tmp_path / "nope"), show_progress=False)
+        convert(cfg_for(tmp_path, labels, tmp_path / "nope"))
 
 
 def test_missing_label_source(tmp_path: Path) -> None:
     _, images = make_scene(tmp_path, [], {"a.png": (5, 5)})
     with pytest.raises(InputError, match="label source not found"):
-        convert(cfg_for(tmp_path, tmp_path / "nope.txt", images), show_progress=False)
+        convert(cfg_for(tmp_path, tmp_path / "nope.txt", images))
 
 
 @pytest.mark.parametrize("content", ["", "\n\n"])
@@ -385,13 +388,13 @@ def test_empty_input(tmp_path: Path, content: str) -> None:
     labels = tmp_path / "empty.txt"
     labels.write_text(content)
     with pytest.raises(InputError, match="empty"):
-        convert(cfg_for(tmp_path, labels, images), show_progress=False)
+        convert(cfg_for(tmp_path, labels, images))
 
 
 def test_no_usable_image_is_an_error_naming_the_folder(tmp_path: Path) -> None:
     labels, images = make_scene(tmp_path, ["x.png;1,1,9,9;18"], {"a.png": (20, 20)})
     with pytest.raises(InputError, match="none of the images") as info:
-        convert(cfg_for(tmp_path, labels, images), show_progress=False)
+        convert(cfg_for(tmp_path, labels, images))
     assert str(images) in str(info.value) and "missing_image" in str(info.value)
 
 
@@ -405,9 +408,9 @@ def test_tiled_yolo_accounts_for_outside_tiles_and_replaces_a_plain_run(tmp_path
     records = ["a.png;5,5,15,15;18", "a.png;0,0,100,100;73", "b.png;50,50,58,58;18", "b.png;1,1,2,2;75"]
     labels, images = make_scene(tmp_path, records, {"a.png": (100, 100), "b.png": (100, 100)})
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images), show_progress=False)  # plain run first: must vanish
+    convert(cfg_for(tmp_path, labels, images))  # plain run first: must vanish
     tile = TileConfig(tile=40, overlap=0.0, min_visibility=0.9, workers=1)
-    report = convert(cfg_for(tmp_path, labels, images, tile=tile, val_fraction=0.5), show_progress=False)
+    report = convert(cfg_for(tmp_path, labels, images, tile=tile, val_fraction=0.5))
     data = json.loads((out / "report.json").read_text())
     assert data["tiled"] is True and data["input_boxes"] == 4
     # the 100x100 box covers at most 40*40/100^2 = 16 % of itself in any tile < 90 %: outside_tiles
@@ -446,7 +449,7 @@ def test_xview_geojson_detected_and_converted(tmp_path: Path) -> None:
     src = tmp_path / "xView_train.geojson"
     src.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     cfg = ConvertConfig(src=src, images_dir=images, out=tmp_path / "out", val_fraction=0.0)
-    report = convert(cfg, show_progress=False)
+    report = convert(cfg)
     assert report.fmt == "xview-geojson"
     assert (tmp_path / "out/labels/train/7.txt").read_text() == "5 0.200000 0.500000 0.200000 0.500000\n"
     where = {d.reason: d.location for d in report.drops}
@@ -460,14 +463,15 @@ def test_chips_through_the_pipeline(tmp_path: Path) -> None:
         tmp_path, ["a.png;10,10,30,30;18", "b.png;40,40,60,52;73"], {"a.png": (100, 100), "b.png": (100, 100)}
     )
     out = tmp_path / "out"
-    convert(cfg_for(tmp_path, labels, images), show_progress=False)  # a YOLO run first: must vanish
+    convert(cfg_for(tmp_path, labels, images))  # a YOLO run first: must vanish
     chips = ChipConfig(chip_size=16, background=1, workers=1)
-    report = convert(cfg_for(tmp_path, labels, images, to="chips", chips=chips, val_fraction=0.5),
-                     show_progress=False)  # fmt: skip
+    report = convert(cfg_for(tmp_path, labels, images, to="chips", chips=chips, val_fraction=0.5))
     data = json.loads((out / "report.json").read_text())
     assert data["to"] == "chips" and data["chips"]["chip_size"] == 16
     assert data["written_boxes"] == 2 == data["input_boxes"] - data["dropped_boxes"]
-    assert sorted(p.name for p in out.iterdir()) == ["chips.csv", "chips.yaml", "report.json", "train", "val"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".tiledet-manifest.json", "chips.csv", "chips.yaml", "report.json", "train", "val"
+    ]
     object_chips = [p for p in out.rglob("*.png") if p.parent.name != "background"]
     assert len(object_chips) == 2 and report.chips is not None
     assert all(Image.open(p).size == (16, 16) for p in object_chips)
@@ -477,7 +481,7 @@ def test_chips_through_the_pipeline(tmp_path: Path) -> None:
 def test_real_dota_vehicles_account_for_every_box(realdata: Path, tmp_path: Path) -> None:
     demo = realdata / "dota_vehicles" / "DOTA_demo"
     cfg = ConvertConfig(src=demo / "labelTxt", images_dir=demo / "images", out=tmp_path / "out")
-    data = convert(cfg, show_progress=False).to_dict()
+    data = convert(cfg).to_dict()
     assert data["format"] == "dota" and data["input_boxes"] == 587  # PROVENANCE: 587 vehicles
     assert data["input_boxes"] == data["written_boxes"] + data["dropped_boxes"]
     lines = sum(len(p.read_text().splitlines()) for p in (tmp_path / "out/labels").rglob("*.txt"))
@@ -501,10 +505,10 @@ def test_tiling_reports_a_scene_whose_pixels_cannot_be_read(tmp_path: Path) -> N
     labels, images = _truncated_scene(tmp_path)
     tile = TileConfig(tile=32, overlap=0.0, workers=1)
     cfg = cfg_for(tmp_path, labels, images, tile=tile, val_fraction=0.0)
-    data = convert(cfg, show_progress=False).to_dict()
+    data = convert(cfg).to_dict()
     assert data["skipped_images"] == {"unreadable_image": 1}
     assert [(d["image"], d["location"]) for d in data["drops"]] == [("b.png", "image")]
     assert data["written_boxes"] == data["input_boxes"] == 1
     with pytest.raises(FormatError, match="unreadable_image") as info:
-        convert(cfg_for(tmp_path, labels, images, tile=tile, strict=True), show_progress=False)
+        convert(cfg_for(tmp_path, labels, images, tile=tile, strict=True))
     assert "b.png" in str(info.value)

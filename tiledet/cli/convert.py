@@ -8,7 +8,7 @@ import typer
 
 from tiledet.errors import ConfigError
 
-_FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
+_FORMATS = "auto|xview-geojson|csv|semicolon|dota|visdrone|coco|yolo"
 
 
 def parse_csv_columns(text: str | None) -> dict[str, str]:
@@ -30,10 +30,15 @@ def parse_csv_columns(text: str | None) -> dict[str, str]:
 
 def convert_command(
     src: Path = typer.Argument(
-        ..., help="Label source: a file (GeoJSON, CSV, semicolon, COCO JSON) or folder. Required."
+        ..., help="Label source: a file (GeoJSON, CSV, semicolon, COCO JSON, YOLO data.yaml) or a "
+        "folder (DOTA labelTxt, VisDrone annotations, YOLO labels). Required."
     ),
-    images: Path = typer.Option(
-        ..., "--images", help="Folder the labels' image names are relative to. Required."
+    images: Path | None = typer.Option(
+        None,
+        "--images",
+        help="Folder the labels' image names are relative to. Default: the folder the source declares "
+        "(a YOLO data.yaml's dataset root; 'images' beside DOTA labelTxt or VisDrone annotations); "
+        "required for other sources.",
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (created if missing). Required."),
     fmt: str = typer.Option("auto", "--from", help=f"Source format: {_FORMATS}. Default: auto (detected)."),
@@ -44,8 +49,22 @@ def convert_command(
         help="'xview' or a class file (YAML names/type_ids, or one class per line). "
         "Default: xview for xView formats, else the classes the source declares.",
     ),
-    val_fraction: float = typer.Option(
-        0.2, "--val-fraction", help="Share of source images in val, [0, 1). Default: 0.2."
+    val_fraction: float | None = typer.Option(
+        None,
+        "--val-fraction",
+        help="Share of source images in val, [0, 1); implies --split random. Default: 0.2.",
+    ),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="keep: the source's own train/val(/test) split; random: a new split by --val-fraction and "
+        "--seed. Default: keep for sources that declare splits (YOLO data.yaml), else random.",
+    ),
+    skip_difficult: bool = typer.Option(
+        False,
+        "--skip-difficult",
+        help="DOTA: leave out boxes flagged difficult (reported as 'difficult' drops). "
+        "Default: off (difficult boxes are kept).",
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed of the split and sampling. Default: 0."),
     copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them. Default: off."),
@@ -76,10 +95,22 @@ def convert_command(
     ),
     background: int = typer.Option(0, "--background", help="Chips: background chips per scene. Default: 0."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary table. Default: off."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into a non-empty --out that tiledet did not create; its files are still never "
+        "removed or overwritten. Default: off (refused).",
+    ),
 ) -> None:
-    """Convert labels to a YOLO or COCO dataset, tiles, or classification chips."""
+    """Convert labels to a YOLO or COCO dataset, tiles, or classification chips.
+
+    --out is owned by tiledet: it records what it wrote in .tiledet-manifest.json and a later run
+    removes only those files. Exit codes: 0 complete, 2 bad input or options (or no box written),
+    130 interrupted.
+    """
+    from tiledet.cli.progress import progress_bar
+    from tiledet.cli.tables import print_convert_summary
     from tiledet.convert.pipeline import ConvertConfig, convert
-    from tiledet.convert.report import print_summary
 
     _reject_unused_options(to, tile, overlap, min_visibility, empty_fraction, chip_size, context, background)
     tile_cfg = chips_cfg = None
@@ -97,13 +128,16 @@ def convert_command(
             chip_size=chip_size, context=context, background=background, seed=seed, workers=workers
         )
     cfg = ConvertConfig(
-        src=src, images_dir=images, out=out, fmt=fmt, to=to, classes=classes, val_fraction=val_fraction,
+        src=src, images_dir=images, out=out, fmt=fmt, to=to, classes=classes,
         seed=seed, copy=copy, strict=strict, csv_columns=parse_csv_columns(csv_columns),
-        tile=tile_cfg, chips=chips_cfg, workers=workers,
+        tile=tile_cfg, chips=chips_cfg, workers=workers, force=force, skip_difficult=skip_difficult,
+        split="random" if split is None and val_fraction is not None else split,
+        **({} if val_fraction is None else {"val_fraction": val_fraction}),
     )
-    report = convert(cfg, show_progress=not quiet)
+    with progress_bar(f"reading labels from {src}", show=not quiet) as bar:
+        report = convert(cfg, progress=bar.advance, on_start=bar.start)
     if not quiet:
-        print_summary(report)
+        print_convert_summary(report)
 
 
 def _reject_unused_options(

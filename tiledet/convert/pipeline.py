@@ -2,34 +2,40 @@
 
 Steps: detect the format, read and resolve the labels (class map, image sizes from headers,
 clipping, drops), split by source image (see :mod:`tiledet.convert.split`), write the dataset, and
-write ``OUT/report.json`` (see :mod:`tiledet.convert.report`). Re-running into the same ``OUT`` gives
-identical files; files of a previous run that this run does not produce are removed.
+write ``OUT/report.json`` last (see :mod:`tiledet.convert.report`). ``OUT`` is a
+:class:`tiledet.outdir.OutputDir`: refused when it overlaps the inputs or holds files tiledet did not
+write (unless ``force``); re-running into it gives identical files, and files listed in the previous
+run's manifest that this run does not produce are removed (nothing else is ever touched).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
 from tiledet.errors import ConfigError, FormatError, InputError
 from tiledet.formats import READERS
-from tiledet.ioutil import atomic_write_json
-from tiledet.labels import Drop, ImageLabels
+from tiledet.labels import INTENDED_DROPS, Drop, ImageLabels
+from tiledet.outdir import OutputDir
 
 if TYPE_CHECKING:
+    from tiledet.convert.chips import ChipConfig, ChipReport
     from tiledet.convert.load import LoadResult
+    from tiledet.convert.tiling import TileConfig, TileReport
 
 #: Output kinds of ``--to``.
 OUTPUT_KINDS = ("yolo", "coco", "chips")
 #: Roles a ``--csv-columns`` override may name.
-CSV_ROLES = frozenset({"image", "xmin", "ymin", "xmax", "ymax", "bounds", "class"})
+CSV_ROLES = frozenset({"image", "xmin", "ymin", "xmax", "ymax", "x", "y", "w", "h", "bounds", "class"})
 
 Splits = Mapping[str, list[ImageLabels]]
 Advance = Callable[[int], None]
+#: Called when a stage begins: ``(description, total items or None when unknown)``.
+OnStart = Callable[[str, "int | None"], None]
+_SubConfig = TypeVar("_SubConfig", "TileConfig", "ChipConfig")
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,9 @@ class ConvertConfig:
 
     Attributes:
         src: label source (file or folder).
-        images_dir: folder the labels' image names are relative to.
+        images_dir: folder the labels' image names are relative to; None uses the folder the source
+            declares (:func:`tiledet.formats.layout.declared_images_dir`: a YOLO ``data.yaml``'s
+            dataset root, the ``images`` folder beside DOTA/VisDrone label folders).
         out: output folder.
         fmt: source format, a key of ``tiledet.formats.READERS`` or ``"auto"`` (detect).
         to: ``"yolo"``, ``"coco"`` or ``"chips"``.
@@ -52,10 +60,16 @@ class ConvertConfig:
         tile: tiling options; None writes whole images.
         chips: chips options for ``to="chips"`` (None uses ``ChipConfig()`` defaults).
         workers: worker processes for tiling/chips when their own ``workers`` is 0 (0 = CPU count).
+        force: write into a non-empty ``out`` that tiledet did not create (its files are still never
+            removed or overwritten).
+        split: ``"keep"`` the source's own train/val(/test) assignment, ``"random"`` re-split with
+            ``val_fraction`` and ``seed``; None keeps it when the source declares splits (YOLO
+            ``data.yaml``), else splits at random.
+        skip_difficult: DOTA: leave out boxes flagged difficult (``difficult`` drops).
     """
 
     src: Path
-    images_dir: Path
+    images_dir: Path | None
     out: Path
     fmt: str = "auto"
     to: str = "yolo"
@@ -65,13 +79,19 @@ class ConvertConfig:
     copy: bool = False
     strict: bool = False
     csv_columns: Mapping[str, str] = field(default_factory=dict)
-    tile: Any | None = None
-    chips: Any | None = None
+    tile: TileConfig | None = None
+    chips: ChipConfig | None = None
     workers: int = 0
+    force: bool = False
+    split: str | None = None
+    skip_difficult: bool = False
 
     def __post_init__(self) -> None:
         for name in ("src", "images_dir", "out"):
-            object.__setattr__(self, name, Path(getattr(self, name)))
+            if getattr(self, name) is not None or name != "images_dir":
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.split is not None and self.split not in ("keep", "random"):
+            raise ConfigError(f"--split must be keep or random, got {self.split!r}")
         object.__setattr__(self, "csv_columns", dict(self.csv_columns))
         if self.fmt != "auto" and self.fmt not in READERS:
             raise ConfigError(f"--from must be auto or one of {', '.join(READERS)}, got {self.fmt!r}")
@@ -93,8 +113,6 @@ class ConvertConfig:
             raise ConfigError("chip options (--chip-size, --context, --background) need --to chips")
         if self.classes is not None and not str(self.classes).strip():
             raise ConfigError("--classes must be 'xview' or a class file path")
-        if self.out.resolve() == self.images_dir.resolve():
-            raise ConfigError(f"--out must differ from --images ({self.out})")
 
 
 def _check_inputs(cfg: ConvertConfig) -> None:
@@ -112,7 +130,8 @@ def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
     from tiledet.convert.load import load_labels
 
     return load_labels(
-        cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns
+        cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns,
+        skip_difficult=cfg.skip_difficult,
     )
 
 
@@ -124,8 +143,9 @@ def _detect(cfg: ConvertConfig) -> str:
 
 def _check_loaded(cfg: ConvertConfig, result: LoadResult) -> None:
     """Reject empty input, input where no image could be used, and (strict) any drop."""
-    if cfg.strict and result.drops:
-        first = result.drops[0]
+    problems = [d for d in result.drops if d.reason not in INTENDED_DROPS]
+    if cfg.strict and problems:
+        first = problems[0]
         detail = f"{first.reason}: {first.detail}" if first.detail else first.reason
         raise FormatError(first.source, first.location, detail)
     if not result.dataset.images:
@@ -137,118 +157,168 @@ def _check_loaded(cfg: ConvertConfig, result: LoadResult) -> None:
         )
 
 
-@contextlib.contextmanager
-def _progress(show: bool, description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A ``rich`` progress bar on stderr; yields ``advance(n)``."""
-    if not show:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def _split_dataset(result: LoadResult, cfg: ConvertConfig) -> dict[str, list[ImageLabels]]:
-    from tiledet.convert.split import split_images
+    """The source's own splits (``split="keep"``, the default when it declares some), else random."""
+    from tiledet.convert.split import kept_splits, split_images
 
+    if cfg.split == "keep" and not result.image_splits:
+        raise ConfigError(f"--split keep: {cfg.src} declares no train/val splits; use --split random")
+    if cfg.split == "keep" or (cfg.split is None and result.image_splits):
+        return kept_splits(result.dataset.images, result.image_splits)
     return split_images(result.dataset.images, cfg.val_fraction, cfg.seed)
 
 
-def convert(cfg: ConvertConfig, show_progress: bool = True) -> ConvertReport:
-    """Run one conversion and write ``cfg.out/report.json``.
+def _with_images_dir(cfg: ConvertConfig) -> ConvertConfig:
+    """``cfg`` with ``images_dir`` filled from the source's own layout when it was not given."""
+    if cfg.images_dir is not None:
+        return cfg
+    from tiledet.formats.layout import declared_images_dir
+
+    found = declared_images_dir(cfg.src)
+    if found is None:
+        raise ConfigError(f"--images is needed: {cfg.src} does not say where its images are")
+    return replace(cfg, images_dir=found)
+
+
+def convert(
+    cfg: ConvertConfig, progress: Advance | None = None, on_start: OnStart | None = None
+) -> ConvertReport:
+    """Run one conversion and write ``cfg.out/report.json`` (``tiledet.convert_labels``). Prints nothing.
 
     Args:
         cfg: the conversion options.
-        show_progress: draw a progress bar on stderr.
+        progress: called with the number of source images just written (progress bars).
+        on_start: called as each stage begins, ``(description, total)``: reading the labels (total
+            None), then writing (total = number of source images).
 
     Returns:
         The report (also written as ``report.json``).
 
     Raises:
-        InputError: missing source or image folder, empty or unreadable labels, unknown format.
+        InputError: missing source or image folder, empty or unreadable labels, unknown format; no
+            box written at all from a non-empty input (``report.json`` is written first).
         FormatError: in strict mode, the first problem, naming its file and line/feature.
+        ConfigError: ``out`` overlaps the source or the images folder, or is a non-empty folder not
+            written by tiledet (without ``force``); absurd tile counts.
     """
+    cfg = _with_images_dir(cfg)
     _check_inputs(cfg)
+    negatives = cfg.chips.negatives if cfg.chips is not None else None
+    od = OutputDir(cfg.out, force=cfg.force, sources=[cfg.src, cfg.images_dir, negatives])
+    od.check_target()  # before reading: fail fast, write nothing
     fmt = _detect(cfg)
-    if show_progress:
-        from rich.console import Console
-
-        with Console(stderr=True).status(f"reading {fmt} labels from {cfg.src}"):
-            result = _load(cfg, fmt)
-    else:
-        result = _load(cfg, fmt)
+    if on_start is not None:
+        on_start(f"reading {fmt} labels", None)
+    result = _load(cfg, fmt)
     _check_loaded(cfg, result)
     splits = _split_dataset(result, cfg)
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    class_names = tuple(result.dataset.class_names)
-    total = len(result.dataset.images)
-    with _progress(show_progress, f"writing {cfg.to}", total) as advance:
-        if cfg.to == "chips":
-            extra = _write_chips(cfg, splits, class_names, advance)
-        elif cfg.tile is not None:
-            extra = _write_tiles(cfg, splits, class_names, advance)
-        else:
-            extra = _write_plain(cfg, splits, class_names, advance)
-    if extra is not None:
-        _check_unreadable_scenes(cfg, extra)
-    report = _make_report(cfg, fmt, result, splits, extra)
-    atomic_write_json(cfg.out / "report.json", report.to_dict())
+    _check_outputs(cfg, splits)
+    if on_start is not None:
+        on_start(f"writing {cfg.to}", len(result.dataset.images))
+    with od:  # the manifest says "incomplete" until this block ends normally
+        od.remove("report.json")  # an interrupted run must not leave the previous report behind
+        report = _write(cfg, od, fmt, result, splits, progress or _no_progress)
+    _check_written(cfg, report)
     return report
 
 
-def _write_plain(cfg: ConvertConfig, splits: Splits, class_names: tuple[str, ...], advance: Advance) -> None:
-    from tiledet.convert.write import remove_stale, remove_top_level, write_plain_dataset
+def _check_outputs(cfg: ConvertConfig, splits: Splits) -> None:
+    """Before anything is written: tile counts within limits."""
+    if cfg.tile is not None:
+        from tiledet.convert.tile_geometry import check_tile_count
 
-    if (cfg.out / "chips.yaml").is_file():  # a previous chips run: its class folders are stale
-        remove_stale(cfg.out, (), ("train", "val"))
-    written = write_plain_dataset(splits, cfg.images_dir, cfg.out, class_names, cfg.to, cfg.copy, advance)
+        sizes = [im.size_wh for images in splits.values() for im in images]
+        check_tile_count(sizes, cfg.tile.tile, cfg.tile.overlap)
+
+
+def _write(
+    cfg: ConvertConfig, od: OutputDir, fmt: str, result: LoadResult, splits: Splits, advance: Advance
+) -> ConvertReport:
+    """Write the dataset, remove stale files of the previous run, then write ``report.json`` last."""
+    class_names = tuple(result.dataset.class_names)
+    extra: TileReport | ChipReport | None
+    if cfg.to == "chips":
+        extra = _write_chips(cfg, od, splits, class_names, advance)
+    elif cfg.tile is not None:
+        extra = _write_tiles(cfg, od, cfg.tile, splits, class_names, advance)
+    else:
+        extra = _write_plain(cfg, od, splits, class_names, advance)
+    od.remove_stale()  # only files the previous run's manifest lists
+    if extra is not None:
+        _check_unreadable_scenes(cfg, extra)
+    report = _make_report(cfg, fmt, result, splits, extra)
+    od.write_json("report.json", report.to_dict())
+    return report
+
+
+def _check_written(cfg: ConvertConfig, report: ConvertReport) -> None:
+    """A run that wrote no box at all from an input that had boxes is a failure, not a success."""
+    if report.input_boxes > 0 and report.written_boxes == 0:
+        reasons = ", ".join(f"{n} {r}" for r, n in report.dropped.items() if n) or "none"
+        raise InputError(
+            f"{cfg.src}: no box was written: all {report.input_boxes} input boxes were dropped "
+            f"({reasons}); see {cfg.out / 'report.json'}"
+        )
+
+
+def _write_plain(
+    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
+) -> None:
+    from tiledet.convert.write import write_plain_dataset
+
+    write_plain_dataset(splits, cfg.images_dir, od, class_names, cfg.to, cfg.copy, advance)
     if cfg.to == "yolo":
-        written.add(_write_yaml(cfg.out, splits, class_names))
-    remove_stale(cfg.out, written)
-    remove_top_level(cfg.out, ["data.yaml"] if cfg.to == "yolo" else [])
+        _write_yaml(od, splits, class_names)
 
 
-def _write_yaml(out: Path, splits: Splits, class_names: tuple[str, ...]) -> Path:
+def _write_yaml(od: OutputDir, splits: Splits, class_names: tuple[str, ...]) -> Path:
     """``data.yaml``; with no validation images, ``val`` points at the train images."""
     from tiledet.formats.yolo import write_data_yaml
 
     folders = {split: f"images/{split}" for split in splits}
     if not splits.get("val"):
         folders["val"] = "images/train"
-    return write_data_yaml(out, folders, list(class_names))
+    od.path("data.yaml")  # checked and recorded; written by write_data_yaml
+    return write_data_yaml(od.root, folders, list(class_names))
 
 
-def _with_workers(sub_cfg: Any, workers: int) -> Any:
-    if workers and getattr(sub_cfg, "workers", 0) == 0:
+def _no_progress(n: int) -> None:
+    """The ``progress`` callback when none is given."""
+
+
+def _with_workers(sub_cfg: _SubConfig, workers: int) -> _SubConfig:
+    if workers and sub_cfg.workers == 0:
         return replace(sub_cfg, workers=workers)
     return sub_cfg
 
 
-def _write_tiles(cfg: ConvertConfig, splits: Splits, class_names: tuple[str, ...], advance: Advance) -> Any:
+def _write_tiles(
+    cfg: ConvertConfig,
+    od: OutputDir,
+    tile: TileConfig,
+    splits: Splits,
+    class_names: tuple[str, ...],
+    advance: Advance,
+) -> TileReport:
     from tiledet.convert.tiling import write_tiled_dataset
-    from tiledet.convert.write import clear_outputs
 
-    clear_outputs(cfg.out)
-    tile_cfg = _with_workers(cfg.tile, cfg.workers)
-    report = write_tiled_dataset(splits, cfg.images_dir, cfg.out, class_names, tile_cfg, cfg.to, advance)
+    tile_cfg = _with_workers(tile, cfg.workers)
+    report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, advance)
     if cfg.to == "yolo":
-        _write_yaml(cfg.out, splits, class_names)
+        _write_yaml(od, splits, class_names)
     return report
 
 
-def _write_chips(cfg: ConvertConfig, splits: Splits, class_names: tuple[str, ...], advance: Advance) -> Any:
+def _write_chips(
+    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
+) -> ChipReport:
     from tiledet.convert.chips import ChipConfig, write_chips_dataset
-    from tiledet.convert.write import clear_outputs
 
-    clear_outputs(cfg.out)
     chip_cfg = _with_workers(cfg.chips if cfg.chips is not None else ChipConfig(seed=cfg.seed), cfg.workers)
-    return write_chips_dataset(splits, cfg.images_dir, cfg.out, class_names, chip_cfg, advance)
+    return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, advance)
 
 
-def _check_unreadable_scenes(cfg: ConvertConfig, extra: Any) -> None:
+def _check_unreadable_scenes(cfg: ConvertConfig, extra: TileReport | ChipReport) -> None:
     """Strict mode: a scene whose header was fine but whose pixels could not be read is an error."""
     unreadable = getattr(extra, "unreadable", {})
     if cfg.strict and unreadable:
@@ -256,7 +326,7 @@ def _check_unreadable_scenes(cfg: ConvertConfig, extra: Any) -> None:
         raise FormatError(str(cfg.images_dir / name), "", f"unreadable_image: {why}")
 
 
-def _scene_drops(extra: Any) -> list[Drop]:
+def _scene_drops(extra: TileReport | ChipReport) -> list[Drop]:
     """Tiling/chips drops plus one image-level record per unreadable scene that had no boxes."""
     drops = list(extra.drops)
     with_boxes = {d.image for d in drops}
@@ -271,7 +341,7 @@ def _make_report(
     fmt: str,
     result: LoadResult,
     splits: Splits,
-    extra: Any,
+    extra: TileReport | ChipReport | None,
 ) -> ConvertReport:
     """Assemble the report; tiling/chips drops (boxes kept nowhere) join the load drops."""
     drops = list(result.drops)

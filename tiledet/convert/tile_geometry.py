@@ -5,6 +5,7 @@ No files, no images: boxes and windows in, index pairs and clipped boxes out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,11 @@ __all__ = [
 
 #: Kept pieces whose clipped width or height is below this many pixels are dropped (as in loading).
 MIN_PIECE_SIDE_PX = 1.0
+
+#: Refuse a tiling that lays out more than this many times the tiles it would without overlap.
+MAX_TILE_FACTOR = 32
+#: Refuse a tiling that lays out more tiles than this in total.
+MAX_TILES = 10_000_000
 
 #: Visibility ratios within this much below ``min_visibility`` still count as reaching it, so that a
 #: ratio that is exactly the threshold on paper is not lost to floating-point rounding.
@@ -114,3 +120,46 @@ def assign_boxes_to_tiles(xyxy: np.ndarray, windows: np.ndarray, min_visibility:
         below_visibility=int((~visible).sum()),
         too_small=int((visible & ~keep).sum()),
     )
+
+
+def tile_count(size_wh: tuple[int, int], tile: int, overlap: float) -> int:
+    """Number of windows :func:`tiledet.geometry.tile_offsets` lays out, computed without building them.
+
+    Along each axis: 1 when the image is not larger than the tile, else ``ceil((L - tile) / stride) + 1``
+    with ``stride = max(1, round(tile * (1 - overlap)))``.
+    """
+    stride = max(1, round(tile * (1.0 - overlap)))
+    count = 1
+    for length in size_wh:
+        count *= 1 if length <= tile else -(-(int(length) - tile) // stride) + 1
+    return count
+
+
+def check_tile_count(sizes_wh: Sequence[tuple[int, int]], tile: int, overlap: float) -> int:
+    """Refuse settings that would lay out absurdly many tiles; returns the number of tiles laid out.
+
+    Args:
+        sizes_wh: ``(width, height)`` of every scene, px.
+        tile: tile side, px.
+        overlap: tile overlap fraction.
+
+    Raises:
+        ConfigError: when the tiles exceed :data:`MAX_TILE_FACTOR` times the count without overlap
+            (e.g. ``--overlap 0.999``) or :data:`MAX_TILES` in total, with the numbers.
+    """
+    from tiledet.errors import ConfigError
+
+    total = sum(tile_count(size, tile, overlap) for size in sizes_wh)
+    plain = sum(tile_count(size, tile, 0.0) for size in sizes_wh)
+    if total > MAX_TILE_FACTOR * plain:
+        raise ConfigError(
+            f"--tile {tile} with --overlap {overlap:g} would lay out {total:,} tiles over "
+            f"{len(sizes_wh)} scenes, {total / plain:,.0f} times the {plain:,} tiles without overlap "
+            f"(limit {MAX_TILE_FACTOR}x); use a smaller --overlap"
+        )
+    if total > MAX_TILES:
+        raise ConfigError(
+            f"--tile {tile} would lay out {total:,} tiles over {len(sizes_wh)} scenes (limit "
+            f"{MAX_TILES:,}); use a larger --tile"
+        )
+    return total

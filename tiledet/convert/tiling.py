@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,10 +34,15 @@ from tiledet.convert.tile_geometry import (
     VISIBILITY_EPS,
     TileAssignment,
     assign_boxes_to_tiles,
+    check_tile_count,
 )
 from tiledet.errors import ConfigError, InputError
 from tiledet.geometry import tile_offsets, tile_stem
 from tiledet.labels import Drop, ImageLabels, LabeledDataset
+
+if TYPE_CHECKING:
+    from tiledet.convert.write import WorkerOutput
+    from tiledet.outdir import OutputDir
 
 TILE_FORMATS = ("yolo", "coco")
 
@@ -98,7 +104,7 @@ class _SceneTask:
     split: str
     image: ImageLabels
     images_dir: Path
-    out: Path
+    out: WorkerOutput
     cfg: TileConfig
     to: str
 
@@ -188,6 +194,10 @@ def _box_drops(image: ImageLabels, idx: np.ndarray, reason: str, details: Sequen
     ]
 
 
+def _label_name(tile_name: str) -> str:
+    return PurePosixPath(tile_name).with_suffix(".txt").as_posix()
+
+
 def _unreadable(task: _SceneTask, error: str) -> _SceneResult:
     image = task.image
     result = _SceneResult(task.split, image, readable=False)
@@ -220,11 +230,11 @@ def _tile_scene(task: _SceneTask) -> _SceneResult:
         piece = slice(starts[k], starts[k + 1])
         boxes = Boxes(found.xyxy[piece], image.boxes.class_ids[found.box_idx[piece]])
         entry = TileEntry(tile_file_name(image.file_name, x0, y0), (x1 - x0, y1 - y0), boxes)
-        write_image(task.out / "images" / task.split / entry.file_name, pixels[y0:y1, x0:x1])
+        write_image(task.out.path(f"images/{task.split}/{entry.file_name}"), pixels[y0:y1, x0:x1])
         if task.to == "yolo":
             from tiledet.formats.yolo import write_label_file
 
-            label_path = (task.out / "labels" / task.split / entry.file_name).with_suffix(".txt")
+            label_path = task.out.path(f"labels/{task.split}/{_label_name(entry.file_name)}")
             try:
                 write_label_file(label_path, boxes, entry.size_wh)
             except OSError as e:
@@ -268,7 +278,7 @@ def _count(
 def write_tiled_dataset(
     splits: Mapping[str, Sequence[ImageLabels]],
     images_dir: Path,
-    out: Path,
+    out: Path | OutputDir,
     class_names: Sequence[str],
     cfg: TileConfig,
     to: str = "yolo",
@@ -283,7 +293,8 @@ def write_tiled_dataset(
     Args:
         splits: split name -> its scenes (boxes in scene pixels, already clipped to the scene).
         images_dir: folder the scenes' ``file_name`` are relative to.
-        out: output folder (layout in the module docstring). ``data.yaml``/``report.json`` are not written.
+        out: output folder (layout in the module docstring), or an open ``OutputDir``.
+            ``data.yaml``/``report.json`` are not written.
         class_names: class names, index = class id.
         cfg: tiling settings.
         to: ``"yolo"`` (a label file per tile) or ``"coco"`` (``annotations/{split}.json``).
@@ -291,37 +302,66 @@ def write_tiled_dataset(
 
     Returns:
         A :class:`TileReport` with counts, per-box outcomes and drops.
+
+    Raises:
+        ConfigError: absurd tile counts (:func:`check_tile_count`); an output over a file tiledet
+            did not write.
     """
     if to not in TILE_FORMATS:
         raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
-    from tiledet.convert.write import check_unique_outputs
+    from tiledet.convert.write import check_unique_outputs, output_dir
 
     check_unique_outputs(splits, lambda name: tile_file_name(name, 0, 0), "tile names")
-    images_dir, out = Path(images_dir).resolve(), Path(out)
+    check_tile_count([im.size_wh for images in splits.values() for im in images], cfg.tile, cfg.overlap)
+    with output_dir(out) as od:
+        return _write_tiles(splits, Path(images_dir).resolve(), od, tuple(class_names), cfg, to, progress)
+
+
+def _write_tiles(
+    splits: Mapping[str, Sequence[ImageLabels]],
+    images_dir: Path,
+    od: OutputDir,
+    class_names: tuple[str, ...],
+    cfg: TileConfig,
+    to: str,
+    progress: Callable[[int], None] | None,
+) -> TileReport:
+    """:func:`write_tiled_dataset` inside an open output folder; records every file written."""
+    from tiledet.convert.write import WorkerOutput, record_results
+
+    folders = ("images", "labels") if to == "yolo" else ("images",)
+    target = WorkerOutput.of(od, folders)
     try:
         for split in splits:
-            (out / "images" / split).mkdir(parents=True, exist_ok=True)
-            if to == "yolo":
-                (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+            for folder in folders:
+                target.path(f"{folder}/{split}/.keep").parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"{out}: cannot create the output folders ({e})") from e
-    tasks = [_SceneTask(s, im, images_dir, out, cfg, to) for s, images in splits.items() for im in images]
+        raise InputError(f"{od.root}: cannot create the output folders ({e})") from e
+    tasks = [_SceneTask(s, im, images_dir, target, cfg, to) for s, images in splits.items() for im in images]
     report = TileReport(cfg, to, {s: Counter() for s in splits}, {s: Counter() for s in splits})
     tiles: dict[str, list[ImageLabels]] = {s: [] for s in splits}
     readable_val: list[ImageLabels] = []
-    for result in map_scenes(_tile_scene, tasks, cfg.workers, progress):
+
+    def written(result: _SceneResult) -> list[str]:
+        names = [f"images/{result.split}/{t.file_name}" for t in result.tiles]
+        if to == "yolo":
+            names += [f"labels/{result.split}/{_label_name(t.file_name)}" for t in result.tiles]
+        return names
+
+    results = map_scenes(_tile_scene, tasks, cfg.workers, progress)
+    for result in record_results(od, target, folders, results, written):
         report._add(result)
         tiles[result.split].extend(ImageLabels(t.file_name, t.size_wh, t.boxes) for t in result.tiles)
         if result.split == "val" and result.readable:
             readable_val.append(result.image)
     _write_annotations(
-        out, images_dir, class_names, tiles if to == "coco" else {}, readable_val, "val" in splits
+        od, images_dir, class_names, tiles if to == "coco" else {}, readable_val, "val" in splits
     )
     return report
 
 
 def _write_annotations(
-    out: Path,
+    od: OutputDir,
     images_dir: Path,
     class_names: Sequence[str],
     tiles: Mapping[str, list[ImageLabels]],
@@ -335,13 +375,11 @@ def _write_annotations(
     for split, entries in tiles.items():
         info = {
             "description": f"tiledet tiles, split {split}",
-            "images_dir": str((out / "images" / split).resolve()),
+            "images_dir": str((od.root / "images" / split).resolve()),
         }
-        write_coco_json(
-            out / "annotations" / f"{split}.json", LabeledDataset(names, tuple(entries)), info=info
-        )
+        path = od.path(f"annotations/{split}.json")
+        write_coco_json(path, LabeledDataset(names, tuple(entries)), info=info)
     if has_val:
         info = {"description": "tiledet untiled val scenes", "images_dir": str(images_dir)}
-        write_coco_json(
-            out / "annotations" / "val_full.json", LabeledDataset(names, tuple(val_scenes)), info=info
-        )
+        path = od.path("annotations/val_full.json")
+        write_coco_json(path, LabeledDataset(names, tuple(val_scenes)), info=info)

@@ -1,24 +1,107 @@
-"""Write a plain (untiled) YOLO or COCO dataset, link or copy its images, and remove stale files.
+"""Write a plain (untiled) YOLO or COCO dataset, link or copy its images; safe output paths.
 
 Layout under ``OUT``: ``images/{split}/<file_name>`` (symlinks with absolute targets, or copies),
 ``labels/{split}/<file_name stem>.txt`` (YOLO) or ``annotations/{split}.json`` (COCO).
+
+Every file goes through a :class:`tiledet.outdir.OutputDir` (checked relative name, inside ``OUT``,
+never over a file tiledet did not write, recorded in the manifest). Worker processes, which cannot
+share the ``OutputDir``, use :class:`WorkerOutput` and the parent records what they wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
-from tiledet.errors import InputError
+from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import atomic_path
 from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.outdir import MANIFEST, MAX_NAME_BYTES, OutputDir, UnsafePathError, safe_relpath
 
-#: Folders under OUT that hold the dataset of one run; files in them that the run did not write are removed.
-MANAGED_DIRS = ("images", "labels", "annotations")
-#: Single files under OUT that only some kinds of output have.
-MANAGED_FILES = ("data.yaml", "chips.yaml", "chips.csv")
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def output_dir(out: Path | OutputDir) -> Iterator[OutputDir]:
+    """``out`` itself when it is an open :class:`OutputDir`; else one opened on the folder ``out``.
+
+    A plain folder (library use) is opened with ``force=True``: writing into a non-empty folder is
+    allowed, but files tiledet did not write are still never overwritten.
+    """
+    if isinstance(out, OutputDir):
+        yield out
+        return
+    with OutputDir(Path(out), force=True) as od:
+        yield od
+
+
+@dataclass(frozen=True)
+class WorkerOutput:
+    """What a worker process needs to write safely into an :class:`OutputDir`'s folder.
+
+    Attributes:
+        root: the output folder.
+        real_root: its real path (symlinks resolved).
+        protected: relative names of existing files tiledet did not write (never overwritten).
+    """
+
+    root: Path
+    real_root: Path
+    protected: frozenset[str]
+
+    @staticmethod
+    def of(od: OutputDir, under: Iterable[str]) -> WorkerOutput:
+        """For ``od``, protecting the files under the sub-folders ``under`` that tiledet did not write."""
+        return WorkerOutput(od.root, Path(os.path.realpath(od.root)), frozenset(unowned_files(od, under)))
+
+    def path(self, rel: str) -> Path:
+        """Checked absolute path of ``rel`` (parents created); same rules as ``OutputDir.check``.
+
+        Raises:
+            UnsafePathError: an unsafe name, or one that resolves outside the folder.
+            ConfigError: the path holds a file tiledet did not write.
+        """
+        key = safe_relpath(rel)
+        path = self.root / key
+        if str(key) in self.protected:
+            raise ConfigError(f"{path} exists and was not written by tiledet; refusing to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        real_parent = Path(os.path.realpath(path.parent))
+        if real_parent != self.real_root and self.real_root not in real_parent.parents:
+            raise UnsafePathError(f"{rel}: resolves outside the output folder {self.root}")
+        return path
+
+
+def unowned_files(od: OutputDir, under: Iterable[str]) -> set[str]:
+    """Relative names of files and links under ``od.root/<u>`` (``u`` in ``under``) not written by us."""
+    found: set[str] = set()
+    for name in under:
+        top = od.root / name
+        if not top.is_dir() or top.is_symlink():
+            if os.path.lexists(top) and not od.owns(name):
+                found.add(name)
+            continue
+        for folder, dirs, files in os.walk(top):
+            for entry in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                rel = Path(folder, entry).relative_to(od.root).as_posix()
+                if not od.owns(rel):
+                    found.add(rel)
+    return found
+
+
+def record_new_files(od: OutputDir, under: Iterable[str], protected: frozenset[str]) -> None:
+    """After an interrupted worker phase: record every file under ``under`` not in ``protected``.
+
+    Workers may have written files the parent never heard of; recording them (the manifest is then
+    marked incomplete) lets the next run remove them.
+    """
+    new = unowned_files(od, under) - protected
+    od.record(rel for rel in new if PurePosixPath(rel).name != MANIFEST)
 
 
 def place_image(source: Path, dest: Path, copy: bool) -> None:
@@ -83,12 +166,18 @@ def check_unique_outputs(
                     f"{what} ({key!r}); rename one of them"
                 )
             seen[key] = image.file_name
+            long = [p for p in PurePosixPath(key).parts if len(p.encode("utf-8")) > MAX_NAME_BYTES]
+            if long:
+                raise InputError(
+                    f"image {image.file_name[:60]!r}... would write {what} named {long[0][:60]!r}..., longer "
+                    f"than the {MAX_NAME_BYTES} bytes file systems allow; shorten the image name"
+                )
 
 
 def write_plain_dataset(
     splits: Mapping[str, Sequence[ImageLabels]],
     images_dir: Path,
-    out: Path,
+    out: Path | OutputDir,
     class_names: Sequence[str],
     to: str,
     copy: bool = False,
@@ -99,7 +188,7 @@ def write_plain_dataset(
     Args:
         splits: split name -> its images (with boxes in absolute ``xyxy`` pixels of the image).
         images_dir: folder the ``file_name`` of every image is relative to.
-        out: output folder.
+        out: output folder, or an open :class:`OutputDir` (see :func:`output_dir`).
         class_names: class names, index = class id.
         to: ``"yolo"`` or ``"coco"``.
         copy: copy images instead of linking them.
@@ -111,73 +200,52 @@ def write_plain_dataset(
     from tiledet.formats.coco import write_coco_json
     from tiledet.formats.yolo import write_label_file
 
+    check_unique_outputs(splits, output_relpath, "image")
     if to == "yolo":
         check_unique_outputs(splits, label_relpath, "label file")
     written: set[Path] = set()
-    for split, images in splits.items():
-        for image in images:
-            dest = out / "images" / split / output_relpath(image.file_name)
-            place_image(images_dir / image.file_name, dest, copy)
-            written.add(dest)
-            if to == "yolo":
-                label = out / "labels" / split / label_relpath(image.file_name)
-                write_label_file(label, image.boxes, image.size_wh)
-                written.add(label)
-            if progress is not None:
-                progress(1)
-        if to == "coco":
-            path = out / "annotations" / f"{split}.json"
-            info = {"description": f"tiledet convert: {split} split", "images_dir": f"images/{split}"}
-            renamed = tuple(ImageLabels(output_relpath(im.file_name), im.size_wh, im.boxes) for im in images)
-            write_coco_json(path, LabeledDataset(tuple(class_names), renamed), info=info)
-            written.add(path)
+    with output_dir(out) as od:
+        for split, images in splits.items():
+            for image in images:
+                dest = od.path(f"images/{split}/{output_relpath(image.file_name)}")
+                place_image(images_dir / image.file_name, dest, copy)
+                written.add(dest)
+                if to == "yolo":
+                    label = od.path(f"labels/{split}/{label_relpath(image.file_name)}")
+                    write_label_file(label, image.boxes, image.size_wh)
+                    written.add(label)
+                if progress is not None:
+                    progress(1)
+            if to == "coco":
+                path = od.path(f"annotations/{split}.json")
+                info = {"description": f"tiledet convert: {split} split", "images_dir": f"images/{split}"}
+                renamed = tuple(
+                    ImageLabels(output_relpath(im.file_name), im.size_wh, im.boxes) for im in images
+                )
+                write_coco_json(path, LabeledDataset(tuple(class_names), renamed), info=info)
+                written.add(path)
     return written
 
 
-def remove_stale(out: Path, keep: Iterable[Path], dirs: Sequence[str] = MANAGED_DIRS) -> int:
-    """Delete files under ``out/<dir>`` for each of ``dirs`` that are not in ``keep``; prune empty folders.
+def record_results(
+    od: OutputDir,
+    target: WorkerOutput,
+    under: Sequence[str],
+    results: Iterable[T],
+    names_of: Callable[[T], Iterable[str]],
+) -> Iterator[T]:
+    """Pass worker ``results`` through, recording the files each one wrote (``names_of(result)``).
 
-    Symlinks are removed as links (their targets are never touched).
-
-    Returns:
-        The number of files removed.
+    If the loop ends with an exception (including Ctrl-C), every new file under ``under`` is recorded
+    (see :func:`record_new_files`) before it propagates, so the next run can remove them.
     """
-    keep_set = {os.path.abspath(p) for p in keep}
-    removed = 0
-    for name in dirs:
-        root = out / name
-        if root.is_symlink() or root.is_file():
-            root.unlink()
-            removed += 1
-            continue
-        if not root.is_dir():
-            continue
-        for folder, subdirs, files in os.walk(root, topdown=False):
-            for file in files + [d for d in subdirs if os.path.islink(os.path.join(folder, d))]:
-                path = os.path.abspath(os.path.join(folder, file))
-                if path not in keep_set:
-                    os.unlink(path)
-                    removed += 1
-            if not os.listdir(folder):
-                os.rmdir(folder)
-    return removed
-
-
-def clear_outputs(out: Path, keep_files: Iterable[str] = ()) -> None:
-    """Remove every output of a previous run from ``out`` (before a tiled or chips run writes anew).
-
-    Deletes ``out/images``, ``out/labels``, ``out/annotations``, the managed top-level files not in
-    ``keep_files``, and ``out/train``, ``out/val`` only when ``out/chips.yaml`` shows they hold chips.
-    """
-    if (out / "chips.yaml").is_file():
-        remove_stale(out, (), ("train", "val"))
-    remove_stale(out, (), MANAGED_DIRS)
-    remove_top_level(out, keep_files)
-
-
-def remove_top_level(out: Path, keep_files: Iterable[str]) -> None:
-    """Delete the managed top-level files of ``out`` (``data.yaml``, ``chips.*``) not in ``keep_files``."""
-    keep = set(keep_files)
-    for name in MANAGED_FILES:
-        if name not in keep:
-            (out / name).unlink(missing_ok=True)
+    try:
+        for result in results:
+            od.record(names_of(result))
+            yield result
+    except BaseException:
+        close = getattr(results, "close", None)
+        if callable(close):
+            close()  # stop the worker pool first, so that nothing is written after the scan
+        record_new_files(od, under, target.protected)
+        raise
