@@ -188,7 +188,7 @@ def _run_tiledet(geojson: str, out: str) -> tuple[float, int, int]:
     src = Path(geojson)
     cfg = ConvertConfig(src=src, images_dir=src.parent / "train_images", out=Path(out), fmt="xview-geojson",
                         to="yolo", val_fraction=0.0)  # fmt: skip
-    convert(cfg, show_progress=False)
+    convert(cfg)
     return time.perf_counter() - start, base, _peak_rss_bytes()
 
 

@@ -29,8 +29,23 @@ def test_import_tiledet_imports_no_heavy_module():
 
 def test_public_names_resolve_without_heavy_imports():
     # every name is reachable; looking one up imports its module but none of torch/ultralytics/...
-    code = "import tiledet\nfor n in tiledet.__all__:\n    getattr(tiledet, n)"
+    code = "import tiledet\nfor n in tiledet.__all__:\n    getattr(tiledet, n, None)"
     assert _imported_after(code) == []
+
+
+#: Names of modules other parts of the project add; until they land, looking them up says so.
+OPTIONAL = {"load_classifier", "fully_convolutional", "draw_boxes"}
+
+
+def test_every_public_name_resolves():
+    missing = []
+    for name in tiledet.__all__:
+        try:
+            getattr(tiledet, name)
+        except AttributeError as e:
+            assert "not available in this version" in str(e)
+            missing.append(name)
+    assert set(missing) <= OPTIONAL
 
 
 def test_namespace_names_are_the_library_objects():

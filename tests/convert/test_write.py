@@ -40,7 +40,7 @@ def test_yolo_source_converts_to_a_dataset_that_reads_back(tmp_path, to):
     data_yaml = _yolo_source(tmp_path / "src")
     out = tmp_path / "out"
     cfg = ConvertConfig(src=data_yaml, images_dir=tmp_path / "src", out=out, to=to)
-    report = convert(cfg, show_progress=False)
+    report = convert(cfg)
     assert report.to_dict()["written_boxes"] == 10
     source = load_dataset(data_yaml, "yolo", None).dataset
     back = (

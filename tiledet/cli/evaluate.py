@@ -72,14 +72,15 @@ def eval_command(
 def _show(report: object, output_format: str) -> None:
     from rich.console import Console
 
-    from tiledet.evaluate.report import drop_notes, metrics_json_text, render
+    from tiledet.cli.tables import render_eval
+    from tiledet.evaluate.report import drop_notes, metrics_json_text
 
     if output_format == "json":
         typer.echo(metrics_json_text(report))  # type: ignore[arg-type]
         for note in drop_notes(report):  # type: ignore[arg-type]
             typer.echo(f"warning: {note}", err=True)
         return
-    render(report, Console())  # type: ignore[arg-type]
+    render_eval(report, Console())  # type: ignore[arg-type]
     for path in report.files:  # type: ignore[attr-defined]
         typer.echo(f"wrote {path}")
 

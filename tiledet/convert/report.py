@@ -1,4 +1,4 @@
-"""The conversion report (``OUT/report.json``) and its terminal summary table.
+"""The conversion report (``OUT/report.json``); its terminal table lives in :mod:`tiledet.cli.tables`.
 
 Accounting: every input box (or unparseable record) is either written or dropped with one reason,
 so ``input_boxes == written_boxes + sum(dropped.values())``. Images that cannot be used and carry no
@@ -88,48 +88,3 @@ class ConvertReport:
             out["chips"] = self.chips
         out["drops"] = [d.to_dict() for d in self.drops]
         return out
-
-
-def summary_table(report: ConvertReport) -> object:
-    """A ``rich`` table: boxes in / written / dropped by reason, images and boxes per split."""
-    from rich.table import Table
-
-    tiled = " (tiled)" if report.tiled else ""
-    table = Table(title=f"tiledet convert: {report.fmt} -> {report.to}{tiled}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_row("boxes in", str(report.input_boxes))
-    table.add_row("boxes written", str(report.written_boxes))
-    for reason, count in report.dropped.items():
-        if count:
-            table.add_row(f"dropped: {reason}", str(count))
-    for reason, count in report.skipped_images.items():
-        table.add_row(f"images skipped: {reason}", str(count))
-    for split, count in report.images_per_split.items():
-        table.add_row(f"images {split}", f"{count} ({report.boxes_per_split.get(split, 0)} boxes)")
-    for label, extra in (("tiling", report.tiling), ("chips", report.chips)):
-        for key, value in _flat_counts(extra or {}):
-            table.add_row(f"{label}: {key}", str(value))
-    table.add_row("output", str(report.out))
-    return table
-
-
-def _flat_counts(obj: dict, prefix: str = "") -> list[tuple[str, int]]:
-    """``(dotted key, int)`` pairs of a report dict, two levels deep, for the summary table."""
-    rows: list[tuple[str, int]] = []
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, bool) or key == "seed":
-            continue
-        if isinstance(value, int):
-            rows.append((name, value))
-        elif isinstance(value, dict) and not prefix:
-            rows.extend(_flat_counts(value, prefix=f"{name}."))
-    return rows
-
-
-def print_summary(report: ConvertReport) -> None:
-    """Print :func:`summary_table` to stderr."""
-    from rich.console import Console
-
-    Console(stderr=True).print(summary_table(report))

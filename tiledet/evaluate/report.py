@@ -1,4 +1,7 @@
-"""One evaluation end to end (what ``tiledet eval`` does) and its outputs: tables, JSON, CSV, plots."""
+"""One evaluation end to end (what ``tiledet eval`` does) and its outputs: JSON, CSV, plots.
+
+The terminal tables live in :mod:`tiledet.cli.tables`; this module never prints.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
-from tiledet.evaluate.metrics import SUMMARY_KEYS, EvalConfig, RunMetrics, evaluate
+from tiledet.evaluate.metrics import EvalConfig, RunMetrics, evaluate
 from tiledet.ioutil import atomic_write_json, atomic_write_text
 
 #: Shown for pycocotools' -1 sentinel (no ground truth to score against).
@@ -50,10 +53,6 @@ class EvalReport:
 def summary_label(key: str, max_dets: int) -> str:
     """Display label of a summary key (``AR@max`` -> ``AR@100``)."""
     return key.replace("@max", f"@{max_dets}")
-
-
-def _fmt(value: float) -> str:
-    return NA if math.isnan(value) else f"{value:.4f}"
 
 
 def _csv_float(value: float) -> str:
@@ -121,45 +120,6 @@ def run_evaluation(
 def metrics_json_text(report: EvalReport) -> str:
     """Machine-readable metrics (what ``--format json`` prints)."""
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
-
-
-def render(report: EvalReport, console: object) -> None:
-    """Print the summary table, the per-class table and dropped-entry notes to a rich console."""
-    from rich.table import Table
-
-    runs = report.runs
-    gt = report.gt
-    summary = Table(title="summary", title_justify="left")
-    summary.add_column("metric")
-    for run in runs:
-        summary.add_column(run.name, justify="right")
-    for key in SUMMARY_KEYS:
-        summary.add_row(summary_label(key, report.cfg.max_dets), *(_fmt(r.summary[key]) for r in runs))
-    per_class = Table(title="per class (n/a: no ground truth)", title_justify="left")
-    per_class.add_column("class")
-    per_class.add_column("GT", justify="right")
-    for run in runs:
-        per_class.add_column(f"AP {run.name}", justify="right")
-        per_class.add_column(f"AP50 {run.name}", justify="right")
-    hidden = 0
-    for k, cls in enumerate(runs[0].per_class if runs else ()):
-        if cls.num_gt == 0 and all(r.per_class[k].num_det == 0 for r in runs):
-            hidden += 1  # a class nobody saw (e.g. most of xView's 60 on a small scene): CSV/JSON only
-            continue
-        cells = [cell for r in runs for cell in (_fmt(r.per_class[k].ap), _fmt(r.per_class[k].ap50))]
-        per_class.add_row(cls.name, str(cls.num_gt), *cells)
-    console.print(per_class)  # type: ignore[attr-defined]
-    if hidden:
-        console.print(  # type: ignore[attr-defined]
-            f"({hidden} classes with neither ground truth nor detections not shown)", soft_wrap=True
-        )
-    console.print(  # type: ignore[attr-defined]
-        f"ground truth: {gt['source']} ({gt['kind']}): {gt['images']} images, {gt['annotations']} boxes",
-        soft_wrap=True,
-    )
-    console.print(summary)  # type: ignore[attr-defined]
-    for note in drop_notes(report):
-        console.print(f"[yellow]{note}[/yellow]")  # type: ignore[attr-defined]
 
 
 def drop_notes(report: EvalReport) -> list[str]:
