@@ -1,0 +1,329 @@
+"""Image-folder data for classifiers: layout discovery, class order, seeded stratified splits, decoding.
+
+Layouts: ``ROOT/{train,val,test}/{class}/*`` (split folders) or ``ROOT/{class}/*`` (split here, stratified
+by class with a seed: ``test_fraction`` of every class to test, then ``val_fraction`` of the rest to val;
+a split layout without ``val`` gets its val carved out of train the same way). Class order: ``chips.yaml``'s
+``class_names``/``class_folders`` when present, else sorted folder names; empty class folders are allowed.
+Images of any size are decoded as RGB and resized to the model input (``INTER_AREA`` when shrinking,
+``INTER_LINEAR`` when growing). Unreadable images are skipped and counted.
+
+With ``chips.yaml``/``chips.csv`` (from ``tiledet convert --to chips``), the chip geometry and, per chip,
+the object box inside its window ``(x0, y0, x1, y1) / side`` clipped to [0, 1] (box-head targets) are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.errors import ConfigError, InputError
+from tiledet.ioutil import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Samples:
+    """The images of one split.
+
+    Attributes:
+        paths: image files, (N,).
+        labels: (N,) int64 class indices.
+        boxes: (N, 4) float32 object box inside the window, ``xyxy / side`` in [0, 1]; NaN when unknown
+            (background chips, or no ``chips.csv``).
+        images: (N, S, S, 3) uint8 RGB when decoded in memory, else None (streamed).
+    """
+
+    paths: list[Path]
+    labels: np.ndarray
+    boxes: np.ndarray
+    images: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index: np.ndarray) -> Samples:
+        """The samples at ``index`` (an int array)."""
+        return Samples(
+            [self.paths[i] for i in index.tolist()],
+            self.labels[index],
+            self.boxes[index],
+            None if self.images is None else self.images[index],
+        )
+
+
+@dataclass
+class DataSet:
+    """A discovered data set.
+
+    Attributes:
+        root: the data folder.
+        class_names: class names in label order.
+        splits: split name -> its samples (``train`` and ``val`` always; ``test`` when available).
+        chip_size: from ``chips.yaml`` (None without it).
+        context: from ``chips.yaml`` (None without it).
+        skipped: unreadable image path -> reason.
+        split_source: ``folders`` (the layout had split folders) or ``seeded`` (split here).
+    """
+
+    root: Path
+    class_names: list[str]
+    splits: dict[str, Samples]
+    chip_size: int | None = None
+    context: float | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    split_source: str = "folders"
+
+    def counts(self, split: str) -> list[int]:
+        """Samples per class in ``split``."""
+        labels = self.splits[split].labels
+        return np.bincount(labels, minlength=len(self.class_names)).tolist()
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_chips_yaml(root: Path) -> dict | None:
+    """``ROOT/chips.yaml`` as a dict, or None when absent.
+
+    Raises:
+        InputError: unreadable or not a mapping with ``class_names``.
+    """
+    path = root / "chips.yaml"
+    if not path.is_file():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"{path}: cannot read chips.yaml ({e})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
+        raise InputError(f"{path}: chips.yaml without a class_names list")
+    return data
+
+
+def _class_order(
+    root: Path, class_dirs: Sequence[Path], chips: dict | None
+) -> tuple[list[str], dict[str, int]]:
+    """Class names and folder name -> class index."""
+    if chips is not None:
+        names = [str(n) for n in chips["class_names"]]
+        folders = chips.get("class_folders") or {}
+        to_index = {str(folders.get(n, n)): i for i, n in enumerate(names)}
+        unknown = sorted({d.name for d in class_dirs} - set(to_index))
+        if unknown:
+            raise InputError(
+                f"{root}: folder {unknown[0]!r} is not a class of chips.yaml (classes: {', '.join(names)})"
+            )
+        return names, to_index
+    names = sorted({d.name for d in class_dirs})
+    return names, {n: i for i, n in enumerate(names)}
+
+
+def _list_split(folder: Path, to_index: dict[str, int]) -> tuple[list[Path], list[int]]:
+    paths: list[Path] = []
+    labels: list[int] = []
+    for class_dir in _subdirs(folder):
+        files = sorted(p for p in class_dir.iterdir() if _is_image(p))
+        paths += files
+        labels += [to_index[class_dir.name]] * len(files)
+    return paths, labels
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(rest, taken)``: ``round(fraction * n_c)`` samples of every class ``c`` go to ``taken``.
+
+    Classes with at least 2 samples give at least one to each side when ``fraction > 0``. Deterministic
+    for a seed; both index arrays sorted.
+    """
+    rng = np.random.default_rng(seed)
+    taken: list[np.ndarray] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        k = round(fraction * len(idx))
+        if fraction > 0 and len(idx) >= 2:
+            k = min(max(k, 1), len(idx) - 1)
+        taken.append(idx[:k])
+    take = np.sort(np.concatenate(taken)) if taken else np.zeros(0, np.int64)
+    rest = np.setdiff1d(np.arange(len(labels)), take)
+    return rest, take
+
+
+def _box_targets(root: Path, paths: Sequence[Path]) -> np.ndarray:
+    """(N, 4) box targets from ``chips.csv`` (NaN where no box is known)."""
+    boxes = np.full((len(paths), 4), np.nan, np.float32)
+    path = root / "chips.csv"
+    if not path.is_file():
+        return boxes
+    where = {p.resolve(): i for i, p in enumerate(paths)}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if not row.get("box_x0"):
+                    continue
+                i = where.get((root / row["chip"]).resolve())
+                if i is None:
+                    continue
+                box = np.array([float(row[f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")])
+                win = np.array([float(row[f"window_{k}"]) for k in ("x0", "y0", "x1", "y1")])
+                side = win[2] - win[0]
+                if side > 0:
+                    boxes[i] = np.clip((box - win[[0, 1, 0, 1]]) / side, 0.0, 1.0)
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{path}: cannot read chip boxes ({e})") from e
+    return boxes
+
+
+def discover(
+    root: str | Path, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
+) -> DataSet:
+    """Find the images, classes and splits of ``root`` (nothing decoded yet).
+
+    Raises:
+        InputError: missing folder, no class folders, no images, a single class with images.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: data folder not found")
+    chips = read_chips_yaml(root)
+    top = _subdirs(root)
+    split_dirs = [d for d in top if d.name in SPLITS]
+    has_splits = any(d.name == "train" for d in split_dirs)
+    class_dirs = [c for d in split_dirs for c in _subdirs(d)] if has_splits else top
+    if not class_dirs:
+        raise InputError(f"{root}: no class folders (expected ROOT/CLASS/* or ROOT/train/CLASS/*)")
+    names, to_index = _class_order(root, class_dirs, chips)
+    lists = {d.name: _list_split(d, to_index) for d in split_dirs} if has_splits else {}
+    if not has_splits:
+        lists["all"] = _list_split(root, to_index)
+    all_paths = [p for ps, _ in lists.values() for p in ps]
+    boxes = _box_targets(root, all_paths)
+    raw: dict[str, Samples] = {}
+    start = 0
+    for split, (paths, labels) in lists.items():
+        raw[split] = Samples(paths, np.asarray(labels, np.int64), boxes[start : start + len(paths)])
+        start += len(paths)
+    splits = _make_splits(raw, val_fraction, test_fraction, seed)
+    train = splits["train"]
+    if len(train) == 0:
+        raise InputError(f"{root}: no training images (looked for {', '.join(IMAGE_SUFFIXES)})")
+    if len(np.unique(train.labels)) < 2:
+        raise InputError(f"{root}: training images of a single class; a classifier needs at least 2")
+    return DataSet(
+        root, names, splits,
+        chip_size=None if chips is None or chips.get("chip_size") is None else int(chips["chip_size"]),
+        context=None if chips is None or chips.get("context") is None else float(chips["context"]),
+        split_source="folders" if has_splits else "seeded",
+    )  # fmt: skip
+
+
+def _make_splits(
+    raw: dict[str, Samples], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, Samples]:
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+    out: dict[str, Samples] = {}
+    if "all" in raw:
+        rest, test = stratified_split(raw["all"].labels, test_fraction, seed)
+        out["test"] = raw["all"].subset(test)
+        remaining = raw["all"].subset(rest)
+    else:
+        remaining = raw["train"]
+        if "test" in raw:
+            out["test"] = raw["test"]
+    if "all" in raw or "val" not in raw:
+        train, val = stratified_split(remaining.labels, val_fraction, seed + 1)
+        out["train"], out["val"] = remaining.subset(train), remaining.subset(val)
+    else:
+        out["train"], out["val"] = remaining, raw["val"]
+    return {k: out[k] for k in SPLITS if k in out and (k != "test" or len(out[k]))}
+
+
+def read_rgb(path: Path, size: int) -> np.ndarray | None:
+    """Decode ``path`` as RGB uint8 and resize to ``size``²; None when it cannot be read."""
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+    if image is None:
+        return None
+    if image.shape[:2] != (size, size):
+        shrink = image.shape[0] > size or image.shape[1] > size
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def decode_samples(
+    samples: Samples, size: int, skipped: dict[str, str], workers: int = 2, progress=None
+) -> Samples:
+    """Decode every image of ``samples`` into one ``(N, size, size, 3)`` uint8 array.
+
+    Unreadable images are dropped and recorded in ``skipped`` (path -> reason).
+    """
+    images = np.empty((len(samples), size, size, 3), np.uint8)
+    keep = np.ones(len(samples), bool)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for i, image in enumerate(pool.map(lambda p: read_rgb(p, size), samples.paths)):
+            if image is None:
+                keep[i] = False
+                skipped[str(samples.paths[i])] = "cannot decode image"
+            else:
+                images[i] = image
+            if progress is not None:
+                progress(1)
+    samples.images = images
+    if not keep.all():
+        log.warning("skipped %d unreadable images", int((~keep).sum()))
+        return samples.subset(np.flatnonzero(keep))
+    return samples
+
+
+def decoded_bytes(data: DataSet, size: int) -> int:
+    """Bytes of all splits decoded at ``size``² RGB uint8."""
+    return sum(len(s) for s in data.splits.values()) * size * size * 3
+
+
+def check_streamable(samples: Samples, skipped: dict[str, str]) -> Samples:
+    """For streamed splits: drop images whose header cannot be read (recorded in ``skipped``)."""
+    from tiledet.ioutil import image_size
+
+    keep = []
+    for i, path in enumerate(samples.paths):
+        try:
+            image_size(path)
+            keep.append(i)
+        except InputError as e:
+            skipped[str(path)] = str(e)
+    return samples if len(keep) == len(samples) else samples.subset(np.asarray(keep, np.int64))
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0-1 scale) of ``(N, H, W, 3)`` uint8 images (std floored at 1e-3)."""
+    flat = images.reshape(-1, 3)
+    mean = np.zeros(3)
+    sq = np.zeros(3)
+    step = 1 << 22
+    for start in range(0, len(flat), step):
+        chunk = flat[start : start + step].astype(np.float64) / 255.0
+        mean += chunk.sum(0)
+        sq += (chunk**2).sum(0)
+    n = max(len(flat), 1)
+    mean /= n
+    std = np.sqrt(np.maximum(sq / n - mean**2, 1e-6))
+    return mean.tolist(), np.maximum(std, 1e-3).tolist()

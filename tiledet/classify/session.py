@@ -1,0 +1,177 @@
+"""One training session: model, optimiser, scheduler and the epoch loop with checkpoints and early stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tiledet.classify.augment import Augmenter, parse_augment
+from tiledet.classify.checkpoint import Preprocess, checkpoint_dict, model_from_checkpoint, save_checkpoint
+from tiledet.classify.config import TrainConfig
+from tiledet.classify.data import DataSet
+from tiledet.classify.loop import (
+    Trainer,
+    class_weights,
+    epoch_order,
+    iter_batches,
+    make_optimizer,
+    make_scheduler,
+)
+from tiledet.classify.metrics import classification_metrics
+
+
+class Session:
+    """Builds (or restores from ``ckpt``) everything a run needs; :meth:`run` trains and evaluates.
+
+    Args:
+        cfg: the run's config (already merged with the checkpoint's model settings when resuming).
+        data: decoded (or streamable) splits.
+        device: torch device.
+        ckpt: the ``last.pt`` dict to resume from, or None.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: DataSet, device: Any, ckpt: dict | None = None) -> None:
+        import torch
+
+        from tiledet.classify.models import build_model
+        from tiledet.classify.train import _stats
+
+        self.cfg, self.data, self.device = cfg, data, device
+        self.c = len(data.class_names)
+        torch.manual_seed(cfg.seed)
+        if ckpt is not None:
+            model = model_from_checkpoint(ckpt, cfg.resume or "checkpoint")
+            self.mean, self.std = list(ckpt["mean"]), list(ckpt["std"])
+        else:
+            model = build_model(cfg.model, self.c, cfg.size, **cfg.factory_options())
+            self.mean, self.std = _stats(data)
+        train_labels = data.splits["train"].labels
+        weights = class_weights(train_labels, self.c) if cfg.balance == "loss" else None
+        self.trainer = Trainer(
+            model, self.c, Preprocess(self.mean, self.std), device, cfg.amp, weights,
+            cfg.label_smoothing, cfg.box_head, cfg.box_weight,
+        )  # fmt: skip
+        self.optimizer = make_optimizer(
+            cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum
+        )
+        self.scheduler = make_scheduler(cfg.scheduler, self.optimizer, cfg.epochs, cfg.patience)
+        self.augmenter = Augmenter(parse_augment(cfg.augment), cfg.seed)
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.best_state: dict | None = None
+        self.bad_epochs = 0
+        if ckpt is not None:
+            self._restore(ckpt["train_state"])
+
+    def _restore(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.history = list(state["history"])
+        self.best = state.get("best")
+        self.best_state = state.get("best_state")
+        self.bad_epochs = int(state.get("bad_epochs", 0))
+
+    def _checkpoint(self, state_dict: dict | None = None, train_state: dict | None = None) -> dict:
+        cfg = self.cfg
+        model = self.trainer.model
+        ckpt = checkpoint_dict(
+            model, model_name=cfg.model, model_options=cfg.factory_options(),
+            class_names=self.data.class_names,
+            input_size=cfg.size, mean=self.mean, std=self.std, chip_size=self.data.chip_size,
+            context=self.data.context, config=cfg.to_dict(), train_state=train_state,
+        )  # fmt: skip
+        if state_dict is not None:
+            ckpt["state_dict"] = state_dict
+        return ckpt
+
+    def _train_state(self) -> dict:
+        return {
+            "epoch": len(self.history),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "history": self.history,
+            "best": self.best,
+            "best_state": self.best_state,
+            "bad_epochs": self.bad_epochs,
+        }
+
+    def _epoch(self, epoch: int, progress: Any) -> dict:
+        import torch
+
+        cfg, train, val = self.cfg, self.data.splits["train"], self.data.splits["val"]
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout draws of this epoch
+        self.augmenter.reseed(cfg.seed * 1_000_003 + epoch)
+        order = epoch_order(train.labels, cfg.seed, epoch, cfg.balance, self.c)
+        batches = iter_batches(train, order, cfg.batch_size, cfg.size, cfg.workers)
+        on_batch = None
+        if progress is not None:
+
+            def on_batch(k: int, loss: float, acc: float) -> None:
+                progress("batch", {"epoch": epoch, "images": k, "loss": loss, "accuracy": acc})
+
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        stats = self.trainer.train_epoch(self.optimizer, batches, self.augmenter, on_batch)
+        out, val_loss = self.trainer.predict(
+            iter_batches(val, np.arange(len(val)), cfg.batch_size, cfg.size, cfg.workers)
+        )
+        metrics = classification_metrics(val.labels, out[:, : self.c].argmax(1), self.data.class_names)
+        return {
+            "epoch": epoch, "lr": lr, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
+            "val_loss": val_loss, "val_accuracy": metrics["accuracy"],
+            "val_macro_recall": metrics["macro_recall"],
+            "seconds": stats["seconds"], "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+        }  # fmt: skip
+
+    def run(self, od: Any, progress: Any = None):
+        """Train the remaining epochs, restore the best weights, evaluate; returns a ``TrainResult``."""
+        from tiledet.classify.evaluate import evaluate_samples, write_eval_files
+        from tiledet.classify.train import TrainResult, _better
+
+        cfg = self.cfg
+        start = len(self.history) + 1
+        if progress is not None:
+            progress(
+                "start",
+                {"epochs": cfg.epochs, "first_epoch": start, "train_images": len(self.data.splits["train"])},
+            )
+        stopped = cfg.patience > 0 and self.bad_epochs >= cfg.patience
+        for epoch in range(start, cfg.epochs + 1):
+            if stopped:
+                break
+            record = self._epoch(epoch, progress)
+            self.history.append(record)
+            if self.scheduler is not None:
+                is_plateau = cfg.scheduler == "plateau"
+                self.scheduler.step(record["val_loss"]) if is_plateau else self.scheduler.step()
+            if _better(cfg.monitor, record, self.best):
+                self.best, self.bad_epochs = dict(record), 0
+                self.best_state = {
+                    k: v.detach().cpu().clone() for k, v in self.trainer.model.state_dict().items()
+                }
+                save_checkpoint(od.path("best.pt"), self._checkpoint(self.best_state))
+            else:
+                self.bad_epochs += 1
+            save_checkpoint(od.path("last.pt"), self._checkpoint(train_state=self._train_state()))
+            if progress is not None:
+                progress("epoch", record)
+            stopped = cfg.patience > 0 and self.bad_epochs >= cfg.patience
+        if self.best_state is not None:
+            self.trainer.model.load_state_dict(self.best_state)
+            od.path("best.pt")  # keep it recorded when resuming without improvement
+        split_metrics: dict[str, dict] = {}
+        eval_split = "test" if "test" in self.data.splits else "val"
+        for split, samples in self.data.splits.items():
+            metrics, outputs = evaluate_samples(self.trainer, samples, self.data.class_names, cfg)
+            split_metrics[split] = metrics
+            if split == eval_split:
+                extra = {"split": split, "best_epoch": self.best["epoch"] if self.best else 0}
+                write_eval_files(od, metrics, outputs, samples, self.data.class_names, cfg.size, extra)
+        seconds = sum(h["seconds"] for h in self.history)
+        images = sum(h["images_per_s"] * h["seconds"] for h in self.history)
+        return TrainResult(
+            out=od.root, best_epoch=self.best["epoch"] if self.best else 0, epochs_run=len(self.history),
+            history=self.history, split_metrics=split_metrics, eval_split=eval_split,
+            images_per_s=images / max(seconds, 1e-9), train_seconds=seconds,
+        )  # fmt: skip

@@ -1,0 +1,176 @@
+"""``train(cfg)``: data -> model -> epochs with early stopping -> checkpoints, history and evaluation.
+
+Run folder (written through :class:`tiledet.outdir.OutputDir`): ``best.pt`` (best val ``monitor``),
+``last.pt`` (with optimiser/scheduler state for ``--resume``), ``config.json``, ``history.csv``,
+``history.png``, and the evaluation of the best weights on test (val when there is no test split):
+``metrics.json``, ``per_class.csv``, ``confusion.csv``, ``confusion.png``, ``mistakes.png``;
+``skipped.txt`` lists unreadable images. The library never prints: ``progress(event, info)`` is called
+with ``"decode"`` (``{"total"}`` once, then ``{"advance"}``), ``"start"``, ``"batch"``, ``"epoch"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from tiledet.classify.config import TrainConfig
+from tiledet.classify.data import DataSet, check_streamable, decode_samples, decoded_bytes, discover
+from tiledet.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, dict], None]
+HISTORY_COLUMNS = (
+    "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_recall",
+    "seconds", "images_per_s",
+)  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """What a run produced.
+
+    Attributes:
+        out: the run folder.
+        best_epoch: epoch of the restored best weights (1-based).
+        epochs_run: epochs completed (including resumed ones).
+        history: one dict per epoch (``HISTORY_COLUMNS``).
+        split_metrics: split -> metrics of the best weights (``classification_metrics``).
+        eval_split: the split the full evaluation files describe (``test``, else ``val``).
+        images_per_s: mean training throughput (augmentation included).
+        train_seconds: wall time of the training epochs.
+        skipped: unreadable images (path -> reason).
+        files: files written.
+    """
+
+    out: Path
+    best_epoch: int
+    epochs_run: int
+    history: list[dict]
+    split_metrics: dict[str, dict]
+    eval_split: str
+    images_per_s: float
+    train_seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def _device(name: str):
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _resume_config(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
+    """Merge the checkpoint's model settings into ``cfg`` (model, options, input size, box head)."""
+    from tiledet.classify.checkpoint import read_checkpoint
+
+    assert cfg.resume is not None
+    ckpt = read_checkpoint(cfg.resume)
+    if not ckpt.get("train_state"):
+        raise InputError(f"{cfg.resume}: holds no training state; resume from RUN/last.pt")
+    options = dict(ckpt["model_options"])
+    box_head = bool(options.pop("box_head", False))
+    merged = replace(cfg, model=ckpt["model_name"], model_options=options, input_size=int(ckpt["input_size"]),
+                     box_head=box_head)  # fmt: skip
+    return merged, ckpt
+
+
+def _load_data(cfg: TrainConfig, size: int, progress: Progress | None) -> DataSet:
+    data = discover(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    in_memory = decoded_bytes(data, size) <= cfg.memory_limit_gib * 2**30
+    if progress is not None:
+        progress("decode", {"total": sum(len(s) for s in data.splits.values()) if in_memory else 0})
+    advance = (lambda k: progress("decode", {"advance": k})) if progress is not None else None
+    for split, samples in list(data.splits.items()):
+        if in_memory:
+            data.splits[split] = decode_samples(samples, size, data.skipped, max(cfg.workers, 1), advance)
+        else:
+            data.splits[split] = check_streamable(samples, data.skipped)
+    if len(np.unique(data.splits["train"].labels)) < 2:
+        raise InputError(f"{cfg.data}: fewer than 2 classes with readable training images")
+    if len(data.splits["val"]) == 0:
+        raise InputError(f"{cfg.data}: no validation images (add a val split or raise --val-fraction)")
+    if cfg.box_head and not (Path(cfg.data) / "chips.csv").is_file():
+        raise ConfigError(
+            f"--box-head needs {Path(cfg.data) / 'chips.csv'} (from tiledet convert --to chips)"
+        )
+    return data
+
+
+def _stats(data: DataSet) -> tuple[list[float], list[float]]:
+    from tiledet.classify.data import channel_stats, read_rgb
+
+    train = data.splits["train"]
+    if train.images is not None:
+        return channel_stats(train.images)
+    pick = np.random.default_rng(0).permutation(len(train))[:2000]
+    images = [read_rgb(train.paths[i], 32) for i in pick]
+    return channel_stats(np.stack([im for im in images if im is not None]))
+
+
+def _history_csv(history: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, HISTORY_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+def _better(monitor: str, record: dict, best: dict | None) -> bool:
+    if best is None:
+        return True
+    if monitor == "loss":
+        return record["val_loss"] < best["val_loss"]
+    key = "val_accuracy" if monitor == "accuracy" else "val_macro_recall"
+    return record[key] > best[key] or (record[key] == best[key] and record["val_loss"] < best["val_loss"])
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Train a classifier as ``cfg`` says and write the run folder; see the module docstring.
+
+    Raises:
+        ConfigError / InputError: bad options, data, or checkpoint (one-line messages).
+    """
+    import torch
+
+    from tiledet.outdir import OutputDir
+
+    ckpt = None
+    if cfg.resume is not None:
+        cfg, ckpt = _resume_config(cfg)
+    size = cfg.size
+    device = _device(cfg.device)
+    if ckpt is None:  # fail fast on options or an input too small for the network, before decoding
+        from tiledet.classify.models import build_model
+
+        build_model(cfg.model, 2, size, **{k: v for k, v in cfg.factory_options().items() if k != "weights"})
+    with OutputDir(cfg.out, force=cfg.force, sources=[cfg.data]) as od:
+        data = _load_data(cfg, size, progress)
+        if ckpt is not None and list(ckpt["class_names"]) != data.class_names:
+            raise InputError(
+                f"{cfg.resume}: checkpoint trained on classes {ckpt['class_names']}, "
+                f"but {cfg.data} has {data.class_names}"
+            )
+        from tiledet.classify.session import Session
+
+        session = Session(cfg, data, device, ckpt)
+        torch.manual_seed(cfg.seed)
+        result = session.run(od, progress)
+        result.skipped = dict(data.skipped)
+        if data.skipped:
+            od.write_text("skipped.txt", "".join(f"{p}\t{r}\n" for p, r in sorted(data.skipped.items())))
+        od.write_json("config.json", cfg.to_dict())
+        od.write_text("history.csv", _history_csv(result.history))
+        from tiledet.classify.plots import plot_history
+
+        plot_history(result.history, od.path("history.png"))
+        result.files = sorted(od.root / f for f in od.written)
+        return result

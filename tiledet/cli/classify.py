@@ -1,0 +1,349 @@
+"""``tiledet classify train|eval|predict|sweep``: thin Typer layer over :mod:`tiledet.classify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tiledet.errors import ConfigError
+
+classify_app = typer.Typer(
+    name="classify",
+    help="Train, evaluate and apply image classifiers (chips from `tiledet convert --to chips`).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def parse_settings(items: list[str] | None, option: str) -> dict[str, Any]:
+    """``["filters=32,64", "dropout=0.2"]`` -> ``{"filters": [32, 64], "dropout": 0.2}`` (YAML scalars).
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option}: expected KEY=VALUE, got {item!r}")
+        parts = [yaml.safe_load(p) for p in text.split(",")] if "," in text else [yaml.safe_load(text)]
+        out[key.strip().replace("-", "_")] = parts if "," in text else parts[0]
+    return out
+
+
+class _TrainProgress:
+    """Rich progress for the training events (decode bar, then one bar per epoch with loss/accuracy)."""
+
+    def __init__(self, progress: Any) -> None:
+        self.p = progress
+        self.task: Any = None
+        self.epochs = 0
+        self.train_images = 0
+
+    def __call__(self, event: str, info: dict) -> None:
+        if self.p is None:
+            return
+        if event == "row":
+            self.p.console.print(f"[bold]row {info['index'] + 1}/{info['total']}[/bold] {info['point']}")
+        elif event == "decode" and "total" in info:
+            self._new("decoding images", info["total"] or None)
+        elif event == "decode":
+            self.p.advance(self.task, info["advance"])
+        elif event == "start":
+            self.epochs, self.train_images = info["epochs"], info["train_images"]
+            self._new(f"epoch {info['first_epoch']}/{self.epochs}", self.train_images)
+        elif event == "batch":
+            desc = f"epoch {info['epoch']}/{self.epochs} loss {info['loss']:.4f} acc {info['accuracy']:.3f}"
+            self.p.update(self.task, advance=info["images"], description=desc)
+        elif event == "epoch":
+            self.p.console.print(
+                f"epoch {info['epoch']:>3}: train loss {info['train_loss']:.4f} "
+                f"acc {info['train_accuracy']:.4f} | "
+                f"val loss {info['val_loss']:.4f} acc {info['val_accuracy']:.4f} "
+                f"macro recall {info['val_macro_recall']:.4f} | {info['images_per_s']:.0f} img/s"
+            )
+            self._new(f"epoch {info['epoch'] + 1}/{self.epochs}", self.train_images)
+
+    def _new(self, description: str, total: int | None) -> None:
+        if self.task is not None:
+            self.p.remove_task(self.task)
+        self.task = self.p.add_task(description, total=total)
+
+
+def _rich_progress(show: bool):
+    import contextlib
+
+    if not show:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
+def _per_class_table(metrics: dict, title: str):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for row in metrics["per_class"]:
+        table.add_row(row["class"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
+                      str(row["support"]))  # fmt: skip
+    table.add_row("macro", f"{metrics['macro_precision']:.4f}", f"{metrics['macro_recall']:.4f}",
+                  f"{metrics['macro_f1']:.4f}", str(metrics["n"]), style="bold")  # fmt: skip
+    return table
+
+
+@classify_app.command("train")
+def train_command(
+    data: Path = typer.Argument(
+        ..., help="Image-folder root: ROOT/{train,val,test}/CLASS/* or ROOT/CLASS/*. Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run folder (best.pt, last.pt, history, metrics). Required."),
+    model: str | None = typer.Option(
+        None, "--model", help="mlp|cnn|vgg|resnet18. Default: cnn (or the --resume checkpoint's)."
+    ),
+    option: list[str] | None = typer.Option(
+        None,
+        "--option",
+        "-o",
+        help="Model option KEY=VALUE, repeatable (e.g. -o filters=32,64 -o downsample=avg). "
+        "Default: the model's defaults.",
+    ),
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="resnet18: local state-dict file to start from (never downloaded). Default: random init.",
+    ),
+    box_head: bool = typer.Option(
+        False,
+        "--box-head",
+        help="Also learn the object box inside the chip from DATA/chips.csv. Default: off.",
+    ),
+    epochs: int = typer.Option(30, "--epochs", help="Maximum epochs. Default: 30."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per step. Default: 64."),
+    lr: float = typer.Option(1e-3, "--lr", help="Initial learning rate. Default: 0.001."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam|adamw|sgd|rmsprop. Default: adam."),
+    weight_decay: float = typer.Option(
+        1e-4, "--weight-decay", help="Weight decay (L2; decoupled for adamw). Default: 0.0001."
+    ),
+    scheduler: str = typer.Option(
+        "plateau",
+        "--scheduler",
+        help="plateau (halve lr when val loss stalls)|cosine|none. Default: plateau.",
+    ),
+    patience: int = typer.Option(
+        8, "--patience", help="Early stopping after N epochs without a better --monitor; 0 = off. Default: 8."
+    ),
+    monitor: str = typer.Option(
+        "accuracy",
+        "--monitor",
+        help="Val metric picking best.pt: accuracy|macro_recall|loss. Default: accuracy.",
+    ),
+    input_size: int | None = typer.Option(
+        None,
+        "--input-size",
+        help="Model input side in px (images are resized). Default: 32 (64 for resnet18).",
+    ),
+    augment: str = typer.Option(
+        "flip,rot90",
+        "--augment",
+        help="Training augmentation: comma list of none|flip|rot90|color|aerial. Default: flip,rot90.",
+    ),
+    balance: str = typer.Option(
+        "none",
+        "--balance",
+        help="Class imbalance: none|sampler (balanced draws)|loss (class-weighted loss). Default: none.",
+    ),
+    val_fraction: float = typer.Option(
+        0.2, "--val-fraction", help="Share of each class to val when DATA has no val split. Default: 0.2."
+    ),
+    test_fraction: float = typer.Option(
+        0.2,
+        "--test-fraction",
+        help="Share of each class to test when DATA has no split folders. Default: 0.2.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of split, init, batch order, augmentation. Default: 0."),
+    device: str = typer.Option(
+        "auto", "--device", help="cpu|cuda|auto. Default: auto (cuda when available)."
+    ),
+    workers: int = typer.Option(2, "--workers", help="Image-decoding threads / loader workers. Default: 2."),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue the run of RUN/last.pt. Default: off."
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into a non-empty folder tiledet did not create (its files untouched). Default: off.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or tables. Default: off."),
+) -> None:
+    """Train a classifier on an image folder; RUN/best.pt serves `classify eval|predict`, `detect sliding`."""
+    from tiledet.classify.config import TrainConfig
+    from tiledet.classify.train import train
+
+    options = parse_settings(option, "--option")
+    if weights is not None:
+        options["weights"] = str(weights)
+    if resume is not None and model is not None:
+        from tiledet.classify.checkpoint import read_checkpoint
+
+        if read_checkpoint(resume)["model_name"] != model:
+            raise ConfigError(
+                f"--resume {resume}: checkpoint of model "
+                f"{read_checkpoint(resume)['model_name']!r}, not {model!r}"
+            )
+    cfg = TrainConfig(
+        data=data, out=out, model=model or "cnn", model_options=options, box_head=box_head,
+        input_size=input_size,
+        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+        scheduler=scheduler, patience=patience, monitor=monitor, augment=augment, balance=balance,
+        val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, device=device, workers=workers,
+        resume=resume, force=force,
+    )  # fmt: skip
+    with _rich_progress(not quiet) as progress:
+        result = train(cfg, _TrainProgress(progress))
+    if quiet:
+        return
+    from rich.console import Console
+
+    console = Console()
+    split = result.eval_split
+    console.print(
+        _per_class_table(result.split_metrics[split], f"{split} split, best epoch {result.best_epoch}")
+    )
+    for name, m in result.split_metrics.items():
+        console.print(
+            f"{name:<5} accuracy {m['accuracy']:.4f}  macro recall {m['macro_recall']:.4f}  (n={m['n']})"
+        )
+    console.print(
+        f"training: {result.train_seconds:.1f} s, {result.images_per_s:.0f} images/s, "
+        f"{result.epochs_run} epochs"
+    )
+    if result.skipped:
+        console.print(
+            f"[yellow]skipped {len(result.skipped)} unreadable images (listed in skipped.txt)[/yellow]"
+        )
+    console.print(
+        f"wrote {result.out}/best.pt, last.pt, metrics.json, history.csv, confusion.png, mistakes.png"
+    )
+
+
+@classify_app.command("eval")
+def eval_command(
+    checkpoint: Path = typer.Argument(..., help="Classifier checkpoint (RUN/best.pt). Required."),
+    data: Path = typer.Argument(
+        ..., help="Image-folder root (split as in training: same seed and fractions). Required."
+    ),
+    split: str = typer.Option("test", "--split", help="train|val|test. Default: test."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for metrics.json, per_class.csv, confusion.csv/png, mistakes.png. Default: none.",
+    ),
+    batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
+    device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
+    output_format: str = typer.Option("table", "--format", help="table (rich) or json. Default: table."),
+    force: bool = typer.Option(
+        False, "--force", help="Write --out into a non-empty folder tiledet did not create. Default: off."
+    ),
+) -> None:
+    """Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix."""
+    import json
+
+    from tiledet.classify.evaluate import EvalConfig, run_eval
+
+    if output_format not in ("table", "json"):
+        raise ConfigError(f"--format must be table or json, got {output_format!r}")
+    cfg = EvalConfig(checkpoint, data, split, out, batch_size, device, force)
+    metrics = run_eval(cfg)
+    if output_format == "json":
+        typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "confusion"}, indent=2))
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(_per_class_table(metrics, f"{split} split"))
+    console.print(
+        f"accuracy {metrics['accuracy']:.4f}  macro recall {metrics['macro_recall']:.4f}  (n={metrics['n']})"
+    )
+    if metrics.get("box_mean_iou") is not None:
+        console.print(
+            f"box head: mean IoU {metrics['box_mean_iou']:.4f} on {metrics['box_samples']} object chips"
+        )
+    if metrics["skipped"]:
+        console.print(f"[yellow]skipped {metrics['skipped']} unreadable images[/yellow]")
+
+
+@classify_app.command("predict")
+def predict_command(
+    checkpoint: Path = typer.Argument(..., help="Classifier checkpoint (RUN/best.pt). Required."),
+    images: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively). Required."),
+    out: Path = typer.Option(..., "--out", help="Predictions CSV (file, class, confidence, ...). Required."),
+    top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
+    device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing --out file tiledet did not write. Default: off."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
+) -> None:
+    """Classify image files; writes one CSV row per image."""
+    import csv
+    import io
+
+    from tiledet.classify.evaluate import predict_images
+    from tiledet.cli.progress import progress_bar
+    from tiledet.ioutil import atomic_write_text
+    from tiledet.outdir import prepare_output_file, record_output_file
+
+    target = prepare_output_file(out, force=force, sources=[checkpoint, *images])
+    with progress_bar("classifying", show=not quiet) as bar:
+        header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar.advance)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(target, buffer.getvalue())
+    record_output_file(target)
+    if skipped:
+        typer.echo(f"warning: skipped {skipped} unreadable images", err=True)
+    typer.echo(f"wrote {len(rows)} predictions to {target}")
+
+
+@classify_app.command("sweep")
+def sweep_command(
+    grid: Path = typer.Argument(
+        ..., help="Grid file (YAML: data, base, grid, per_model); see datasets/classify_*.yaml. Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder for runs/NNN, sweep.csv and sweep.md. Required."),
+    data: Path | None = typer.Option(None, "--data", help="Data root. Default: the grid file's `data`."),
+    set_: list[str] | None = typer.Option(
+        None,
+        "--set",
+        help="Override for every row, KEY=VALUE, repeatable (e.g. --set epochs=5). Default: none.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty folder tiledet did not create. Default: off."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars. Default: off."),
+) -> None:
+    """Train every combination of a grid file; writes one results table (CSV and Markdown)."""
+    from tiledet.classify.sweep import run_sweep
+
+    overrides = parse_settings(set_, "--set")
+    with _rich_progress(not quiet) as progress:
+        rows = run_sweep(grid, out, data, overrides, force, _TrainProgress(progress))
+    typer.echo((out / "sweep.md").read_text(encoding="utf-8"))
+    typer.echo(f"wrote {len(rows)} rows to {out / 'sweep.csv'} and {out / 'sweep.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``classify`` command group to ``app``."""
+    app.add_typer(classify_app, name="classify")
