@@ -30,6 +30,9 @@ DROP_REASONS = (
     "difficult",  # DOTA: a box flagged difficult, skipped with --skip-difficult
 )
 
+#: Drops that follow the source's own instructions, not problems: never an error in strict mode.
+INTENDED_DROPS = frozenset({"ignored_region", "difficult"})
+
 ClassKey = int | str
 
 
@@ -80,7 +83,10 @@ class RawLabels:
         class_names: class names the source declares, in index order (YOLO ``names``, COCO categories
             sorted by id), or None.
         class_ids: the external ids of ``class_names`` (COCO category ids), or None.
-        drops: records that could not be parsed (reason ``malformed``).
+        drops: records that could not be parsed (reason ``malformed``) or were left out on purpose
+            (``ignored_region``, ``difficult``).
+        image_splits: ``image -> split`` (``train``/``val``/``test``) for sources that declare splits
+            (a YOLO ``data.yaml``); empty otherwise.
     """
 
     images: dict[str, tuple[int, int] | None]
@@ -94,6 +100,7 @@ class RawLabels:
     class_names: tuple[str, ...] | None = None
     class_ids: tuple[int, ...] | None = None
     drops: list[Drop] = field(default_factory=list)
+    image_splits: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.box_images)
@@ -118,6 +125,8 @@ class RawLabels:
             builder.box_sources.extend((part.box_sources + offset).tolist())
             builder.box_locations.extend(part.box_locations.tolist())
             builder.drops.extend(part.drops)
+            for name, split in part.image_splits.items():
+                builder.image_splits.setdefault(name, split)
         names = parts[0].class_names if parts else None
         ids = parts[0].class_ids if parts else None
         return builder.build(class_names=names, class_ids=ids)
@@ -142,6 +151,7 @@ class RawLabelsBuilder:
         self.box_locations: list[int] = []
         self.sources: list[str] = []
         self.drops: list[Drop] = []
+        self.image_splits: dict[str, str] = {}
 
     def add_source(self, source: str) -> int:
         """Register a label file; returns its index for :meth:`add_box`."""
@@ -200,6 +210,7 @@ class RawLabelsBuilder:
             class_names=class_names,
             class_ids=class_ids,
             drops=list(self.drops),
+            image_splits=dict(self.image_splits),
         )
 
 

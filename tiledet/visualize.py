@@ -27,8 +27,8 @@ class DrawConfig:
     Attributes:
         source: a label source (ground truth) or a COCO results JSON (detections).
         out: output folder for the drawn pictures.
-        images_dir: folder the image names are relative to; None uses the folder a YOLO ``data.yaml``
-            declares (its dataset root).
+        images_dir: folder the image names are relative to; None uses the folder the labels declare
+            (:func:`tiledet.formats.layout.declared_images_dir`).
         gt: ground truth to draw under the detections when ``source`` is a detections file.
         fmt: ground-truth format (a key of :data:`tiledet.formats.READERS`); None detects it.
         classes: class map for label sources (``"xview"`` or a class file).
@@ -163,9 +163,9 @@ def _detection_boxes(path: Path, coco: dict, report: DrawReport, threshold: floa
 def _images_root(cfg: DrawConfig, gt_path: Path | None) -> Path:
     if cfg.images_dir is not None:
         return cfg.images_dir
-    from tiledet.formats.yolo import declared_images_root
+    from tiledet.formats.layout import declared_images_dir
 
-    root = declared_images_root(gt_path) if gt_path is not None else None
+    root = declared_images_dir(gt_path) if gt_path is not None else None
     if root is None:
         raise ConfigError("--images is needed: the labels do not say where their images are")
     return root

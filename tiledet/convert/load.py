@@ -9,7 +9,7 @@ come from image headers. Image names are made safe first (:func:`safe_names`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from tiledet.classes import ClassMap
 from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
 from tiledet.formats import READERS, XVIEW_FORMATS, ReadOptions, get_reader
 from tiledet.ioutil import image_size
-from tiledet.labels import Drop, ImageLabels, LabeledDataset, RawLabels
+from tiledet.labels import INTENDED_DROPS, Drop, ImageLabels, LabeledDataset, RawLabels
 
 #: Boxes whose clipped width or height is below this many pixels are dropped as ``degenerate``.
 MIN_SIDE_PX = 1.0
@@ -34,12 +34,15 @@ class LoadResult:
         drops: one record per dropped box (or unparseable record, or missing box-less image).
         input_boxes: boxes (and malformed records) found in the source.
         fmt: the source format read (detected when asked for ``"auto"``); empty when not known.
+        image_splits: ``file_name -> split`` of the usable images, for sources that declare their
+            splits (a YOLO ``data.yaml``); empty otherwise.
     """
 
     dataset: LabeledDataset
     drops: list[Drop]
     input_boxes: int
     fmt: str = ""
+    image_splits: dict[str, str] = field(default_factory=dict)
 
 
 def class_map_for(raw: RawLabels, fmt: str, classes: str | None) -> ClassMap:
@@ -104,7 +107,8 @@ def safe_names(raw: RawLabels, images_dir: Path | None) -> tuple[RawLabels, dict
     images = {rename.get(n, n): size for n, size in raw.images.items()}
     box_images = [rename.get(n, n) for n in raw.box_images]
     drops = [replace(d, image=rename.get(d.image, d.image)) for d in raw.drops]
-    return replace(raw, images=images, box_images=box_images, drops=drops), unsafe
+    splits = {rename.get(n, n): split for n, split in raw.image_splits.items()}
+    return replace(raw, images=images, box_images=box_images, drops=drops, image_splits=splits), unsafe
 
 
 def _image_sizes(
@@ -171,7 +175,7 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
     keep = ordered & (class_ids >= 0) & (codes >= 0) & in_bounds & big
     for i in np.flatnonzero(~keep):
         reason, detail = _drop_reason(
-            raw, int(i), class_ids[i], ordered[i], bad_images, (bool(in_bounds[i]), wh[i]), big[i]
+            raw, int(i), class_ids[i], ordered[i], bad_images, (bool(in_bounds[i]), wh[i]), clipped[i]
         )
         source, location = raw.location(int(i))
         drops.append(Drop(source, location, reason, detail, raw.box_images[i]))
@@ -180,7 +184,8 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
         if name not in images_with_boxes:  # account for box-less images that cannot be used, too
             drops.append(Drop(raw.sources[0] if raw.sources else "", "image", reason, detail, name))
     dataset = _group(names, sizes, codes, clipped, class_ids, keep, class_map)
-    return LoadResult(dataset, drops, n + len(raw.drops))
+    splits = {name: raw.image_splits[name] for name in names if name in raw.image_splits}
+    return LoadResult(dataset, drops, n + len(raw.drops), image_splits=splits)
 
 
 def _drop_reason(
@@ -190,11 +195,12 @@ def _drop_reason(
     ordered: bool,
     bad_images: dict[str, tuple[str, str]],
     bounds: tuple[bool, np.ndarray],
-    big: bool,
+    clipped_xyxy: np.ndarray,
 ) -> tuple[str, str]:
     """Reason and detail of dropping box ``i``, checked in a fixed order.
 
-    ``bounds`` is (whether the box lies within one image size of the image, the image's ``(W, H)``).
+    ``bounds`` is (whether the box lies within one image size of the image, the image's ``(W, H)``);
+    ``clipped_xyxy`` the box clipped to the image, which the degenerate rule judges.
     """
     if not ordered:
         return "malformed", f"box {raw.xyxy[i].tolist()} is not finite or has max < min"
@@ -209,7 +215,11 @@ def _drop_reason(
             f"box {raw.xyxy[i].tolist()} reaches more than one image size outside the "
             f"{int(width)}x{int(height)} image"
         )
-    return "degenerate", f"clipped box {raw.xyxy[i].tolist()} is narrower or lower than {MIN_SIDE_PX:g} px"
+    clipped = [round(float(v), 3) for v in clipped_xyxy]
+    return "degenerate", (
+        f"box {raw.xyxy[i].tolist()} clipped to the image is {clipped}, narrower or lower than "
+        f"{MIN_SIDE_PX:g} px"
+    )
 
 
 def _group(
@@ -284,6 +294,7 @@ def load_labels(
     strict: bool = False,
     split: str | None = None,
     csv_columns: Mapping[str, str] | None = None,
+    skip_difficult: bool = False,
 ) -> LoadResult:
     """Read labels of any supported format into absolute ``xyxy`` boxes per image (``tiledet.load_labels``).
 
@@ -300,6 +311,7 @@ def load_labels(
         strict: the first problem is an error (:class:`~tiledet.errors.FormatError`) instead of a drop.
         split: YOLO ``data.yaml`` only: read just this split.
         csv_columns: CSV only: column override, role -> header name.
+        skip_difficult: DOTA only: leave out boxes flagged difficult (``difficult`` drops).
 
     Returns:
         :class:`LoadResult`: ``.dataset`` (images with :class:`~tiledet.boxes.Boxes`, class names),
@@ -313,10 +325,14 @@ def load_labels(
     images = None if images_dir is None else Path(images_dir)
     if images is not None and not images.is_dir():
         raise InputError(f"{images}: image folder not found")
-    options = ReadOptions(strict=strict, csv_columns=dict(csv_columns or {}), split=split, images_dir=images)
+    options = ReadOptions(
+        strict=strict, csv_columns=dict(csv_columns or {}), split=split, images_dir=images,
+        skip_difficult=skip_difficult,
+    )
     result = load_dataset(src, fmt, images, classes, options)
-    if strict and result.drops:
-        raise_drop(result.drops[0])
+    problems = [d for d in result.drops if d.reason not in INTENDED_DROPS] if strict else []
+    if problems:
+        raise_drop(problems[0])
     return result
 
 

@@ -71,3 +71,24 @@ def split_images(
     for image in sorted(images, key=lambda im: im.file_name):
         out[assignment[image.file_name]].append(image)
     return out
+
+
+#: ``--split`` choices: keep the source's own splits, or draw a new random split.
+SPLIT_MODES = ("keep", "random")
+
+
+def kept_splits(images: Sequence[ImageLabels], image_splits: dict[str, str]) -> dict[str, list[ImageLabels]]:
+    """The source's own split of every image (``--split keep``).
+
+    Args:
+        images: the usable images.
+        image_splits: ``file_name -> split`` as the source declares it (e.g. a YOLO ``data.yaml``).
+
+    Returns:
+        ``{"train": [...], "val": [...]}`` plus ``"test"`` when the source has one; each list sorted
+        by ``file_name``. Images the source assigns to no split go to ``train``.
+    """
+    out: dict[str, list[ImageLabels]] = {split: [] for split in SPLITS}
+    for image in sorted(images, key=lambda im: im.file_name):
+        out.setdefault(image_splits.get(image.file_name, "train"), []).append(image)
+    return out

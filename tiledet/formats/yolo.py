@@ -345,7 +345,8 @@ def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
 
     Image names are relative to its dataset root (``path``), or to ``options.images_dir`` when given
     (so that :func:`~tiledet.convert.load.resolve` finds them there); images outside that folder are
-    named by their absolute path.
+    named by their absolute path. Each image's split is recorded in ``image_splits`` (the first split
+    that lists it).
     """
     data = _load_yaml(path)
     root = _dataset_root(data.get("path"), path)
@@ -364,6 +365,7 @@ def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
                 name = _relative_name(image_path, base)
                 if name not in builder.images:
                     _add_image(builder, name, image_path, label_path_for(image_path))
+                    builder.image_splits[name] = split
     return builder.build(class_names=names)
 
 
