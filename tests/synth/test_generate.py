@@ -36,7 +36,7 @@ def test_same_seed_gives_same_bytes(tmp_path: Path, image_format: str) -> None:
     files_a, files_b = _files(a.out), _files(b.out)
     expected = {
         f"images/synth_0000.{image_format}", f"images/synth_0001.{image_format}",
-        "xView_train.geojson", "labels.csv", "labels_semicolon.txt", "synth.yaml",
+        "xView_train.geojson", "labels.csv", "labels_semicolon.txt", "synth.yaml", ".tiledet-manifest.json",
     }
     assert set(files_a) == expected
     assert files_a == files_b

@@ -16,12 +16,27 @@ import numpy as np
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import atomic_path
 from tiledet.labels import LabeledDataset
-from tiledet.synth.labels import SceneLabels, write_label_files, write_synth_yaml
+from tiledet.outdir import OutputDir
+from tiledet.synth.labels import (
+    CSV_NAME,
+    GEOJSON_NAME,
+    SEMICOLON_NAME,
+    SceneLabels,
+    write_label_files,
+    write_synth_yaml,
+)
 from tiledet.synth.recipe import DEFAULT_RECIPE, Recipe, load_synth_recipe
 
 IMAGE_FORMATS = ("tif", "png")
 #: Smallest scene side accepted, px (the largest objects need room).
 MIN_SIDE_PX = 64
+#: Largest scene accepted, pixels (8192 x 8192); rendering peaks at about
+#: :data:`RENDER_BYTES_PER_PX` bytes per pixel.
+MAX_SCENE_PX = 8192 * 8192
+#: Peak memory of rendering one scene, bytes per pixel (measured: 163 MiB for 2000 x 2000).
+RENDER_BYTES_PER_PX = 43
+#: Most scenes one run may write.
+MAX_SCENES = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,8 @@ class SynthConfig:
         seed: random seed (>= 0).
         image_format: ``"tif"`` (LZW-compressed TIFF) or ``"png"``.
         recipe: a recipe name in ``datasets/`` or a path to a recipe YAML file.
+        force: write into a non-empty ``out`` that tiledet did not create (its files are still
+            never removed or overwritten).
     """
 
     out: Path
@@ -43,16 +60,28 @@ class SynthConfig:
     seed: int = 0
     image_format: str = "tif"
     recipe: str | Path = DEFAULT_RECIPE
+    force: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
         if int(self.scenes) != self.scenes or self.scenes < 1:
             raise ConfigError(f"scenes must be a whole number >= 1, got {self.scenes!r}")
+        if self.scenes > MAX_SCENES:
+            raise ConfigError(
+                f"--scenes {self.scenes:,} would write {self.scenes:,} images (limit {MAX_SCENES:,})"
+            )
         if len(self.size_wh) != 2 or any(int(v) != v for v in self.size_wh):
             raise ConfigError(f"size must be two whole numbers W H, got {self.size_wh!r}")
         if min(self.size_wh) < MIN_SIDE_PX:
             raise ConfigError(f"size must be at least {MIN_SIDE_PX} px each side, got {tuple(self.size_wh)}")
         object.__setattr__(self, "size_wh", (int(self.size_wh[0]), int(self.size_wh[1])))
+        pixels = self.size_wh[0] * self.size_wh[1]
+        if pixels > MAX_SCENE_PX:
+            gib = pixels * RENDER_BYTES_PER_PX / 2**30
+            raise ConfigError(
+                f"--size {self.size_wh[0]} {self.size_wh[1]} is {pixels:,} px per scene, about "
+                f"{gib:,.1f} GiB of memory to render (limit {MAX_SCENE_PX:,} px, e.g. 8192 x 8192)"
+            )
         if int(self.seed) != self.seed or self.seed < 0:
             raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if self.image_format not in IMAGE_FORMATS:
@@ -173,24 +202,33 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
     """Render ``cfg.scenes`` scenes and write images, the three label files and ``synth.yaml``.
 
     Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
-    ``OUT/labels_semicolon.txt`` and ``OUT/synth.yaml``.
+    ``OUT/labels_semicolon.txt`` and ``OUT/synth.yaml``. ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
+    a non-empty folder tiledet did not write is refused unless ``cfg.force``; files of a previous run
+    there that this run does not write (e.g. more scenes) are removed, nothing else.
 
     Args:
         cfg: the settings.
         progress: called with 1 after each scene is written.
     """
     recipe = load_synth_recipe(cfg.recipe)
-    try:
-        (cfg.out / "images").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{cfg.out}: cannot create output folder ({e})") from e
+    recipe_file = Path(cfg.recipe) if Path(cfg.recipe).is_file() else None
+    with OutputDir(cfg.out, force=cfg.force, sources=[recipe_file]) as od:
+        result = _generate(cfg, recipe, od, progress)
+        od.remove_stale()
+    return result
+
+
+def _generate(
+    cfg: SynthConfig, recipe: Recipe, od: OutputDir, progress: Callable[[int], None] | None
+) -> SynthResult:
+    """Render and write every scene and the label files into the open output folder ``od``."""
     scenes: list[SceneLabels] = []
     paths: list[Path] = []
     next_id = 1
     for index in range(cfg.scenes):
         rendered = render_scene(cfg.size_wh, cfg.seed, index, recipe)
         name = f"synth_{index:04d}.{cfg.image_format}"
-        write_image(cfg.out / "images" / name, rendered.image)
+        write_image(od.path(f"images/{name}"), rendered.image)
         n = len(rendered.type_ids)
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
@@ -198,6 +236,8 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
         paths.append(cfg.out / "images" / name)
         if progress is not None:
             progress(1)
+    for label_name in (GEOJSON_NAME, CSV_NAME, SEMICOLON_NAME):
+        od.path(label_name)  # checked and recorded; written by write_label_files
     label_paths = write_label_files(cfg.out, scenes)
     settings = {
         "seed": cfg.seed,
@@ -207,5 +247,5 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
         "recipe_name": recipe.name,
         "boxes": sum(len(s.type_ids) for s in scenes),
     }
-    write_synth_yaml(cfg.out / "synth.yaml", settings, recipe.raw)
+    write_synth_yaml(od.path("synth.yaml"), settings, recipe.raw)
     return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml")
