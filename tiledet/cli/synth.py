@@ -18,6 +18,12 @@ def synth(
     recipe: str = typer.Option(
         "synthetic_xview.yaml", "--recipe", help="Recipe name or YAML path. Default: synthetic_xview.yaml."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into a non-empty --out that tiledet did not create; its files are still never "
+        "removed or overwritten. Default: off (refused).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
     """Generate synthetic xView-format scenes with xView type ids, and their labels in three formats."""
@@ -27,7 +33,8 @@ def synth(
     from tiledet.synth.generate import SynthConfig, generate_scenes
 
     cfg = SynthConfig(
-        out=out, scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe
+        out=out, scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe,
+        force=force,
     )
     if quiet:
         generate_scenes(cfg)
