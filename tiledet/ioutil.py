@@ -6,13 +6,13 @@ import contextlib
 import functools
 import json
 import os
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from tiledet.errors import InputError
+from tiledet.ultra import pil_image_open
 
 
 @functools.cache
@@ -76,18 +76,6 @@ def read_text_file(path: str | Path, what: str = "label file") -> str:
         raise InputError(f"{path}: cannot read {what} ({e})") from e
 
 
-def _pil_open():
-    """PIL's own ``Image.open``, even after Ultralytics has monkey-patched it.
-
-    Ultralytics replaces ``PIL.Image.open`` with a wrapper that tries to pip-install ``pi-heif`` when a
-    file fails to open; tiledet never installs anything at run time, so it calls the original.
-    """
-    from PIL import Image
-
-    patches = sys.modules.get("ultralytics.utils.patches")
-    return getattr(patches, "_image_open", Image.open) if patches is not None else Image.open
-
-
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` of an image, read from its header without decoding the pixels.
 
@@ -100,7 +88,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with _pil_open()(path) as im:
+            with pil_image_open()(path) as im:
                 width, height = im.size
     except FileNotFoundError as e:
         raise InputError(f"{path}: image not found") from e

@@ -16,6 +16,7 @@ import numpy as np
 
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_bytes
+from tiledet.ultra import pil_image_open
 
 #: Source suffixes written as JPEG (quality :data:`JPEG_QUALITY`); everything else becomes PNG.
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -67,11 +68,10 @@ def _png_complete(path: Path) -> bool:
 
 def _tiff_complete(path: Path) -> bool:
     """True when the first TIFF frame's strips or tiles all end inside the file."""
-    from PIL import Image
 
     size = path.stat().st_size
     try:
-        with Image.open(path) as im:
+        with pil_image_open()(path) as im:
             tags = im.tag_v2  # type: ignore[attr-defined]
             offsets = tags.get(273) or tags.get(324) or ()
             counts = tags.get(279) or tags.get(325) or ()
@@ -101,7 +101,7 @@ def _read_with_pil(path: Path) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
+        with pil_image_open()(path) as im:
             im.load()  # raises OSError on truncated files
             if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
@@ -137,7 +137,7 @@ def _preallocate(path: Path, size_wh: tuple[int, int]) -> np.ndarray | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with pil_image_open()(path) as im:
                 layout = _MODE_LAYOUT.get(im.mode)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
