@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,15 @@ def test_dota_skip_difficult(realdata: Path, tmp_path: Path) -> None:
     assert sum(d.reason == "difficult" for d in skipped.drops) == flagged > 0
     # every difficult box is gone (some of them may have been dropped for another reason anyway)
     assert kept.dataset.num_boxes - flagged <= skipped.dataset.num_boxes < kept.dataset.num_boxes
+
+
+def test_summary_shows_user_counts_not_internals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _yolo_dataset(tmp_path / "src")
+    out = tmp_path / "tiles"
+    assert main(["convert", str(src), "--out", str(out), "--tile", "20", "--overlap", "0"]) == 0
+    err = capsys.readouterr().err
+    report = _report(out)
+    assert "scenes" in err and "tiles" in err and "boxes written" in err
+    assert "box_pieces" not in err and "pairs_below_visibility" not in err and "totals." not in err
+    tiles = report["tiling"]["totals"]["tiles"]
+    assert re.search(rf"tiles\s*│\s*\d+\s*│\s*\d+\s*│\s*{tiles}\s*│", err), err

@@ -165,10 +165,17 @@ def test_table_hides_classes_nobody_saw(files: dict[str, Path], tmp_path: Path, 
     # "tank" has no GT and no detection: terminal only (still in per_class.csv); a false-positive tank shows
     assert main(["eval", str(files["gt"]), str(files["good"])]) == 0
     printed = capsys.readouterr().out
-    assert "tank" not in printed and "1 classes with neither ground truth nor detections" in printed
+    assert "tank" not in printed and "1 class with neither ground truth nor detections" in printed
     fp = tmp_path / "fp.json"
     fp.write_text(json.dumps([*GOOD, {"file_name": "a.png", "category_name": "tank", "bbox": [1, 1, 5, 5],
                                       "score": 0.2}]))
     assert main(["eval", str(files["gt"]), str(fp)]) == 0
     printed = capsys.readouterr().out
     assert "tank" in printed and "neither ground truth" not in printed
+
+
+def test_summary_printed_before_per_class_table(files: dict[str, Path], capsys) -> None:
+    assert main(["eval", str(files["gt"]), str(files["good"])]) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("summary") < printed.index("per class")
+    assert printed.index("ground truth:") < printed.index("summary")

@@ -14,41 +14,66 @@ if TYPE_CHECKING:
 
 
 def convert_summary_table(report: ConvertReport) -> Table:
-    """Boxes in / written / dropped by reason, images and boxes per split, tiling/chips counts."""
+    """What a user checks after a conversion: scenes, tiles or chips, boxes written, drops by reason.
+
+    Internal counters (box pieces, visibility pairs, background kinds, ...) stay in ``report.json``.
+    """
     from rich.table import Table
 
-    tiled = " (tiled)" if report.tiled else ""
-    table = Table(title=f"tiledet convert: {report.fmt} -> {report.to}{tiled}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_row("boxes in", str(report.input_boxes))
-    table.add_row("boxes written", str(report.written_boxes))
+    from tiledet.text import plural
+
+    splits = list(report.images_per_split)
+    title = f"tiledet convert: {report.fmt} -> {report.to}{_mode(report)}"
+    table = Table(title=title, min_width=len(title) + 2)
+    table.add_column("")
+    for split in splits:
+        table.add_column(split, justify="right")
+    table.add_column("total", justify="right")
+
+    def row(label: str, per_split: dict) -> None:
+        values = [int(per_split.get(split, 0)) for split in splits]
+        table.add_row(label, *map(str, values), str(sum(values)))
+
+    row("scenes", report.images_per_split)
+    tiling = report.tiling or {}
+    if tiling:
+        row("tiles", {s: v.get("tiles", 0) for s, v in tiling.get("splits", {}).items()})
+    chips = report.chips or {}
+    if chips:
+        row("chips", _chips_per_split(chips))
+    blank = [""] * len(splits)
+    if sum(report.boxes_per_split.values()) == report.written_boxes:
+        row("boxes written", report.boxes_per_split)
+    else:  # tiling left some boxes in no tile: per split, only the boxes assigned are known
+        row("boxes of the scenes", report.boxes_per_split)
+        table.add_row("boxes written", *blank, str(report.written_boxes))
+    table.add_row("boxes in the labels", *blank, str(report.input_boxes))
     for reason, count in report.dropped.items():
         if count:
-            table.add_row(f"dropped: {reason}", str(count))
+            table.add_row(f"dropped: {reason.replace('_', ' ')}", *blank, str(count))
     for reason, count in report.skipped_images.items():
-        table.add_row(f"images skipped: {reason}", str(count))
-    for split, count in report.images_per_split.items():
-        table.add_row(f"images {split}", f"{count} ({report.boxes_per_split.get(split, 0)} boxes)")
-    for label, extra in (("tiling", report.tiling), ("chips", report.chips)):
-        for key, value in _flat_counts(extra or {}):
-            table.add_row(f"{label}: {key}", str(value))
-    table.add_row("output", str(report.out))
+        table.add_row(f"{plural(count, 'image')} skipped: {reason.replace('_', ' ')}", *blank, str(count))
+    table.caption = f"-> {report.out} (details in report.json)"
     return table
 
 
-def _flat_counts(obj: dict, prefix: str = "") -> list[tuple[str, int]]:
-    """``(dotted key, int)`` pairs of a report dict, two levels deep, for the summary table."""
-    rows: list[tuple[str, int]] = []
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, bool) or key == "seed":
-            continue
-        if isinstance(value, int):
-            rows.append((name, value))
-        elif isinstance(value, dict) and not prefix:
-            rows.extend(_flat_counts(value, prefix=f"{name}."))
-    return rows
+def _mode(report: ConvertReport) -> str:
+    tiling, chips = report.tiling or {}, report.chips or {}
+    if tiling:
+        return f", {tiling.get('tile', '?')} px tiles, overlap {tiling.get('overlap', '?')}"
+    if chips:
+        return f", {chips.get('chip_size', '?')} px chips"
+    return ""
+
+
+def _chips_per_split(chips: dict) -> dict[str, int]:
+    """Chips written per split (every class folder, background included) from a chips report."""
+    counts = chips.get("counts", {})
+    return {
+        split: sum(int(n) for n in per_class.values() if isinstance(n, int))
+        for split, per_class in counts.items()
+        if isinstance(per_class, dict)
+    }
 
 
 def print_convert_summary(report: ConvertReport) -> None:
@@ -102,20 +127,23 @@ def _eval_per_class_table(report: EvalReport) -> tuple[Table, int]:
 
 
 def render_eval(report: EvalReport, console: Console) -> None:
-    """Print the per-class table, the ground truth line, the summary table and dropped-entry notes."""
+    """Print the ground truth line, the summary table, the per-class table and dropped-entry notes."""
     from tiledet.evaluate.report import drop_notes
+    from tiledet.text import plural
 
+    gt = report.gt
+    console.print(
+        f"ground truth: {gt['source']} ({gt['kind']}): {plural(gt['images'], 'image')}, "
+        f"{plural(gt['annotations'], 'box')}",
+        soft_wrap=True,
+    )
+    console.print(_eval_summary_table(report))
     per_class, hidden = _eval_per_class_table(report)
     console.print(per_class)
     if hidden:
         console.print(
-            f"({hidden} classes with neither ground truth nor detections not shown)", soft_wrap=True
+            f"({plural(hidden, 'class', 'classes')} with neither ground truth nor detections not shown)",
+            soft_wrap=True,
         )
-    gt = report.gt
-    console.print(
-        f"ground truth: {gt['source']} ({gt['kind']}): {gt['images']} images, {gt['annotations']} boxes",
-        soft_wrap=True,
-    )
-    console.print(_eval_summary_table(report))
     for note in drop_notes(report):
         console.print(f"[yellow]{note}[/yellow]")
