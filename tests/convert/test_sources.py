@@ -14,6 +14,7 @@ from PIL import Image
 from tiledet.cli import main
 from tiledet.convert.load import load_labels
 from tiledet.convert.pipeline import ConvertConfig, convert
+from tiledet.convert.tiling import TileConfig
 from tiledet.errors import ConfigError
 
 
@@ -141,3 +142,27 @@ def test_summary_shows_user_counts_not_internals(tmp_path: Path, capsys: pytest.
     assert "box_pieces" not in err and "pairs_below_visibility" not in err and "totals." not in err
     tiles = report["tiling"]["totals"]["tiles"]
     assert re.search(rf"tiles\s*│\s*\d+\s*│\s*\d+\s*│\s*{tiles}\s*│", err), err
+
+
+def _keys(obj: object, depth: int) -> set[str]:
+    """Keys of a report dict and of its nested dicts (not of per-split / per-class mappings)."""
+    if not isinstance(obj, dict) or depth == 0:
+        return set()
+    out = set(obj)
+    for key, value in obj.items():
+        if key not in ("train", "val", "test", "class_folders", "counts", "drops_by_reason"):
+            out |= _keys(value, depth - 1)
+    return out
+
+
+def test_every_report_key_is_documented_in_the_readme(tmp_path: Path) -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("<!-- section: convert -->") : text.index("<!-- end section: convert -->")]
+    src = _yolo_dataset(tmp_path / "src")
+    convert(ConvertConfig(src=src, images_dir=None, out=tmp_path / "t", tile=TileConfig(tile=20)))
+    report = _report(tmp_path / "t")
+    keys = _keys(report, 3) - {"train", "val"}
+    keys |= set(report["dropped"])
+    missing = sorted(k for k in keys if f"`{k}`" not in section)
+    assert not missing, f"report.json keys not documented in README's convert section: {missing}"
