@@ -51,6 +51,12 @@ def eval_command(
         "pycocotools", "--backend", help="pycocotools or faster (faster-coco-eval). Default: pycocotools."
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw PNG figures with --out. Default: on."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Write into a non-empty --out that tiledet did not create; its files are still never "
+        "removed or overwritten. Default: off (refused).",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", help="Print nothing but errors (files are still written). Default: off."
     ),
@@ -64,7 +70,7 @@ def eval_command(
         max_dets=max_dets, iou_type=iou_type, split=split, images_dir=images,
         fmt=None if fmt == "auto" else fmt, classes=classes, strict=strict, backend=backend,
     )
-    report = run_evaluation(gt, dets, cfg, out=out, plots=plots)
+    report = run_evaluation(gt, dets, cfg, out=out, plots=plots, force=force)
     if not quiet:
         _show(report, output_format)
 

@@ -96,6 +96,7 @@ def validate_coco_gt(obj: object, source: str) -> dict:
     anns = _require_list(obj, "annotations", source)
     cats = _require_list(obj, "categories", source)
     image_ids = _unique_ids(images, "images", source)
+    _check_unique_file_names(images, source)
     cat_ids = _unique_ids(cats, "categories", source)
     if not cats:
         raise InputError(f"{source}: the ground truth has no categories")
@@ -139,6 +140,30 @@ def _unique_ids(items: list, key: str, source: str) -> set[int]:
     if len(ids) != len(items):
         raise InputError(f"{source}: '{key}' ids are not unique")
     return ids
+
+
+def _check_unique_file_names(images: list, source: str) -> None:
+    """Two images with one ``file_name`` would make matching detections by file name ambiguous.
+
+    Names are compared as detections are matched (backslashes as ``/``, surrounding spaces dropped).
+
+    Raises:
+        InputError: naming the file name and both image ids.
+    """
+    from tiledet.evaluate.detections import _norm_path
+
+    seen: dict[str, object] = {}
+    for im in images:
+        name = im.get("file_name")
+        if not isinstance(name, str) or not name:
+            continue
+        key = _norm_path(name)
+        if key in seen:
+            raise InputError(
+                f"{source}: images {seen[key]} and {im['id']} have the same file_name {name!r}; "
+                "detections matched by file name would be ambiguous (make file names unique)"
+            )
+        seen[key] = im["id"]
 
 
 def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int], source: str) -> None:

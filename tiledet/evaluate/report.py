@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
 from tiledet.evaluate.metrics import EvalConfig, RunMetrics, evaluate
-from tiledet.ioutil import atomic_write_json, atomic_write_text
+from tiledet.outdir import OutputDir
 
 #: Shown for pycocotools' -1 sentinel (no ground truth to score against).
 NA = "n/a"
@@ -76,18 +76,26 @@ def per_class_csv(runs: Sequence[RunMetrics]) -> str:
     return buf.getvalue()
 
 
-def write_outputs(report: EvalReport, out: Path, plots: bool = True) -> list[Path]:
-    """Write ``metrics.json``, ``per_class.csv`` and (with ``plots``) the PNG figures under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / "metrics.json", out / "per_class.csv"]
-    atomic_write_json(files[0], report.to_dict())
-    atomic_write_text(files[1], per_class_csv(report.runs))
+def write_outputs(report: EvalReport, out: Path | OutputDir, plots: bool = True) -> list[Path]:
+    """Write ``metrics.json``, ``per_class.csv`` and (with ``plots``) the PNG figures under ``out``.
+
+    Args:
+        report: the evaluation.
+        out: an open :class:`~tiledet.outdir.OutputDir`, or a folder (opened with ``force=True``:
+            files tiledet did not write are never overwritten).
+        plots: also draw the figures.
+    """
+    if not isinstance(out, OutputDir):
+        with OutputDir(out, force=True) as od:
+            return write_outputs(report, od, plots)
+    files = [out.write_json("metrics.json", report.to_dict())]
+    files.append(out.write_text("per_class.csv", per_class_csv(report.runs)))
     if plots:
         from tiledet.evaluate.plots import plot_ap50_bars, plot_pr_curves
 
         for run in report.runs:
-            files.append(plot_pr_curves(run, out / f"pr_curve_{run.name}.png"))
-        files.append(plot_ap50_bars(report.runs, out / "ap50_per_class.png"))
+            files.append(plot_pr_curves(run, out.path(f"pr_curve_{run.name}.png")))
+        files.append(plot_ap50_bars(report.runs, out.path("ap50_per_class.png")))
     return files
 
 
@@ -97,6 +105,7 @@ def run_evaluation(
     cfg: EvalConfig,
     out: Path | None = None,
     plots: bool = True,
+    force: bool = False,
 ) -> EvalReport:
     """Load the ground truth, evaluate every detections file, and write the outputs under ``out``.
 
@@ -105,15 +114,26 @@ def run_evaluation(
         detections: COCO results JSON files, one run each.
         cfg: evaluation settings.
         out: output folder for ``metrics.json``, ``per_class.csv`` and figures; None writes nothing.
+            A :class:`~tiledet.outdir.OutputDir`: refused when it is or lies inside/around the images
+            folder or a ground-truth folder, or is a non-empty folder tiledet did not write (unless
+            ``force``); figures of an earlier run there that this run does not draw are removed.
         plots: also draw ``pr_curve_<run>.png`` and ``ap50_per_class.png``.
+        force: write into a non-empty ``out`` tiledet did not write (never touching its files).
     """
+    od = None
+    if out is not None:
+        gt_dir = Path(gt) if not isinstance(gt, GroundTruth) and Path(gt).is_dir() else None
+        od = OutputDir(Path(out), force=force, sources=[cfg.images_dir, gt_dir])
+        od.check_target()  # fail before the (long) evaluation
     ground = gt if isinstance(gt, GroundTruth) else load_ground_truth(
         Path(gt), cfg.split, cfg.images_dir, cfg.fmt, cfg.classes
     )
     runs = evaluate(ground, list(detections), cfg)
     report = EvalReport(ground.to_dict(), cfg, runs)
-    if out is not None:
-        report.files.extend(write_outputs(report, Path(out), plots))
+    if od is not None:
+        with od:
+            report.files.extend(write_outputs(report, od, plots))
+            od.remove_stale()
     return report
 
 
