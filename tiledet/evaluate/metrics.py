@@ -27,9 +27,11 @@ from tiledet.evaluate.detections import (
     read_results_json,
 )
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
+from tiledet.labels import LabeledDataset
 
-#: Backends: ``pycocotools`` (the reference, default) and ``faster`` (faster-coco-eval's C++ core).
-BACKENDS = ("pycocotools", "faster")
+#: Backends: ``faster`` (faster-coco-eval's C++ core, the default: its AP/AR agree with pycocotools
+#: to 1e-9, see tests/evaluate/test_backends.py) and ``pycocotools`` (the reference).
+BACKENDS = ("faster", "pycocotools")
 
 #: Summary keys, in display order; ``AR@max`` is the recall at ``max_dets`` detections per image.
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@max", "ARs", "ARm", "ARl")
@@ -47,7 +49,7 @@ class EvalConfig:
         fmt: ground-truth format (a READERS key); None guesses it.
         classes: class map for label sources (``"xview"`` or a class file); None uses the source's own.
         strict: raise on any detection entry that cannot be evaluated instead of counting it.
-        backend: ``"pycocotools"`` or ``"faster"`` (faster-coco-eval).
+        backend: ``"faster"`` (faster-coco-eval, default) or ``"pycocotools"`` (the reference).
     """
 
     max_dets: int = 100
@@ -57,7 +59,7 @@ class EvalConfig:
     fmt: str | None = None
     classes: str | None = None
     strict: bool = False
-    backend: str = "pycocotools"
+    backend: str = "faster"
 
     def __post_init__(self) -> None:
         if isinstance(self.max_dets, bool) or not isinstance(self.max_dets, int) or self.max_dets < 1:
@@ -130,7 +132,7 @@ class RunMetrics:
     counts: DetectionCounts
     pr_recall: np.ndarray
     pr_precision: np.ndarray
-    backend: str = "pycocotools"
+    backend: str = "faster"
 
     def to_dict(self) -> dict:
         """JSON-ready form (NaN -> None; PR curves left out)."""
@@ -192,7 +194,13 @@ class _Backend:
         self.backend = backend
         with contextlib.redirect_stdout(io.StringIO()):
             if backend == "faster":
-                from faster_coco_eval import COCO
+                try:
+                    from faster_coco_eval import COCO
+                except ImportError as e:
+                    raise ConfigError(
+                        f"--backend faster needs faster-coco-eval ({e}); pip install faster-coco-eval, "
+                        "or use --backend pycocotools"
+                    ) from e
             else:
                 from pycocotools.coco import COCO
             self.coco_gt = COCO()
@@ -267,9 +275,14 @@ def _per_class(
     )
 
 
-def _as_ground_truth(gt: GroundTruth | dict | str | Path, cfg: EvalConfig) -> GroundTruth:
+def _as_ground_truth(gt: GroundTruth | LabeledDataset | dict | str | Path, cfg: EvalConfig) -> GroundTruth:
     if isinstance(gt, GroundTruth):
         return gt
+    if isinstance(gt, LabeledDataset):
+        from tiledet.evaluate.gt import validate_coco_gt
+        from tiledet.formats.coco import to_coco_dict
+
+        return GroundTruth(validate_coco_gt(to_coco_dict(gt), "<dataset>"), "<dataset>", "dataset")
     if isinstance(gt, dict):
         from tiledet.evaluate.gt import validate_coco_gt
 
@@ -278,7 +291,7 @@ def _as_ground_truth(gt: GroundTruth | dict | str | Path, cfg: EvalConfig) -> Gr
 
 
 def evaluate(
-    gt: GroundTruth | dict | str | Path,
+    gt: GroundTruth | LabeledDataset | dict | str | Path,
     detections: Sequence[str | Path | list],
     cfg: EvalConfig | None = None,
     names: Sequence[str] | None = None,
@@ -286,7 +299,8 @@ def evaluate(
     """Evaluate one or more detection runs against the same ground truth.
 
     Args:
-        gt: ground truth: a loaded :class:`GroundTruth`, a COCO dict, or a file for
+        gt: ground truth: a loaded :class:`GroundTruth`, a :class:`~tiledet.labels.LabeledDataset`
+            (e.g. ``tiledet.load_labels(...).dataset``), a COCO dict, or a file for
             :func:`~tiledet.evaluate.gt.load_ground_truth`.
         detections: per run, a COCO results JSON file or a list of results entries.
         cfg: settings (default :class:`EvalConfig`).
