@@ -13,6 +13,33 @@ from tiledet.cli.helptext import plain_type_name
 COMMANDS = ["convert", "synth", "eval", "draw"]
 
 
+def _leaf_commands() -> list[list[str]]:
+    """Every command path of the CLI (``["classify", "train"]``, ...), from the registered tree."""
+    from tiledet.cli import _command, _register_commands
+
+    _register_commands()
+    out: list[list[str]] = []
+    stack: list[tuple[list[str], object]] = [([], _command())]
+    while stack:
+        path, cmd = stack.pop()
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            stack.extend(([*path, name], sub) for name, sub in subs.items())
+        elif path:
+            out.append(path)
+    return sorted(out)
+
+
+def test_no_command_shows_python_types(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: E501
+    monkeypatch.setenv("COLUMNS", "200")
+    paths = _leaf_commands()
+    assert ["draw"] in paths and ["eval"] in paths
+    for path in paths:
+        text = _help(capsys, *path)
+        for bad in ("<list[", "<path>", "<bool>", "<int>", "<float>", "<str>", "[required]"):
+            assert bad not in text, f"tiledet {' '.join(path)} --help shows {bad}"
+
+
 def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     assert main([*args, "--help"]) == 0
     return capsys.readouterr().out
