@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_IRREGULAR = {"box": "boxes", "class": "classes", "index": "indices"}
+_IRREGULAR = {"box": "boxes", "class": "classes", "index": "indices", "entry": "entries"}
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

@@ -54,7 +54,10 @@ def _print_summary(console, result) -> None:
 
     cmap = ClassMap.xview()
     names = dict(zip(cmap.ids or (), cmap.names, strict=True))
-    table = Table(title=f"{len(result.scenes)} scenes, {result.num_boxes} boxes -> {result.out}")
+    from tiledet.text import plural
+
+    scenes, boxes = plural(len(result.scenes), "scene"), plural(result.num_boxes, "box")
+    table = Table(title=f"{scenes}, {boxes} -> {result.out}")
     table.add_column("type_id", justify="right")
     table.add_column("class")
     table.add_column("boxes", justify="right")

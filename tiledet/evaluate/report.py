@@ -147,8 +147,10 @@ def drop_notes(report: EvalReport) -> list[str]:
     notes = []
     for run in report.runs:
         if run.counts.dropped:
+            from tiledet.text import plural
+
             notes.append(
-                f"{run.source}: {run.counts.dropped} of {run.counts.entries} entries not evaluated: "
+                f"{run.source}: {run.counts.dropped} of {plural(run.counts.entries, 'entry')} not evaluated: "
                 f"{run.counts.summary()}"
             )
     drops = report.gt.get("dropped") or {}
