@@ -223,12 +223,27 @@ def convert(
 
 
 def _check_outputs(cfg: ConvertConfig, splits: Splits) -> None:
-    """Before anything is written: tile counts within limits."""
-    if cfg.tile is not None:
-        from tiledet.convert.tile_geometry import check_tile_count
+    """Before anything is written: no two images write the same file, tile counts within limits.
 
+    (The writers check names again for library callers; here it happens before ``OUT`` is touched.)
+    """
+    from tiledet.convert.write import check_unique_outputs, label_relpath, output_relpath
+
+    if cfg.to == "chips":
+        from tiledet.convert.chips import _flat_stem
+
+        check_unique_outputs(splits, _flat_stem, "chip names")
+    elif cfg.tile is not None:
+        from tiledet.convert.tile_geometry import check_tile_count
+        from tiledet.convert.tiling import tile_file_name
+
+        check_unique_outputs(splits, lambda name: tile_file_name(name, 0, 0), "tile names")
         sizes = [im.size_wh for images in splits.values() for im in images]
         check_tile_count(sizes, cfg.tile.tile, cfg.tile.overlap)
+    else:
+        check_unique_outputs(splits, output_relpath, "image")
+        if cfg.to == "yolo":
+            check_unique_outputs(splits, label_relpath, "label file")
 
 
 def _write(
