@@ -237,9 +237,14 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 def _init_worker() -> None:
+    import signal
+
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already; avoid oversubscription
+    # Ctrl-C reaches the whole process group: the parent handles it (stops the pool, marks the output
+    # incomplete, exits 130); workers ignore it instead of each printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def resolve_workers(workers: int) -> int:
