@@ -79,13 +79,18 @@ def _label_text(class_names: Sequence[str], class_id: int, score: float | None) 
     return name if score is None else f"{name} {score:.2f}"
 
 
+def label_scale(size_wh: tuple[int, int]) -> float:
+    """Font scale of the labels: 0.4 for a 1000 px image, proportional, within [0.25, 0.6]."""
+    return float(np.clip(0.4 * min(size_wh) / 1000.0, 0.25, 0.6))
+
+
 def _draw_label(
-    image: np.ndarray, text: str, rect: tuple[int, int, int, int], color: tuple[int, int, int]
+    image: np.ndarray, text: str, rect: tuple[int, int, int, int], color: tuple[int, int, int], scale: float
 ) -> None:
     """Write ``text`` on a filled box in ``color`` just above the box (inside it at the image top)."""
     import cv2
 
-    font, scale, weight = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+    font, weight = cv2.FONT_HERSHEY_SIMPLEX, 1
     (tw, th), baseline = cv2.getTextSize(text, font, scale, weight)
     c0, r0 = rect[0], rect[1]
     top = r0 - th - baseline - 2 if r0 - th - baseline - 2 >= 0 else r0
@@ -113,7 +118,8 @@ def draw_boxes(
         class_names: names indexed by ``boxes.class_ids`` (an id beyond the list is shown as its number).
         color: one RGB colour for every box; None picks each class's colour from :data:`PALETTE`.
         thickness: outline width in pixels, drawn inside each box's pixel extent.
-        label: write ``name`` (or ``name 0.87``) on a filled tag above each box.
+        label: write ``name`` (or ``name 0.87``) on a filled tag above each box, in a font scaled to
+            the image size (:func:`label_scale`).
         style: ``"solid"`` (ground truth, by convention) or ``"dashed"`` (detections).
 
     Returns:
@@ -140,5 +146,5 @@ def draw_boxes(
             if rect is not None:
                 score = None if scores is None else float(scores[i])
                 text = _label_text(class_names, int(boxes.class_ids[i]), score)
-                _draw_label(out, text, rect, tuple(int(v) for v in col))
+                _draw_label(out, text, rect, tuple(int(v) for v in col), label_scale(size_wh))
     return out

@@ -242,7 +242,7 @@ def draw_dataset(
     report = DrawReport(out=cfg.out)
     coco: dict = {"images": [], "annotations": [], "categories": []}
     if gt_path is not None:
-        coco = load_ground_truth(gt_path, cfg.split, cfg.images_dir, cfg.fmt, cfg.classes).coco
+        coco = load_ground_truth(gt_path, cfg.split, root, cfg.fmt, cfg.classes).coco
     gt_boxes = _coco_boxes(coco)
     det_boxes = _detection_boxes(dets_path, coco, report, cfg.score_threshold) if dets_path else {}
     names = [str(c.get("name", c["id"])) for c in coco["categories"]]
