@@ -82,7 +82,8 @@ def test_draw_score_threshold_zero_draws_low_scores(dataset: dict[str, Path]) ->
 
 def test_draw_labels_only_and_refusals(dataset: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     out = dataset["root"] / "gt_only"
-    assert main(["draw", str(dataset["gt"]), "--images", str(dataset["images"]), "--out", str(out), "--quiet"]) == 0
+    args = ["draw", str(dataset["gt"]), "--images", str(dataset["images"]), "--out", str(out), "--quiet"]
+    assert main(args) == 0
     assert {p.name for p in out.rglob("*.png")} == {"a.png", "b.png"}
     assert main(["draw", str(dataset["gt"]), "--images", str(dataset["images"]),
                  "--out", str(dataset["images"] / "x")]) == 2
@@ -105,3 +106,15 @@ def test_draw_coco8_yaml_without_images_option(realdata: Path, tmp_path: Path) -
     source = cv2.imread(str(realdata / "coco8" / "images" / "val" / drawn[0].name))
     assert source.shape == cv2.imread(str(drawn[0])).shape
     assert np.abs(source.astype(int) - cv2.imread(str(drawn[0])).astype(int)).max() > 100, "boxes drawn"
+
+
+@pytest.mark.realdata
+def test_draw_dota_folder_with_implied_images(realdata: Path, tmp_path: Path) -> None:
+    labels = realdata / "dota_vehicles" / "DOTA_demo" / "labelTxt"
+    if not labels.is_dir():
+        pytest.skip(f"{labels} not found")
+    out = tmp_path / "dota"
+    assert main(["draw", str(labels), "--out", str(out), "--limit", "1", "--quiet"]) == 0
+    (drawn,) = out.glob("*.png")
+    source = cv2.imread(str(labels.parent / "images" / drawn.name))
+    assert (cv2.imread(str(drawn)) != source).any(axis=2).mean() > 0.001, "boxes drawn on the scene"
