@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tiledet.errors import InputError
-from tiledet.ioutil import atomic_path, atomic_write_text, image_size
+from tiledet.ioutil import atomic_path, atomic_write_text, image_size, read_json_file
 
 
 def test_image_size_from_header(tmp_path):
@@ -69,3 +69,22 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_read_json_file_one_line_errors(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_bytes(b'\xef\xbb\xbf{"a": [1, 2]}')  # a UTF-8 BOM is accepted
+    assert read_json_file(good) == {"a": [1, 2]}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "a": [1,\n  }\n')
+    cases = [
+        (tmp_path / "missing.json", "missing.json: detections file not found"),
+        (bad, "bad.json:line 3 column 3: invalid JSON"),
+    ]
+    for path, message in cases:
+        with pytest.raises(InputError, match=message) as info:
+            read_json_file(path, "detections file")
+        assert "\n" not in str(info.value)
+    (tmp_path / "latin1.json").write_bytes(b'{"a": "\xe9"}')
+    with pytest.raises(InputError, match="cannot read JSON file"):
+        read_json_file(tmp_path / "latin1.json")

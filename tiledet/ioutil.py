@@ -63,6 +63,28 @@ def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> 
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def parse_json_text(text: str, source: str) -> object:
+    """``json.loads`` whose error is one line naming ``source``, the line and the column.
+
+    Raises:
+        InputError: ``"<source>:line L column C: invalid JSON (<reason>)"``.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{source}:line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
+
+
+def read_json_file(path: str | Path, what: str = "JSON file") -> object:
+    """Parse a UTF-8 JSON file (BOM allowed); every failure is one :class:`InputError` line.
+
+    Raises:
+        InputError: missing or unreadable file (see :func:`read_text_file`) or invalid JSON
+            (see :func:`parse_json_text`).
+    """
+    return parse_json_text(read_text_file(path, what), str(path))
+
+
 def read_text_file(path: str | Path, what: str = "label file") -> str:
     """Read a UTF-8 text file (a leading BOM is dropped).
 

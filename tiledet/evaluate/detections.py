@@ -8,7 +8,6 @@ the top-left corner) that name their image by ``file_name`` or ``image_id`` and 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import numpy as np
 
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
-from tiledet.ioutil import atomic_write_json, read_text_file
+from tiledet.ioutil import atomic_write_json, parse_json_text, read_text_file
 
 #: How many offending values each kind of problem keeps for messages.
 _EXAMPLES = 3
@@ -77,10 +76,7 @@ def read_results_json(path: str | Path) -> list:
 
 def parse_results_text(text: str, source: str) -> list:
     """Parse the text of a COCO results JSON file (see :func:`read_results_json`)."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{source}:line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
+    obj = parse_json_text(text, source)
     if isinstance(obj, dict) and isinstance(obj.get("annotations"), list):
         obj = obj["annotations"]
     if not isinstance(obj, list):

@@ -7,7 +7,6 @@ file is written. COCO JSON ground truth is used as is (its ids and areas), excep
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from tiledet.errors import FormatError, InputError
 from tiledet.evaluate.detections import GtLookup
-from tiledet.ioutil import read_text_file
+from tiledet.ioutil import read_json_file
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,14 +184,6 @@ def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int
         ann["area"] = float(bbox[2]) * float(bbox[3])
 
 
-def _read_json(path: Path) -> object:
-    text = read_text_file(path, "ground truth")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
-
-
 def load_ground_truth(
     path: Path,
     split: str = "val",
@@ -216,7 +207,7 @@ def load_ground_truth(
     if fmt is None and path.suffix.lower() in {".yaml", ".yml"}:
         fmt = "yolo"
     if fmt in (None, "coco") and path.suffix.lower() == ".json":
-        obj = _read_json(path)
+        obj = read_json_file(path, "ground truth")
         if fmt == "coco" or (isinstance(obj, dict) and "images" in obj):
             return GroundTruth(validate_coco_gt(obj, str(path)), str(path), "coco")
     if fmt is None:

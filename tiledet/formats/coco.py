@@ -14,15 +14,14 @@ COCO evaluation ignores, not objects to learn, so they are reported rather than 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from tiledet.errors import FormatError, InputError
+from tiledet.errors import FormatError
 from tiledet.formats import ReadOptions
-from tiledet.ioutil import atomic_write_json
+from tiledet.ioutil import atomic_write_json, read_json_file
 from tiledet.labels import Drop, LabeledDataset, RawLabels, RawLabelsBuilder
 
 CROWD_DETAIL = "iscrowd annotation (not a box target)"
@@ -188,20 +187,7 @@ def parse_coco_dict(obj: dict, source: str, strict: bool = False) -> RawLabels:
     return builder.build(class_names=names or None, class_ids=ids or None)
 
 
-def _load_json(path: Path) -> object:
-    """``json.load`` of ``path`` with errors naming the file, line and column."""
-    try:
-        with path.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: COCO file not found") from e
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:line {e.lineno} column {e.colno}: invalid JSON ({e.msg})") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read COCO file ({e})") from e
-
-
 def read(path: Path, options: ReadOptions) -> RawLabels:
     """Read a COCO detection JSON file (see :func:`parse_coco_dict`); ``options.strict`` applies."""
     path = Path(path)
-    return parse_coco_dict(_load_json(path), str(path), strict=options.strict)
+    return parse_coco_dict(read_json_file(path, "COCO file"), str(path), strict=options.strict)
