@@ -8,7 +8,6 @@ the top-left corner) that name their image by ``file_name`` or ``image_id`` and 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_json, parse_json_text, read_text_file
+from tiledet.numbers import is_finite_number, is_number
 
 #: How many offending values each kind of problem keeps for messages.
 _EXAMPLES = 3
@@ -134,7 +134,7 @@ class _Resolver:
     def __call__(self, name: object, ident: object) -> int:
         """GT id for a name (preferred) or an integer id; -1 when unknown."""
         if name is None:
-            if isinstance(ident, bool) or not isinstance(ident, (int, float)) or not math.isfinite(ident):
+            if not is_finite_number(ident):
                 return -1
             return int(ident) if ident == int(ident) and int(ident) in self.ids else -1
         if not isinstance(name, str):
@@ -264,10 +264,6 @@ def _fields(entry: object) -> tuple[object, object, object, object, object, obje
     return fname, iid, cname, cid, bbox, score
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _numeric(rows: list, counts: DetectionCounts, index: list[int]) -> tuple[np.ndarray, list[int]]:
     """(M, 5) float64 ``x, y, w, h, score`` of ``rows``; rows with non-numbers become NaN and are noted."""
     try:
@@ -279,7 +275,7 @@ def _numeric(rows: list, counts: DetectionCounts, index: list[int]) -> tuple[np.
     out = np.full((len(rows), 5), np.nan)
     bad = []
     for j, row in enumerate(rows):
-        if all(_is_number(v) for v in row):
+        if all(is_number(v) for v in row):
             out[j] = row
         else:
             bad.append(j)

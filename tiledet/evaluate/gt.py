@@ -7,7 +7,6 @@ file is written. COCO JSON ground truth is used as is (its ids and areas), excep
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from tiledet.errors import FormatError, InputError
 from tiledet.evaluate.detections import GtLookup
 from tiledet.ioutil import read_json_file
+from tiledet.numbers import is_finite_number, is_int
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,14 +73,6 @@ def _require_list(obj: dict, key: str, source: str) -> list:
     return value
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def validate_coco_gt(obj: object, source: str) -> dict:
     """Check a COCO ground-truth dict and fill missing ``area`` values in place.
 
@@ -133,7 +125,7 @@ def _annotations_ok(anns: list, image_ids: set[int], cat_ids: set[int]) -> bool:
 def _unique_ids(items: list, key: str, source: str) -> set[int]:
     ids = set()
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not _is_int(item.get("id")):
+        if not isinstance(item, dict) or not is_int(item.get("id")):
             raise FormatError(source, f"{key}[{i}]", "needs an integer 'id'")
         ids.add(item["id"])
     if len(ids) != len(items):
@@ -175,7 +167,7 @@ def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int
         raise FormatError(source, where, f"category_id {ann.get('category_id')!r} is not in 'categories'")
     bbox = ann.get("bbox")
     ok = isinstance(bbox, list) and len(bbox) == 4
-    ok = ok and all(_is_number(v) and math.isfinite(v) for v in bbox)
+    ok = ok and all(is_finite_number(v) for v in bbox)
     if not ok or bbox[2] < 0 or bbox[3] < 0:
         raise FormatError(source, where, f"bbox {bbox!r} is not [x, y, w, h] with finite w, h >= 0")
     if "id" not in ann:

@@ -14,7 +14,6 @@ COCO evaluation ignores, not objects to learn, so they are reported rather than 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from tiledet.errors import FormatError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import atomic_write_json, read_json_file
 from tiledet.labels import Drop, LabeledDataset, RawLabels, RawLabelsBuilder
+from tiledet.numbers import is_finite_number, is_int
 
 CROWD_DETAIL = "iscrowd annotation (not a box target)"
 
@@ -80,14 +80,6 @@ def write_coco_json(path: str | Path, dataset: LabeledDataset, info: dict | None
 # reading
 
 
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _record_problem(builder: RawLabelsBuilder, source: str, location: str, detail: str) -> None:
     """Record a malformed image/category/annotation entry that has no usable id."""
     if builder.strict:
@@ -102,7 +94,7 @@ def _categories(obj: dict, source: str, builder: RawLabelsBuilder) -> tuple[tupl
         raise FormatError(source, "categories", "expected a list")
     pairs: dict[int, str] = {}
     for i, cat in enumerate(cats):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
+        if not isinstance(cat, dict) or not is_int(cat.get("id")) or not isinstance(cat.get("name"), str):
             detail = f"expected {{id: int, name: str}}, got {cat!r}"
             _record_problem(builder, source, f"categories[{i}]", detail[:300])
         elif cat["id"] in pairs:
@@ -120,9 +112,9 @@ def _images(obj: dict, source: str, builder: RawLabelsBuilder) -> dict[int, str]
         raise FormatError(source, "images", "expected a list of images")
     names: dict[int, str] = {}
     for i, im in enumerate(images):
-        ok = isinstance(im, dict) and _is_int(im.get("id")) and isinstance(im.get("file_name"), str)
+        ok = isinstance(im, dict) and is_int(im.get("id")) and isinstance(im.get("file_name"), str)
         size = (im.get("width"), im.get("height")) if isinstance(im, dict) else (None, None)
-        if not ok or not all(_is_int(v) and v > 0 for v in size):
+        if not ok or not all(is_int(v) and v > 0 for v in size):
             detail = f"expected {{id: int, file_name: str, width: int > 0, height: int > 0}}, got {im!r}"
             _record_problem(builder, source, f"images[{i}]", detail[:300])
         elif im["id"] in names:
@@ -136,7 +128,7 @@ def _images(obj: dict, source: str, builder: RawLabelsBuilder) -> dict[int, str]
 def _annotation_problem(ann: dict, image_names: dict[int, str], category_ids: set[int]) -> str:
     """Why annotation ``ann`` cannot be a box target ("" when it can)."""
     bbox = ann.get("bbox")
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(is_finite_number(v) for v in bbox):
         return f"bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}"
     if bbox[2] < 0 or bbox[3] < 0:
         return f"bbox has a negative width or height: {bbox!r}"
@@ -173,7 +165,7 @@ def parse_coco_dict(obj: dict, source: str, strict: bool = False) -> RawLabels:
         raise FormatError(source, "annotations", "expected a list")
     category_ids = set(ids)
     for i, ann in enumerate(anns):
-        if not isinstance(ann, dict) or not _is_int(ann.get("id")):
+        if not isinstance(ann, dict) or not is_int(ann.get("id")):
             detail = f"annotation without an integer id: {ann!r}"
             _record_problem(builder, source, f"annotations[{i}]", detail[:300])
             continue
