@@ -85,15 +85,16 @@ class BatchPlan:
 def fit_profile(profile: Mapping[int, int]) -> tuple[float, float]:
     """``(fixed, per_image)`` bytes of a line on or above every ``(batch, peak)`` point.
 
-    Least-squares slope (clamped at >= 0); the intercept is the largest ``peak - slope * batch``.
+    Least-squares slope (whole bytes, clamped at >= 0); the intercept is the largest
+    ``peak - slope * batch``, rounded up.
     With one point the slope is that point's peak divided by its batch (pessimistic: no fixed part).
     """
     batches = np.array(sorted(profile), dtype=np.float64)
     peaks = np.array([profile[int(b)] for b in batches], dtype=np.float64)
     if len(batches) == 1:
         return 0.0, float(peaks[0] / batches[0])
-    slope = max(0.0, float(np.polyfit(batches, peaks, 1)[0]))
-    return float(np.max(peaks - slope * batches)), slope
+    slope = float(max(0, round(np.polyfit(batches, peaks, 1)[0])))  # whole bytes: no rounding noise
+    return float(np.ceil(np.max(peaks - slope * batches))), slope
 
 
 def plan_batch(
