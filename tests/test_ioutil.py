@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tiledet.errors import InputError
-from tiledet.ioutil import atomic_path, atomic_write_text, image_size, read_json_file
+from tiledet.ioutil import atomic_path, atomic_write_text, atomic_write_yaml, image_size, read_json_file
 
 
 def test_image_size_from_header(tmp_path):
@@ -88,3 +88,14 @@ def test_read_json_file_one_line_errors(tmp_path):
     (tmp_path / "latin1.json").write_bytes(b'{"a": "\xe9"}')
     with pytest.raises(InputError, match="cannot read JSON file"):
         read_json_file(tmp_path / "latin1.json")
+
+
+def test_atomic_write_yaml_keeps_order_and_unicode(tmp_path):
+    import yaml
+
+    obj = {"zeta": 1, "names": {0: "Fahrzeug ä", 1: "bus"}, "alpha": [1.5, None]}
+    atomic_write_yaml(tmp_path / "a.yaml", obj)
+    text = (tmp_path / "a.yaml").read_text(encoding="utf-8")
+    assert text.index("zeta") < text.index("names") < text.index("alpha")  # insertion order
+    assert "Fahrzeug ä" in text  # not escaped
+    assert yaml.safe_load(text) == obj

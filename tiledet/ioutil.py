@@ -63,6 +63,18 @@ def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> 
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def yaml_text(obj: object) -> str:
+    """``obj`` as YAML: keys in insertion order, Unicode kept, block style (the one YAML writer)."""
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
+
+
+def atomic_write_yaml(path: str | Path, obj: object) -> None:
+    """Write ``obj`` as YAML (:func:`yaml_text`) atomically."""
+    atomic_write_text(path, yaml_text(obj))
+
+
 def parse_json_text(text: str, source: str) -> object:
     """``json.loads`` whose error is one line naming ``source``, the line and the column.
 

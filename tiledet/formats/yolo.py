@@ -28,7 +28,7 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
-from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, image_size, read_text_file
+from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, atomic_write_yaml, image_size, read_text_file
 from tiledet.labels import Drop, RawLabels, RawLabelsBuilder
 
 #: Normalised values may exceed [0, 1] by this much (float rounding in other writers) before a line
@@ -96,14 +96,12 @@ def write_data_yaml(out_dir: Path, splits: Mapping[str, str], class_names: Seque
     Returns:
         The path of the written file.
     """
-    import yaml
-
     out_dir = Path(out_dir)
     data: dict[str, object] = {"path": str(out_dir.resolve())}
     data.update({str(k): str(v) for k, v in splits.items()})
     data["names"] = {i: str(n) for i, n in enumerate(class_names)}
     path = out_dir / "data.yaml"
-    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    atomic_write_yaml(path, data)
     return path
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tiledet.ioutil import atomic_write_text
+from tiledet.ioutil import atomic_write_text, atomic_write_yaml
 
 #: Fake geo-referencing: degrees per pixel (about 0.3 m) and the origin of scene 0.
 DEG_PER_PX = 2.7e-6
@@ -117,7 +117,5 @@ def write_label_files(out: Path, scenes: Sequence[SceneLabels]) -> dict[str, Pat
 
 def write_synth_yaml(path: Path, settings: Mapping[str, Any], recipe: Mapping[str, Any]) -> None:
     """Record the generator settings and the full recipe used, as YAML (keys in insertion order)."""
-    import yaml
-
     doc = {"generator": "tiledet synth", **settings, "recipe": dict(recipe)}
-    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    atomic_write_yaml(path, doc)
