@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from tiledet.errors import ConfigError
-
-_FORMATS = "auto|xview-geojson|csv|semicolon|dota|visdrone|coco|yolo"
+from tiledet.formats import FORMAT_CHOICES as _FORMATS
 
 
 def parse_csv_columns(text: str | None) -> dict[str, str]:

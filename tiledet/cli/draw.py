@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-_FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
+from tiledet.formats import FORMAT_CHOICES as _FORMATS
 
 
 def draw_command(

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from tiledet.errors import ConfigError
-
-_FORMATS = "auto|xview-geojson|csv|semicolon|dota|coco|yolo"
+from tiledet.formats import FORMAT_CHOICES as _FORMATS
 
 
 def eval_command(

@@ -25,6 +25,9 @@ READERS: dict[str, str] = {
     "visdrone": "tiledet.formats.visdrone:read",
 }
 
+#: ``--from`` choices for the help texts: ``auto`` (detect) or a reader's name.
+FORMAT_CHOICES = "|".join(["auto", *READERS])
+
 #: Source formats whose class keys are xView type ids, so ``--classes xview`` is their default.
 XVIEW_FORMATS = frozenset({"xview-geojson", "csv", "semicolon"})
 
