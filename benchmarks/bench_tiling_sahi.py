@@ -50,12 +50,14 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 
 def _make_scenes(folder: Path, scenes: int, size: int, seed: int) -> tuple[Path, Path]:
     """Synthetic scenes plus their COCO ground truth; returns (images folder, COCO json path)."""
+    from tiledet.convert.load import load_labels
     from tiledet.formats.coco import write_coco_json
     from tiledet.synth.generate import SynthConfig, generate_scenes
 
     result = generate_scenes(SynthConfig(out=folder, scenes=scenes, size_wh=(size, size), seed=seed))
     coco = folder / "gt_coco.json"
-    write_coco_json(coco, result.to_dataset())
+    labels = load_labels(result.label_paths["xview-geojson"], images_dir=result.images_dir)
+    write_coco_json(coco, labels.dataset)
     return result.images_dir, coco
 
 

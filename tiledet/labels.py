@@ -8,7 +8,6 @@ plus a list of :class:`Drop` records, so every input box is either kept or accou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,28 +107,6 @@ class RawLabels:
     def location(self, i: int) -> tuple[str, str]:
         """``(source, location)`` strings of box ``i`` for drop records and error messages."""
         return self.sources[int(self.box_sources[i])], f"{self.location_unit} {int(self.box_locations[i])}"
-
-    @staticmethod
-    def merge(parts: Iterable[RawLabels]) -> RawLabels:
-        """Concatenate several sources (e.g. one file per image) into one."""
-        parts = list(parts)
-        builder = RawLabelsBuilder(location_unit=parts[0].location_unit if parts else "line")
-        for part in parts:
-            offset = len(builder.sources)
-            builder.sources.extend(part.sources)
-            for name, size in part.images.items():
-                builder.add_image(name, size)
-            builder.box_images.extend(part.box_images)
-            builder.coords.extend(map(tuple, part.xyxy.tolist()))
-            builder.class_keys.extend(part.class_keys)
-            builder.box_sources.extend((part.box_sources + offset).tolist())
-            builder.box_locations.extend(part.box_locations.tolist())
-            builder.drops.extend(part.drops)
-            for name, split in part.image_splits.items():
-                builder.image_splits.setdefault(name, split)
-        names = parts[0].class_names if parts else None
-        ids = parts[0].class_ids if parts else None
-        return builder.build(class_names=names, class_ids=ids)
 
 
 class RawLabelsBuilder:

@@ -15,7 +15,6 @@ import numpy as np
 
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import atomic_path
-from tiledet.labels import LabeledDataset
 from tiledet.outdir import OutputDir
 from tiledet.synth.labels import (
     CSV_NAME,
@@ -141,19 +140,6 @@ class SynthResult:
         ids = np.concatenate([s.type_ids for s in self.scenes]) if self.scenes else np.zeros(0, np.int64)
         values, counts = np.unique(ids, return_counts=True)
         return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
-
-    def to_dataset(self) -> LabeledDataset:
-        """The labels as a :class:`LabeledDataset` over the 60 xView classes."""
-        from tiledet.boxes import Boxes
-        from tiledet.classes import ClassMap
-        from tiledet.labels import ImageLabels
-
-        cmap = ClassMap.xview()
-        images = tuple(
-            ImageLabels(s.file_name, s.size_wh, Boxes(s.xyxy, cmap.lookup(s.type_ids.tolist())))
-            for s in self.scenes
-        )
-        return LabeledDataset(cmap.names, images)
 
 
 def render_scene(
