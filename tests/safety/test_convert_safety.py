@@ -370,3 +370,20 @@ def test_names_just_under_the_limit_convert(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     assert (out / "images/train" / name).read_bytes() == (images / name).read_bytes()
     assert (out / "labels/train" / ("z" * 250 + ".txt")).is_file()
+
+
+@pytest.mark.parametrize(("extra", "taken"), [
+    (["--tile", "32"], "images/train/a__x0_y0.png"),  # written by a worker process
+    (["--to", "chips"], "train/Small_Car/a__00000.png"),
+])
+def test_force_workers_never_overwrite_a_users_file(
+    tmp_path: Path, capsys, extra: list[str], taken: str
+) -> None:
+    labels, images = dataset(tmp_path / "ds")
+    out = tmp_path / "out"
+    (out / taken).parent.mkdir(parents=True)
+    (out / taken).write_bytes(b"the user's picture")
+    before = snapshot(tmp_path)
+    code, err = run_cli(_convert(labels, images, out, "--force", "--val-fraction", 0, *extra), capsys)
+    assert code == 2 and "exists and was not written by tiledet" in err and "Traceback" not in err
+    assert_preserved(before, tmp_path, inside="out")
