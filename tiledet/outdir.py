@@ -156,8 +156,7 @@ class OutputDir:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"{self.what} {self.root} exists and is not a folder")
         check_not_source(self.root, self.sources, self.what)
-        read_manifest(self.root)
-        has_manifest = (self.root / MANIFEST).is_file()
+        has_manifest = (self.root / MANIFEST).is_file()  # its content is read (and checked) by open()
         if self.root.is_dir() and not has_manifest and not self.force:
             entries = [p.name for p in self.root.iterdir()]
             if entries:
