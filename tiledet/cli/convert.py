@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of, given
+from tiledet.convert.chips import ChipConfig
+from tiledet.convert.pipeline import ConvertConfig
+from tiledet.convert.tiling import TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
+
+_convert_default = functools.partial(default_of, ConvertConfig)
+_tile_default = functools.partial(default_of, TileConfig)
+_chip_default = functools.partial(default_of, ChipConfig)
 
 
 def parse_csv_columns(text: str | None) -> dict[str, str]:
@@ -40,8 +49,12 @@ def convert_command(
         "required for other sources.",
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (created if missing). Required."),
-    fmt: str = typer.Option("auto", "--from", help=f"Source format: {_FORMATS}. Default: auto (detected)."),
-    to: str = typer.Option("yolo", "--to", help="Output: yolo|coco|chips. Default: yolo."),
+    fmt: str | None = typer.Option(
+        None, "--from", help=f"Source format: {_FORMATS}. Default: {_convert_default('fmt')} (detected)."
+    ),
+    to: str | None = typer.Option(
+        None, "--to", help=f"Output: yolo|coco|chips. Default: {_convert_default('to')}."
+    ),
     classes: str | None = typer.Option(
         None,
         "--classes",
@@ -51,7 +64,8 @@ def convert_command(
     val_fraction: float | None = typer.Option(
         None,
         "--val-fraction",
-        help="Share of source images in val, [0, 1); implies --split random. Default: 0.2.",
+        help="Share of source images in val, [0, 1); implies --split random. "
+        f"Default: {_convert_default('val_fraction')}.",
     ),
     split: str | None = typer.Option(
         None,
@@ -65,7 +79,9 @@ def convert_command(
         help="DOTA: leave out boxes flagged difficult (reported as 'difficult' drops). "
         "Default: off (difficult boxes are kept).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the split and sampling. Default: 0."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Random seed of the split and sampling. Default: {_convert_default('seed')}."
+    ),
     copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them. Default: off."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad record or box. Default: off."),
     csv_columns: str | None = typer.Option(
@@ -78,21 +94,38 @@ def convert_command(
     tile: int | None = typer.Option(
         None, "--tile", help="Cut images into TILE x TILE px tiles. Default: off (whole images)."
     ),
-    overlap: float = typer.Option(0.2, "--overlap", help="Tile overlap fraction in [0, 1). Default: 0.2."),
-    min_visibility: float = typer.Option(
-        0.5, "--min-visibility", help="Keep a box in a tile when this share of it is inside. Default: 0.5."
+    overlap: float | None = typer.Option(
+        None, "--overlap", help=f"Tile overlap fraction in [0, 1). Default: {_tile_default('overlap')}."
     ),
-    empty_fraction: float = typer.Option(
-        0.0, "--empty-fraction", help="Probability of keeping a tile without boxes. Default: 0.0."
+    min_visibility: float | None = typer.Option(
+        None,
+        "--min-visibility",
+        help="Keep a box in a tile when this share of it is inside. "
+        f"Default: {_tile_default('min_visibility')}.",
     ),
-    workers: int = typer.Option(
-        0, "--workers", help="Worker processes for tiles/chips. Default: 0 (CPU count)."
+    empty_fraction: float | None = typer.Option(
+        None,
+        "--empty-fraction",
+        help=f"Probability of keeping a tile without boxes. Default: {_tile_default('empty_fraction')}.",
     ),
-    chip_size: int = typer.Option(64, "--chip-size", help="Chips: side of each chip in px. Default: 64."),
-    context: float = typer.Option(
-        0.5, "--context", help="Chips: side = longer box side x (1 + CONTEXT). Default: 0.5."
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help=f"Worker processes for tiles/chips. Default: {_convert_default('workers')} (CPU count).",
     ),
-    background: int = typer.Option(0, "--background", help="Chips: background chips per scene. Default: 0."),
+    chip_size: int | None = typer.Option(
+        None, "--chip-size", help=f"Chips: side of each chip in px. Default: {_chip_default('chip_size')}."
+    ),
+    context: float | None = typer.Option(
+        None,
+        "--context",
+        help=f"Chips: side = longer box side x (1 + CONTEXT). Default: {_chip_default('context')}.",
+    ),
+    background: int | None = typer.Option(
+        None,
+        "--background",
+        help=f"Chips: background chips per scene. Default: {_chip_default('background')}.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary table. Default: off."),
     force: bool = typer.Option(
         False,
@@ -109,29 +142,21 @@ def convert_command(
     """
     from tiledet.cli.progress import progress_bar
     from tiledet.cli.tables import print_convert_summary
-    from tiledet.convert.pipeline import ConvertConfig, convert
+    from tiledet.convert.pipeline import convert
 
-    _reject_unused_options(to, tile, overlap, min_visibility, empty_fraction, chip_size, context, background)
-    tile_cfg = chips_cfg = None
-    if tile is not None:
-        from tiledet.convert.tiling import TileConfig
-
-        tile_cfg = TileConfig(
-            tile=tile, overlap=overlap, min_visibility=min_visibility,
-            empty_fraction=empty_fraction, seed=seed, workers=workers,
-        )
-    if to == "chips":
-        from tiledet.convert.chips import ChipConfig
-
-        chips_cfg = ChipConfig(
-            chip_size=chip_size, context=context, background=background, seed=seed, workers=workers
-        )
+    tile_options = given(overlap=overlap, min_visibility=min_visibility, empty_fraction=empty_fraction)
+    chip_options = given(chip_size=chip_size, context=context, background=background)
+    kind = to if to is not None else default_of(ConvertConfig, "to")
+    _reject_unused_options(kind, tile, tile_options, chip_options)
+    shared = given(seed=seed, workers=workers)
     cfg = ConvertConfig(
-        src=src, images_dir=images, out=out, fmt=fmt, to=to, classes=classes,
-        seed=seed, copy=copy, strict=strict, csv_columns=parse_csv_columns(csv_columns),
-        tile=tile_cfg, chips=chips_cfg, workers=workers, force=force, skip_difficult=skip_difficult,
+        src=src, images_dir=images, out=out, classes=classes,
+        copy=copy, strict=strict, csv_columns=parse_csv_columns(csv_columns),
+        tile=None if tile is None else TileConfig(tile=tile, **tile_options, **shared),
+        chips=ChipConfig(**chip_options, **shared) if kind == "chips" else None,
+        force=force, skip_difficult=skip_difficult,
         split="random" if split is None and val_fraction is not None else split,
-        **({} if val_fraction is None else {"val_fraction": val_fraction}),
+        **given(fmt=fmt, to=to, seed=seed, workers=workers, val_fraction=val_fraction),
     )
     with progress_bar(f"reading labels from {src}", show=not quiet) as bar:
         report = convert(cfg, progress=bar.advance, on_start=bar.start)
@@ -140,23 +165,15 @@ def convert_command(
 
 
 def _reject_unused_options(
-    to: str, tile: int | None, overlap: float, min_visibility: float, empty_fraction: float,
-    chip_size: int, context: float, background: int,
+    to: str, tile: int | None, tile_options: dict[str, object], chip_options: dict[str, object]
 ) -> None:
-    """Options that would be silently ignored are an error instead."""
-    if tile is None:
-        given = [name for name, value, default in (
-            ("--overlap", overlap, 0.2), ("--min-visibility", min_visibility, 0.5),
-            ("--empty-fraction", empty_fraction, 0.0),
-        ) if value != default]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply with --tile")
-    if to != "chips":
-        given = [name for name, value, default in (
-            ("--chip-size", chip_size, 64), ("--context", context, 0.5), ("--background", background, 0),
-        ) if value != default]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply with --to chips")
+    """Options that would be silently ignored are an error instead (only given options count)."""
+    if tile is None and tile_options:
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in tile_options)
+        raise ConfigError(f"{names} only apply with --tile")
+    if to != "chips" and chip_options:
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in chip_options)
+        raise ConfigError(f"{names} only apply with --to chips")
 
 
 def register(app: typer.Typer) -> None:

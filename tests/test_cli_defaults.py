@@ -1,0 +1,52 @@
+"""CLI defaults are stated once: options default to None, the config classes own the values."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from tiledet.cli import main
+from tiledet.cli.defaults import default_of, given
+from tiledet.convert.chips import ChipConfig
+from tiledet.convert.pipeline import ConvertConfig
+from tiledet.convert.tiling import TileConfig
+
+#: convert option -> the config class that owns its default
+OWNERS = {
+    "fmt": ConvertConfig, "to": ConvertConfig, "val_fraction": ConvertConfig, "seed": ConvertConfig,
+    "workers": ConvertConfig, "overlap": TileConfig, "min_visibility": TileConfig,
+    "empty_fraction": TileConfig, "chip_size": ChipConfig, "context": ChipConfig, "background": ChipConfig,
+}  # fmt: skip
+
+
+def test_given_and_default_of():
+    assert given(a=None, b=0, c=False) == {"b": 0, "c": False}
+    assert default_of(TileConfig, "overlap") == 0.2 and default_of(ConvertConfig, "csv_columns") == {}
+    with pytest.raises(KeyError):
+        default_of(TileConfig, "tile")  # required: no default
+    with pytest.raises(KeyError):
+        default_of(TileConfig, "nope")
+
+
+def test_convert_options_default_to_none_and_help_quotes_the_config_default():
+    from tiledet.cli.convert import convert_command
+
+    params = inspect.signature(convert_command).parameters
+    for name, owner in OWNERS.items():
+        option = params[name].default
+        assert option.default is None, name
+        assert f"Default: {default_of(owner, name)}" in option.help, name
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--overlap", "0.2"], "--overlap only apply with --tile"),  # given, even at the default value
+        (["--context", "0.5", "--background", "0"], "--context, --background only apply with --to chips"),
+    ],
+)
+def test_convert_rejects_given_options_that_would_be_ignored(tmp_path, capsys, extra, message):
+    code = main(["convert", str(tmp_path / "labels.json"), "--out", str(tmp_path / "out"), *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
