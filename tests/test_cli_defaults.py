@@ -50,3 +50,15 @@ def test_convert_rejects_given_options_that_would_be_ignored(tmp_path, capsys, e
     code = main(["convert", str(tmp_path / "labels.json"), "--out", str(tmp_path / "out"), *extra])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_eval_options_default_to_none_and_help_quotes_the_config_default():
+    from tiledet.cli.evaluate import eval_command
+    from tiledet.evaluate.metrics import EvalConfig
+
+    params = inspect.signature(eval_command).parameters
+    for name in ("split", "max_dets", "iou_type", "backend"):
+        option = params[name].default
+        assert option.default is None, name
+        assert f"Default: {default_of(EvalConfig, name)}." in option.help, name
+    assert params["fmt"].default.default is None

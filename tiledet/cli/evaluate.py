@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of, given
 from tiledet.errors import ConfigError
+from tiledet.evaluate.metrics import EvalConfig
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
+
+_default = functools.partial(default_of, EvalConfig)
 
 
 def eval_command(
@@ -22,11 +27,17 @@ def eval_command(
         metavar="DETS",
         help="One or more COCO results JSON files (one run each, shown side by side). Required.",
     ),
-    split: str = typer.Option("val", "--split", help="YOLO ground truth: data.yaml split. Default: val."),
-    max_dets: int = typer.Option(
-        100, "--max-dets", help="Detections per image and class kept (maxDets = [1, 10, N]). Default: 100."
+    split: str | None = typer.Option(
+        None, "--split", help=f"YOLO ground truth: data.yaml split. Default: {_default('split')}."
     ),
-    iou_type: str = typer.Option("bbox", "--iou-type", help="IoU type; only bbox. Default: bbox."),
+    max_dets: int | None = typer.Option(
+        None,
+        "--max-dets",
+        help=f"Detections per image and class kept (maxDets = [1, 10, N]). Default: {_default('max_dets')}.",
+    ),
+    iou_type: str | None = typer.Option(
+        None, "--iou-type", help=f"IoU type; only bbox. Default: {_default('iou_type')}."
+    ),
     out: Path | None = typer.Option(
         None,
         "--out",
@@ -36,7 +47,9 @@ def eval_command(
     images: Path | None = typer.Option(
         None, "--images", help="Image folder, for label sources without image sizes. Default: none."
     ),
-    fmt: str = typer.Option("auto", "--from", help=f"Ground-truth format: {_FORMATS}. Default: auto."),
+    fmt: str | None = typer.Option(
+        None, "--from", help=f"Ground-truth format: {_FORMATS}. Default: auto (detected)."
+    ),
     classes: str | None = typer.Option(
         None, "--classes", help="Label sources: 'xview' or a class file. Default: the source's classes."
     ),
@@ -46,11 +59,11 @@ def eval_command(
     output_format: str = typer.Option(
         "table", "--format", help="Terminal output: table (rich) or json (metrics only). Default: table."
     ),
-    backend: str = typer.Option(
-        "faster",
+    backend: str | None = typer.Option(
+        None,
         "--backend",
         help="faster (faster-coco-eval; AP/AR equal to pycocotools' to 1e-9) or pycocotools (the "
-        "reference). Default: faster.",
+        f"reference). Default: {_default('backend')}.",
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw PNG figures with --out. Default: on."),
     force: bool = typer.Option(
@@ -64,13 +77,14 @@ def eval_command(
     ),
 ) -> None:
     """Score COCO-results detections against ground truth with COCO mAP."""
-    from tiledet.evaluate import EvalConfig, run_evaluation
+    from tiledet.evaluate import run_evaluation
 
     if output_format not in ("table", "json"):
         raise ConfigError(f"--format must be table or json, got {output_format!r}")
     cfg = EvalConfig(
-        max_dets=max_dets, iou_type=iou_type, split=split, images_dir=images,
-        fmt=None if fmt == "auto" else fmt, classes=classes, strict=strict, backend=backend,
+        images_dir=images, classes=classes, strict=strict,
+        **given(max_dets=max_dets, iou_type=iou_type, split=split, backend=backend),
+        fmt=None if fmt == "auto" else fmt,
     )
     report = run_evaluation(gt, dets, cfg, out=out, plots=plots, force=force)
     if not quiet:
