@@ -267,8 +267,13 @@ def _write(
 
 
 def _check_written(cfg: ConvertConfig, report: ConvertReport) -> None:
-    """A run that wrote no box at all from an input that had boxes is a failure, not a success."""
-    if report.input_boxes > 0 and report.written_boxes == 0:
+    """A run that wrote no box at all from an input that had boxes is a failure, not a success.
+
+    Boxes left out on purpose (:data:`~tiledet.labels.INTENDED_DROPS`: VisDrone ignored regions, DOTA
+    difficult boxes with ``skip_difficult``) do not count as boxes the input had.
+    """
+    intended = sum(n for reason, n in report.dropped.items() if reason in INTENDED_DROPS)
+    if report.input_boxes - intended > 0 and report.written_boxes == 0:
         reasons = ", ".join(f"{n} {r}" for r, n in report.dropped.items() if n) or "none"
         raise InputError(
             f"{cfg.src}: no box was written: all {report.input_boxes} input boxes were dropped "
