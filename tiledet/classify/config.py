@@ -52,6 +52,7 @@ class TrainConfig:
         amp: mixed precision (float16) on CUDA; ignored on CPU.
         workers: image-decoding threads / streaming DataLoader workers (>= 0).
         memory_limit_gib: decode the data set into memory when it fits in this many GiB, else stream.
+        plots: draw ``history.png``, ``confusion.png`` and ``mistakes.png``.
         resume: ``RUN/last.pt`` to continue from (model, classes and input size come from it).
         force: write into a non-empty folder not written by tiledet (never touching its files).
     """
@@ -82,6 +83,7 @@ class TrainConfig:
     amp: bool = True
     workers: int = 2
     memory_limit_gib: float = 2.0
+    plots: bool = True
     resume: Path | None = None
     force: bool = False
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tiledet.classify.augment import Augmenter, parse_augment
-from tiledet.classify.checkpoint import Preprocess, checkpoint_dict, model_from_checkpoint, save_checkpoint
+from tiledet.classify.checkpoint import (
+    Preprocess,
+    checkpoint_dict,
+    model_from_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from tiledet.classify.config import TrainConfig
 from tiledet.classify.data import DataSet
 from tiledet.classify.loop import (
@@ -70,7 +77,12 @@ class Session:
             self.scheduler.load_state_dict(state["scheduler"])
         self.history = list(state["history"])
         self.best = state.get("best")
-        self.best_state = state.get("best_state")
+        self.best_state = None
+        best_path = Path(self.cfg.resume or ".").parent / "best.pt"
+        if self.best is not None and best_path.is_file():  # last.pt does not repeat the best weights
+            best = read_checkpoint(best_path)
+            if best["class_names"] == self.data.class_names and best["model_name"] == self.cfg.model:
+                self.best_state = best["state_dict"]
         self.bad_epochs = int(state.get("bad_epochs", 0))
 
     def _checkpoint(self, state_dict: dict | None = None, train_state: dict | None = None) -> dict:
@@ -93,7 +105,6 @@ class Session:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "history": self.history,
             "best": self.best,
-            "best_state": self.best_state,
             "bad_epochs": self.bad_epochs,
         }
 
@@ -159,7 +170,8 @@ class Session:
             stopped = cfg.patience > 0 and self.bad_epochs >= cfg.patience
         if self.best_state is not None:
             self.trainer.model.load_state_dict(self.best_state)
-            od.path("best.pt")  # keep it recorded when resuming without improvement
+            if "best.pt" not in od.written:  # resumed without improving: the best weights still go here
+                save_checkpoint(od.path("best.pt"), self._checkpoint(self.best_state))
         split_metrics: dict[str, dict] = {}
         eval_split = "test" if "test" in self.data.splits else "val"
         for split, samples in self.data.splits.items():
@@ -167,7 +179,9 @@ class Session:
             split_metrics[split] = metrics
             if split == eval_split:
                 extra = {"split": split, "best_epoch": self.best["epoch"] if self.best else 0}
-                write_eval_files(od, metrics, outputs, samples, self.data.class_names, cfg.size, extra)
+                write_eval_files(
+                    od, metrics, outputs, samples, self.data.class_names, cfg.size, extra, cfg.plots
+                )
         seconds = sum(h["seconds"] for h in self.history)
         images = sum(h["images_per_s"] * h["seconds"] for h in self.history)
         return TrainResult(

@@ -14,9 +14,10 @@ A grid file (YAML)::
 
 ``base`` and ``grid`` take the :class:`~tiledet.classify.config.TrainConfig` field names except
 ``data``, ``out``, ``resume`` and ``force``; ``grid`` values are lists (``model_options`` a list of
-mappings). Each row trains into ``DIR/runs/NNN`` and adds a line to ``DIR/sweep.csv`` and
-``DIR/sweep.md``: the grid values, train/val/test accuracy, test macro recall, best epoch, epochs run,
-training seconds and images/s (test columns use val when the data has no test split).
+mappings, merged over ``per_model`` and ``base``'s ``model_options``). Each row trains into
+``DIR/runs/NNN`` and adds a line to ``DIR/sweep.csv`` and ``DIR/sweep.md``: the grid values,
+train/val/test accuracy, test macro recall, best epoch, epochs run, training seconds and images/s
+(test columns use val when the data has no test split).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def read_grid(path: str | Path) -> Grid:
     for key, values in axes.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{path}: grid key {key!r} must be a non-empty list, got {values!r}")
-    overlap = sorted(set(base) & set(axes))
+    overlap = sorted((set(base) & set(axes)) - {"model_options"})  # options merge: grid over base
     if overlap:
         raise ConfigError(f"{path}: {overlap[0]!r} is both in base and in grid")
     data = raw.get("data")
@@ -118,14 +119,17 @@ def read_grid(path: str | Path) -> Grid:
 
 
 def row_config(
-    grid: Grid, point: Mapping[str, Any], data: Path, out: Path, overrides: Mapping[str, Any]
-) -> TrainConfig:
-    """The TrainConfig of one grid point (base, then point, then ``overrides``; options merged)."""
+    grid: Grid, point: Mapping[str, Any], data: Path, out: Path, overrides: Mapping[str, Any],
+    model_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> TrainConfig:  # fmt: skip
+    """The TrainConfig of one grid point (base, then point, then ``overrides``; options merged, then
+    ``model_overrides[model]``)."""
     settings: dict[str, Any] = {**grid.base, **point, **overrides}
     model = str(settings.get("model", "cnn"))
     options = {**grid.per_model.get(model, {}), **dict(grid.base.get("model_options") or {})}
     options.update(dict(point.get("model_options") or {}))
     options.update(dict(overrides.get("model_options") or {}))
+    options.update(dict((model_overrides or {}).get(model) or {}))
     settings["model_options"] = options
     if "augment" in settings and isinstance(settings["augment"], list):
         settings["augment"] = ",".join(map(str, settings["augment"]))
@@ -174,6 +178,7 @@ def run_sweep(
     grid_path: str | Path, out: str | Path, data: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None, force: bool = False,
     progress: Callable[[str, dict], None] | None = None,
+    model_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train every grid point into ``OUT/runs/NNN`` and write ``OUT/sweep.csv`` and ``OUT/sweep.md``.
 
@@ -182,6 +187,7 @@ def run_sweep(
         out: output folder.
         data: data root (overrides the grid's ``data``).
         overrides: settings applied to every row after the grid (e.g. ``{"epochs": 1}``).
+        model_overrides: model name -> model options applied last to that model's rows.
         force: write into a non-empty folder not written by tiledet.
         progress: ``progress("row", {"index", "total", "point"})`` before each row, then the
             training events of that row (see :func:`tiledet.classify.train.train`).
@@ -200,7 +206,10 @@ def run_sweep(
         raise ConfigError(f"{grid.path}: no data folder (set `data:` in the grid or pass --data)")
     out = Path(out)
     points = grid.points()
-    configs = [row_config(grid, p, root, out / "runs" / f"{i:03d}", overrides) for i, p in enumerate(points)]
+    configs = [
+        row_config(grid, p, root, out / "runs" / f"{i:03d}", overrides, model_overrides)
+        for i, p in enumerate(points)
+    ]
     rows: list[dict[str, Any]] = []
     with OutputDir(out, force=force, sources=[root, grid.path]) as od:
         for i, (point, cfg) in enumerate(zip(points, configs, strict=True)):

@@ -169,8 +169,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
             od.write_text("skipped.txt", "".join(f"{p}\t{r}\n" for p, r in sorted(data.skipped.items())))
         od.write_json("config.json", cfg.to_dict())
         od.write_text("history.csv", _history_csv(result.history))
-        from tiledet.classify.plots import plot_history
+        if cfg.plots:
+            from tiledet.classify.plots import plot_history
 
-        plot_history(result.history, od.path("history.png"))
+            plot_history(result.history, od.path("history.png"))
         result.files = sorted(od.root / f for f in od.written)
         return result
