@@ -9,6 +9,15 @@ import numpy as np
 
 #: Background chips must have an IoU below this with every box of their scene.
 BACKGROUND_MAX_IOU = 0.1
+#: ... and may contain at most this fraction of any box's area (a big chip around a small car has a
+#: low IoU with it but still shows the whole car).
+BACKGROUND_MAX_CONTAINED = 0.1
+#: Structured negatives: window scales relative to an object's own chip window (object too small /
+#: too large in the window) and off-centre shifts in units of the window side (dx, dy).
+STRUCTURED_SCALES = (("large", 0.5), ("small", 2.0))
+STRUCTURED_SHIFTS = (("left", -0.5, 0.0), ("right", 0.5, 0.0), ("up", 0.0, -0.5), ("down", 0.0, 0.5))
+#: Structured negatives must have at least this share of their area inside the scene.
+STRUCTURED_MIN_INSIDE = 0.5
 #: Candidates drawn per requested background chip before giving up.
 BACKGROUND_TRIES = 50
 
@@ -71,10 +80,78 @@ def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def contained_fraction(windows_xyxy: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
+    """(M, N) share of each box's area (N, 4) inside each window (M, 4); empty boxes: 1 if centred inside."""
+    a = np.asarray(windows_xyxy, dtype=np.float64).reshape(-1, 1, 4)
+    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(1, -1, 4)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    area = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    centre_in = (
+        (a[..., 0] <= (b[..., 0] + b[..., 2]) / 2) & ((b[..., 0] + b[..., 2]) / 2 <= a[..., 2])
+        & (a[..., 1] <= (b[..., 1] + b[..., 3]) / 2) & ((b[..., 1] + b[..., 3]) / 2 <= a[..., 3])
+    )  # fmt: skip
+    return np.where(
+        area > 0, np.divide(iw * ih, area, out=np.zeros_like(iw), where=area > 0), centre_in * 1.0
+    )
+
+
+def is_clean_background(windows_xyxy: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
+    """(M,) True where a window has IoU < 0.1 with every box and holds at most 10 % of any box's area."""
+    windows = np.asarray(windows_xyxy, dtype=np.float64).reshape(-1, 4)
+    if len(np.asarray(boxes_xyxy).reshape(-1, 4)) == 0:
+        return np.ones(len(windows), bool)
+    return (iou_matrix(windows, boxes_xyxy).max(axis=1) < BACKGROUND_MAX_IOU) & (
+        contained_fraction(windows, boxes_xyxy).max(axis=1) <= BACKGROUND_MAX_CONTAINED
+    )
+
+
+def structured_windows(
+    xyxy: np.ndarray, context: float, size_wh: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Negative windows around every object: wrong scale (object too large / too small) and off-centre.
+
+    For an object whose chip window has side ``s`` (:func:`object_windows`), the candidates are the
+    windows of side ``s * 0.5`` and ``s * 2`` centred on it (the object over- or under-fills the
+    window) and the windows of side ``s`` shifted by ``s / 2`` left, right, up and down (the object
+    off-centre). A candidate is kept when at least half of it lies inside the scene and it holds at
+    most :data:`BACKGROUND_MAX_CONTAINED` of the area of every *other* box (it must not show another
+    object); its own object is what makes it a lesson.
+
+    Returns:
+        ``(windows (M, 4) int64, owner (M,) int64 object index, tags)`` with tags like ``"small"``.
+    """
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    base = object_windows(xyxy, context).astype(np.float64)
+    side = base[:, 2] - base[:, 0]
+    cx, cy = (base[:, 0] + base[:, 2]) / 2, (base[:, 1] + base[:, 3]) / 2
+    specs = [(tag, f, 0.0, 0.0) for tag, f in STRUCTURED_SCALES] + [
+        (t, 1.0, dx, dy) for t, dx, dy in STRUCTURED_SHIFTS
+    ]
+    windows, owners, tags = [], [], []
+    for tag, factor, dx, dy in specs:
+        s = np.maximum(1, _round_half_up(side * factor))
+        x0 = _round_half_up(cx + dx * side - s / 2)
+        y0 = _round_half_up(cy + dy * side - s / 2)
+        windows.append(np.stack([x0, y0, x0 + s, y0 + s], axis=1))
+        owners.append(np.arange(len(xyxy)))
+        tags += [tag] * len(xyxy)
+    if not len(xyxy):
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64), []
+    all_windows, all_owners = np.concatenate(windows), np.concatenate(owners)
+    inside = contained_fraction(np.array([[0, 0, *size_wh]], np.float64), all_windows)[0]
+    held = contained_fraction(all_windows, xyxy)
+    held[np.arange(len(all_owners)), all_owners] = 0.0
+    keep = (inside >= STRUCTURED_MIN_INSIDE) & (held.max(axis=1) <= BACKGROUND_MAX_CONTAINED)
+    order = np.lexsort((np.arange(len(all_owners)), all_owners))  # object by object, in spec order
+    order = order[keep[order]]
+    return all_windows[order].astype(np.int64), all_owners[order], [tags[i] for i in order]
+
+
 def background_windows(
     rng: np.random.Generator, size_wh: tuple[int, int], xyxy: np.ndarray, sides: np.ndarray, count: int
 ) -> np.ndarray:
-    """Up to ``count`` square windows inside the scene with IoU < :data:`BACKGROUND_MAX_IOU` with every box.
+    """Up to ``count`` square windows inside the scene that show no object (:func:`is_clean_background`).
 
     Draws ``count * BACKGROUND_TRIES`` candidates at once (sides from ``sides``, capped at the scene's
     shorter side; uniform positions) and keeps the first ``count`` that qualify.
@@ -91,7 +168,7 @@ def background_windows(
     y0 = np.floor(rng.random(n) * (height - side + 1)).astype(np.int64)
     candidates = np.stack([x0, y0, x0 + side, y0 + side], axis=1)
     if len(xyxy):
-        candidates = candidates[iou_matrix(candidates, xyxy).max(axis=1) < BACKGROUND_MAX_IOU]
+        candidates = candidates[is_clean_background(candidates, xyxy)]
     return candidates[:count]
 
 

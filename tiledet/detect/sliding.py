@@ -1,0 +1,331 @@
+"""Sliding-window detection with a trained classifier: one fully-convolutional pass per pyramid scale.
+
+For every scale of the pyramid (:mod:`tiledet.detect.pyramid`) and every one of the
+``stride_multiple``² shifted cell grids, the resized scene is scored block by block by the
+fully-convolutional form of the classifier (:mod:`tiledet.detect.fcn`). Each cell's softmax gives the
+probability of every class; the best non-background class of a cell becomes a candidate when its
+probability reaches that class's threshold. Its box is the central ``1 / (1 + context)`` square of the
+window (where the chip geometry put the object) or, with a box head, the box the head predicts inside
+the window; boxes are mapped back to scene pixels. Candidates of all scales go through non-maximum
+suppression (class-agnostic by default: one object fires for several classes and scales) and the
+``max_det`` most confident are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.detect.pyramid import Block, blocks, pyramid_scales, resample_block, resized_size
+from tiledet.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Candidates kept before an intermediate NMS pass compacts them (bounds memory on huge scenes).
+_COMPACT_AT = 200_000
+
+
+@dataclass(frozen=True)
+class SlidingConfig:
+    """Settings of the sliding-window detector.
+
+    Attributes:
+        object_size_px: ``(min, max)`` longer object side in scene pixels the pyramid covers.
+        scales: explicit image scale factors; when non-empty they replace ``object_size_px``.
+        scale_step: ratio between neighbouring pyramid object sizes (default ``2 ** 0.25``).
+        stride_multiple: K: evaluate K×K shifted cell grids, effective stride ``stride / K``.
+        threshold: minimum class probability of a detection.
+        class_thresholds: per-class overrides ``((class_name, threshold), ...)``.
+        iou: NMS IoU threshold (a box is dropped above it).
+        class_agnostic: NMS across classes (True) or per class.
+        max_det: detections kept per image (most confident).
+        block_px: side of a scoring block in resized pixels (memory: one block at a time).
+        batch_size: blocks of equal size scored per forward pass.
+        context: chip context to assume when the checkpoint has none.
+    """
+
+    object_size_px: tuple[float, float] = (8.0, 160.0)
+    scales: tuple[float, ...] = ()
+    scale_step: float = 2**0.25
+    stride_multiple: int = 1
+    threshold: float = 0.5
+    class_thresholds: tuple[tuple[str, float], ...] = ()
+    iou: float = 0.3
+    class_agnostic: bool = True
+    max_det: int = 1000
+    block_px: int = 512
+    batch_size: int = 4
+    context: float = 0.5
+
+    def __post_init__(self) -> None:
+        checks = [
+            (int(self.stride_multiple) == self.stride_multiple and self.stride_multiple >= 1,
+             f"--stride-multiple must be a whole number >= 1, got {self.stride_multiple!r}"),
+            (0.0 <= self.threshold <= 1.0, f"--threshold must be in [0, 1], got {self.threshold!r}"),
+            (all(0.0 <= t <= 1.0 for _, t in self.class_thresholds),
+             "per-class thresholds must be in [0, 1]"),
+            (0.0 <= self.iou <= 1.0, f"--iou must be in [0, 1], got {self.iou!r}"),
+            (int(self.max_det) == self.max_det and self.max_det >= 1,
+             f"--max-det must be >= 1, got {self.max_det!r}"),
+            (self.block_px >= 1, f"block size must be >= 1 px, got {self.block_px!r}"),
+            (int(self.batch_size) == self.batch_size and self.batch_size >= 1,
+             f"--batch-size must be >= 1, got {self.batch_size!r}"),
+            (all(s > 0 and np.isfinite(s) for s in self.scales),
+             f"--scales must be > 0, got {self.scales!r}"),
+            (self.context >= 0, f"context must be >= 0, got {self.context!r}"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+@dataclass(eq=False)
+class SlidingDetector:
+    """A classifier ready for dense scoring.
+
+    Attributes:
+        fcn: fully-convolutional network (``window``, ``stride`` attributes), on ``device``.
+        preprocess: uint8 (N, H, W, 3) RGB -> normalised float tensor (N, 3, H, W); takes ``device``.
+        class_names: output class names (background included when trained with it).
+        background_index: index of the background class, or None.
+        context: chip context: the object fills the central ``1 / (1 + context)`` of a window.
+        box_head: the last 4 outputs are the object box inside the window, ``xyxy / window``.
+        device: torch device string.
+    """
+
+    fcn: Any
+    preprocess: Callable[..., Any]
+    class_names: list[str]
+    background_index: int | None
+    context: float
+    box_head: bool = False
+    device: str = "cpu"
+
+    @classmethod
+    def from_classifier(cls, clf: Any, device: str = "cpu", context: float = 0.5) -> SlidingDetector:
+        """From a :func:`tiledet.classify.load_classifier` result; ``context`` when it has none."""
+        from tiledet.detect.fcn import fully_convolutional
+
+        fcn = fully_convolutional(clf.model, input_size=clf.input_size).to(device)
+        ctx = float(clf.context) if clf.context is not None else float(context)
+        return cls(
+            fcn, clf.preprocess, list(clf.class_names), clf.background_index, ctx, bool(clf.box_head), device
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def class_threshold_array(detector: SlidingDetector, cfg: SlidingConfig) -> np.ndarray:
+    """(C,) probability thresholds per class; ``inf`` for the background class.
+
+    Raises:
+        ConfigError: when a per-class threshold names an unknown class.
+    """
+    thresholds = np.full(detector.num_classes, float(cfg.threshold))
+    for name, value in cfg.class_thresholds:
+        if name not in detector.class_names:
+            raise ConfigError(
+                f"--threshold: unknown class {name!r} (classes: {', '.join(detector.class_names)})"
+            )
+        thresholds[detector.class_names.index(name)] = float(value)
+    if detector.background_index is not None:
+        thresholds[detector.background_index] = np.inf
+    return thresholds
+
+
+def decode_cells(
+    probs: np.ndarray,
+    box_offsets: np.ndarray | None,
+    origin_xy: tuple[float, float],
+    stride: int,
+    window: int,
+    scale: float,
+    context: float,
+    thresholds: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates of one block of cells.
+
+    Args:
+        probs: (R, C, K) class probabilities of R×C cells.
+        box_offsets: (R, C, 4) box-head outputs ``xyxy / window`` or None (central square).
+        origin_xy: resized-pixel top-left corner of cell (0, 0)'s window.
+        stride, window: cell spacing and window side, resized px.
+        scale: resize factor of this pyramid level (scene px = resized px / scale).
+        context: the object fills the central ``1 / (1 + context)`` of a window.
+        thresholds: (K,) per-class probability thresholds (``inf`` disables a class).
+
+    Returns:
+        ``(xyxy (M, 4) scene px, scores (M,), class_ids (M,))`` for the cells whose best enabled class
+        reaches its threshold.
+    """
+    enabled = np.where(np.isfinite(thresholds), probs, -1.0)
+    best = enabled.argmax(axis=2)
+    score = np.take_along_axis(enabled, best[..., None], axis=2)[..., 0]
+    rows, cols = np.nonzero(score >= thresholds[best])
+    x0 = origin_xy[0] + cols * float(stride)
+    y0 = origin_xy[1] + rows * float(stride)
+    if box_offsets is None:
+        half = window / (2.0 * (1.0 + context))
+        cx, cy = x0 + window / 2.0, y0 + window / 2.0
+        xyxy = np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+    else:
+        off = np.clip(box_offsets[rows, cols].astype(np.float64), 0.0, 1.0).reshape(-1, 4)
+        lo, hi = np.minimum(off[:, :2], off[:, 2:]), np.maximum(off[:, :2], off[:, 2:])
+        xyxy = np.concatenate([lo, hi], axis=1) * window + np.stack([x0, y0, x0, y0], axis=1)
+    return (
+        xyxy.reshape(-1, 4) / scale,
+        score[rows, cols].astype(np.float64),
+        best[rows, cols].astype(np.int64),
+    )
+
+
+def _batches(items: Sequence[Block], size: int) -> Iterator[list[Block]]:
+    """Consecutive blocks of the same input shape, at most ``size`` at a time."""
+    batch: list[Block] = []
+    for block in items:
+        if batch and (len(batch) == size or (block.height, block.width) != (batch[0].height, batch[0].width)):
+            yield batch
+            batch = []
+        batch.append(block)
+    if batch:
+        yield batch
+
+
+def score_blocks(
+    detector: SlidingDetector,
+    pixels: np.ndarray,
+    scale: float,
+    offset_xy: tuple[int, int],
+    cfg: SlidingConfig,
+) -> Iterator[tuple[Block, np.ndarray]]:
+    """Raw network outputs of every block of one scale and grid shift.
+
+    Args:
+        detector: the detector.
+        pixels: (H, W, 3) uint8 RGB scene.
+        scale: pyramid scale factor.
+        offset_xy: shift of the cell grid in resized pixels.
+        cfg: settings (``block_px``, ``batch_size``).
+
+    Yields:
+        ``(block, outputs)`` with outputs (rows, cols, C [+ 4]) float32 for the block's cells.
+    """
+    import torch
+
+    fcn = detector.fcn
+    size_wh = resized_size((pixels.shape[1], pixels.shape[0]), scale)
+    layout = list(blocks(size_wh, fcn.window, fcn.stride, cfg.block_px, offset_xy))
+    for batch in _batches(layout, cfg.batch_size):
+        crops = np.stack([resample_block(pixels, scale, b.x0, b.y0, b.width, b.height) for b in batch])
+        with torch.inference_mode():
+            out = fcn(detector.preprocess(crops, device=detector.device)).float().cpu().numpy()
+        for block, maps in zip(batch, out, strict=True):
+            yield block, np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
+
+
+def dense_map(
+    detector: SlidingDetector,
+    pixels: np.ndarray,
+    scale: float,
+    cfg: SlidingConfig,
+    offset_xy: tuple[int, int] = (0, 0),
+) -> np.ndarray:
+    """Stitched (rows, cols, C [+ 4]) raw outputs of a whole scale (for tests and inspection)."""
+    fcn = detector.fcn
+    size_wh = resized_size((pixels.shape[1], pixels.shape[0]), scale)
+    from tiledet.detect.pyramid import cell_grid
+
+    rows = cell_grid(size_wh[1], fcn.window, fcn.stride, offset_xy[1])
+    cols = cell_grid(size_wh[0], fcn.window, fcn.stride, offset_xy[0])
+    out: np.ndarray | None = None
+    for block, maps in score_blocks(detector, pixels, scale, offset_xy, cfg):
+        if out is None:
+            out = np.zeros((rows, cols, maps.shape[2]), np.float32)
+        out[block.row0 : block.row0 + block.rows, block.col0 : block.col0 + block.cols] = maps
+    return out if out is not None else np.zeros((rows, cols, 0), np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class SceneStats:
+    """What scoring one scene did.
+
+    Attributes:
+        scales: scale factors scored.
+        skipped_scales: scale factors skipped because the resized scene is smaller than the window.
+        cells: windows scored.
+        candidates: cells above threshold before NMS.
+    """
+
+    scales: list[float] = field(default_factory=list)
+    skipped_scales: list[float] = field(default_factory=list)
+    cells: int = 0
+    candidates: int = 0
+
+
+def scene_scales(detector: SlidingDetector, cfg: SlidingConfig) -> list[float]:
+    """The pyramid's scale factors for this detector and config."""
+    if cfg.scales:
+        return [float(s) for s in cfg.scales]
+    return pyramid_scales(cfg.object_size_px, detector.fcn.window, detector.context, cfg.scale_step)
+
+
+def _nms(boxes: Boxes, cfg: SlidingConfig) -> Boxes:
+    return boxes.nms(cfg.iou, class_agnostic=cfg.class_agnostic) if len(boxes) else boxes
+
+
+def detect_scene(
+    detector: SlidingDetector, pixels: np.ndarray, cfg: SlidingConfig
+) -> tuple[Boxes, SceneStats]:
+    """Detections of one scene.
+
+    Args:
+        detector: the detector.
+        pixels: (H, W, 3) uint8 RGB scene.
+        cfg: settings.
+
+    Returns:
+        ``(boxes, stats)``: boxes in scene pixels (clipped to the scene) with scores, most confident
+        first, at most ``cfg.max_det``.
+    """
+    fcn, k = detector.fcn, detector.num_classes
+    size_wh = (pixels.shape[1], pixels.shape[0])
+    thresholds = class_threshold_array(detector, cfg)
+    stats, parts, pending = SceneStats(), [], 0
+    for scale in scene_scales(detector, cfg):
+        width, height = resized_size(size_wh, scale)
+        if min(width, height) < fcn.window:
+            stats.skipped_scales.append(scale)
+            continue
+        stats.scales.append(scale)
+        m = cfg.stride_multiple
+        for dy in range(m):
+            for dx in range(m):
+                offset = (round(dx * fcn.stride / m), round(dy * fcn.stride / m))
+                for block, maps in score_blocks(detector, pixels, scale, offset, cfg):
+                    stats.cells += block.rows * block.cols
+                    box = maps[..., k : k + 4] if detector.box_head else None
+                    xyxy, scores, ids = decode_cells(
+                        _softmax(maps[..., :k]), box, (block.x0, block.y0), fcn.stride, fcn.window,
+                        scale, detector.context, thresholds,
+                    )  # fmt: skip
+                    if len(scores):
+                        parts.append(Boxes(xyxy, ids, scores).clip(size_wh))
+                        pending += len(scores)
+                        stats.candidates += len(scores)
+                    if pending > _COMPACT_AT:
+                        parts, pending = [_nms(Boxes.concat(parts), cfg)], 0
+    found = _nms(Boxes.concat(parts), cfg) if parts else Boxes.empty(with_scores=True)
+    return found[: cfg.max_det], stats
