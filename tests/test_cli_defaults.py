@@ -62,3 +62,24 @@ def test_eval_options_default_to_none_and_help_quotes_the_config_default():
         assert option.default is None, name
         assert f"Default: {default_of(EvalConfig, name)}." in option.help, name
     assert params["fmt"].default.default is None
+
+
+def test_synth_options_default_to_none_and_help_quotes_the_config_default():
+    from tiledet.cli.synth import synth
+    from tiledet.synth.generate import SynthConfig
+
+    params = inspect.signature(synth).parameters
+    for name, field in (
+        ("scenes", "scenes"),
+        ("seed", "seed"),
+        ("image_format", "image_format"),
+        ("recipe", "recipe"),
+    ):
+        option = params[name].default
+        assert option.default is None, name
+        assert f"Default: {default_of(SynthConfig, field)}." in option.help, name
+    width, height = default_of(SynthConfig, "size_wh")
+    assert (
+        params["size"].default.default is None
+        and f"Default: {width} {height}." in params["size"].default.help
+    )

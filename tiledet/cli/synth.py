@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of, given
+from tiledet.synth.generate import SynthConfig
+
+_default = functools.partial(default_of, SynthConfig)
+
 
 def synth(
     out: Path = typer.Option(..., "--out", help="Output folder (required); created when missing."),
-    scenes: int = typer.Option(4, "--scenes", help="Number of scenes to generate. Default: 4."),
-    size: tuple[int, int] = typer.Option(
-        (3000, 3000), "--size", help="Scene width and height in px. Default: 3000 3000."
+    scenes: int | None = typer.Option(
+        None, "--scenes", help=f"Number of scenes to generate. Default: {_default('scenes')}."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same bytes. Default: 0."),
-    image_format: str = typer.Option("tif", "--image-format", help="tif (LZW) or png. Default: tif."),
-    recipe: str = typer.Option(
-        "synthetic_xview.yaml", "--recipe", help="Recipe name or YAML path. Default: synthetic_xview.yaml."
+    size: tuple[int, int] | None = typer.Option(
+        None, "--size", help="Scene width and height in px. Default: {} {}.".format(*_default("size_wh"))
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Random seed; same seed, same bytes. Default: {_default('seed')}."
+    ),
+    image_format: str | None = typer.Option(
+        None, "--image-format", help=f"tif (LZW) or png. Default: {_default('image_format')}."
+    ),
+    recipe: str | None = typer.Option(
+        None, "--recipe", help=f"Recipe name or YAML path. Default: {_default('recipe')}."
     ),
     force: bool = typer.Option(
         False,
@@ -30,11 +42,11 @@ def synth(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tiledet.synth.generate import SynthConfig, generate_scenes
+    from tiledet.synth.generate import generate_scenes
 
     cfg = SynthConfig(
-        out=out, scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe,
-        force=force,
+        out=out, force=force,
+        **given(scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe),
     )
     if quiet:
         generate_scenes(cfg)
