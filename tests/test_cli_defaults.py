@@ -83,3 +83,14 @@ def test_synth_options_default_to_none_and_help_quotes_the_config_default():
         params["size"].default.default is None
         and f"Default: {width} {height}." in params["size"].default.help
     )
+
+
+def test_draw_options_default_to_none_and_help_quotes_the_config_default():
+    from tiledet.cli.draw import draw_command
+    from tiledet.visualize import DrawConfig
+
+    params = inspect.signature(draw_command).parameters
+    for name in ("split", "score_threshold", "thickness", "limit"):
+        option = params[name].default
+        assert option.default is None, name
+        assert f"Default: {default_of(DrawConfig, name)}" in option.help, name

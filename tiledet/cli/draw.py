@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of, given
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
+from tiledet.visualize import DrawConfig
+
+_default = functools.partial(default_of, DrawConfig)
 
 
 def draw_command(
@@ -26,19 +31,29 @@ def draw_command(
     gt: Path | None = typer.Option(
         None, "--gt", help="Ground truth drawn solid under the (dashed) detections. Default: none."
     ),
-    score_threshold: float = typer.Option(
-        0.25, "--score-threshold", help="Draw detections scoring at least this, in [0, 1]. Default: 0.25."
+    score_threshold: float | None = typer.Option(
+        None,
+        "--score-threshold",
+        help=f"Draw detections scoring at least this, in [0, 1]. Default: {_default('score_threshold')}.",
     ),
-    fmt: str = typer.Option("auto", "--from", help=f"Label format: {_FORMATS}. Default: auto (detected)."),
+    fmt: str | None = typer.Option(
+        None, "--from", help=f"Label format: {_FORMATS}. Default: auto (detected)."
+    ),
     classes: str | None = typer.Option(
         None, "--classes", help="'xview' or a class file. Default: the classes the labels declare."
     ),
-    split: str = typer.Option("val", "--split", help="YOLO data.yaml: the split to draw. Default: val."),
-    thickness: int = typer.Option(2, "--thickness", help="Box outline width in px. Default: 2."),
+    split: str | None = typer.Option(
+        None, "--split", help=f"YOLO data.yaml: the split to draw. Default: {_default('split')}."
+    ),
+    thickness: int | None = typer.Option(
+        None, "--thickness", help=f"Box outline width in px. Default: {_default('thickness')}."
+    ),
     labels: bool = typer.Option(
         True, "--labels/--no-labels", help="Write class names and scores next to boxes. Default: on."
     ),
-    limit: int = typer.Option(0, "--limit", help="Draw at most this many images. Default: 0 (all)."),
+    limit: int | None = typer.Option(
+        None, "--limit", help=f"Draw at most this many images. Default: {_default('limit')} (all)."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Write into a non-empty folder tiledet did not create. Default: off."
     ),
@@ -47,12 +62,12 @@ def draw_command(
     """Draw labels and/or detections onto their images: ground truth solid, detections dashed."""
     from rich.console import Console
 
-    from tiledet.visualize import DrawConfig, draw_dataset
+    from tiledet.visualize import draw_dataset
 
     cfg = DrawConfig(
         source=source, out=out, images_dir=images, gt=gt, fmt=None if fmt == "auto" else fmt,
-        classes=classes, split=split, score_threshold=score_threshold, thickness=thickness,
-        labels=labels, limit=limit, force=force,
+        classes=classes, labels=labels, force=force,
+        **given(split=split, score_threshold=score_threshold, thickness=thickness, limit=limit),
     )
     console = Console(stderr=True)
     if quiet:
