@@ -165,6 +165,12 @@ def cache_dir(weights: Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tiledet" / "engines" / digest
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _exported_path(folder: Path, engine: str) -> Path:
     return folder / ("model.onnx" if engine == "onnx" else "model_openvino_model/model.xml")
 
@@ -190,19 +196,28 @@ def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
     if target.is_file():
         return target
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{engine}-", dir=folder.parent))
+    # Ultralytics names outputs with str.replace(".pt", ...) on the whole path, so the export runs in a
+    # fresh temporary folder (random name, no dots) and the result is moved into the cache.
+    work = Path(tempfile.mkdtemp(prefix="tiledet_export_"))
+    staging = Path(tempfile.mkdtemp(prefix=f".{engine}-", dir=folder.parent))
     try:
-        shutil.copy2(weights, tmp / "model.pt")
-        _run_export(tmp / "model.pt", engine, imgsz)
-        if not _exported_path(tmp, engine).is_file():
+        if ".pt" in str(work):
+            raise InputError(f"{work}: temporary folder path contains '.pt'; set TMPDIR elsewhere")
+        shutil.copy2(weights, work / "model.pt")
+        _run_export(work / "model.pt", engine, imgsz)
+        exported = _exported_path(work, engine)
+        if not exported.is_file():
             raise InputError(f"{weights}: Ultralytics' {engine} export wrote no model")
-        (tmp / "model.pt").unlink()
+        source = exported if engine == "onnx" else exported.parent
+        shutil.move(str(source), str(staging / source.name))
+        os.chmod(staging, 0o777 & ~_umask())
         if not target.is_file():
             if folder.exists():  # an incomplete export of ours from an earlier run
                 shutil.rmtree(folder)
-            os.replace(tmp, folder)
+            os.replace(staging, folder)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     if not target.is_file():
         raise InputError(f"{weights}: {engine} export did not produce {target}")
     return target
@@ -214,12 +229,11 @@ def _run_export(pt: Path, engine: str, imgsz: int) -> None:
     offline_ultralytics()
     from ultralytics import YOLO
 
-    simplify = engine == "onnx" and importlib.util.find_spec("onnxslim") is not None
+    args: dict = {"format": engine, "imgsz": imgsz, "dynamic": True, "half": False, "device": "cpu"}
+    if engine == "onnx":
+        args["simplify"] = importlib.util.find_spec("onnxslim") is not None
     try:
-        YOLO(str(pt)).export(
-            format=engine, imgsz=imgsz, dynamic=True, simplify=simplify, half=False, device="cpu",
-            verbose=False,
-        )
+        YOLO(str(pt)).export(**args)
     except Exception as e:  # the exporter raises many kinds; report them in one line
         raise InputError(f"{engine} export of {pt.name} failed ({type(e).__name__}: {e})") from e
 
