@@ -1,0 +1,141 @@
+"""``tiledet detect sliding``: a thin Typer layer over :func:`tiledet.detect.sliding_run.run_sliding`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tiledet.errors import ConfigError
+
+
+def parse_object_size(text: str | None) -> tuple[float, float] | None:
+    """``"8-160"`` -> ``(8.0, 160.0)``; ``"24"`` -> ``(24.0, 24.0)``; None stays None.
+
+    Raises:
+        ConfigError: when the text is not ``MIN-MAX`` with ``0 < MIN <= MAX``.
+    """
+    if text is None:
+        return None
+    low, sep, high = text.strip().partition("-")
+    try:
+        values = (float(low), float(high if sep else low))
+    except ValueError:
+        raise ConfigError(f"--object-size must be MIN-MAX in pixels (e.g. 8-160), got {text!r}") from None
+    if not (0 < values[0] <= values[1] < float("inf")):
+        raise ConfigError(f"--object-size must be MIN-MAX with 0 < MIN <= MAX, got {text!r}")
+    return values
+
+
+def parse_threshold(text: str) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """``"0.4"`` or ``"0.4,car=0.6,bus=0.3"`` -> ``(0.4, (("car", 0.6), ("bus", 0.3)))``.
+
+    Raises:
+        ConfigError: on a value that is not a number.
+    """
+    default, per_class = None, []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"--threshold: {item!r} is not a number or CLASS=number") from None
+        if sep:
+            per_class.append((name.strip(), number))
+        else:
+            default = number
+    return (0.5 if default is None else default), tuple(per_class)
+
+
+def parse_scales(text: str | None) -> tuple[float, ...]:
+    """``"1,0.5,0.25"`` -> scale factors; None -> ``()``."""
+    if not text:
+        return ()
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"--scales must be numbers separated by commas, got {text!r}") from None
+
+
+def sliding_command(
+    model: Path = typer.Argument(
+        ..., help="Classifier checkpoint from 'tiledet classify train' (best.pt). Required."
+    ),
+    images: list[Path] = typer.Argument(
+        ..., help="Scene images and/or folders (searched recursively). Required."
+    ),
+    out: Path = typer.Option(..., "--out", help="COCO results JSON to write (e.g. dets.json). Required."),
+    object_size: str | None = typer.Option(
+        None,
+        "--object-size",
+        help="MIN-MAX longer object side in scene px the image pyramid covers. "
+        "Default: the training chips' sizes (chips.yaml beside the classifier's data), else 8-160.",
+    ),
+    scales: str | None = typer.Option(
+        None,
+        "--scales",
+        help="Explicit image scale factors, e.g. 1,0.5 (replace --object-size). Default: none.",
+    ),
+    scale_step: float = typer.Option(
+        2**0.25, "--scale-step", help="Ratio between pyramid levels. Default: 2^(1/4)."
+    ),
+    stride_multiple: int = typer.Option(
+        1,
+        "--stride-multiple",
+        help="K: score K x K shifted grids, stride / K between windows. Default: 1.",
+    ),
+    threshold: str = typer.Option(
+        "0.5",
+        "--threshold",
+        help="Minimum class probability; per class as 0.5,car=0.7. Default: 0.5.",
+    ),
+    iou: float = typer.Option(0.3, "--iou", help="NMS IoU threshold. Default: 0.3."),
+    class_nms: bool = typer.Option(
+        False,
+        "--class-nms/--agnostic-nms",
+        help="NMS per class, or across classes (an object often fires for several). Default: --agnostic-nms.",
+    ),
+    max_det: int = typer.Option(1000, "--max-det", help="Most detections per scene. Default: 1000."),
+    batch_size: int = typer.Option(4, "--batch-size", help="Blocks per forward pass. Default: 4."),
+    block: int = typer.Option(512, "--block", help="Side of a scoring block in px (memory). Default: 512."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto, cpu or cuda. Default: auto (cuda when available)."
+    ),
+    save_images: Path | None = typer.Option(
+        None,
+        "--save-images",
+        help="Folder for PNG scenes with the detections drawn. Default: none.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an --out file tiledet did not write. Default: off."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+) -> None:
+    """A trained classifier as a sliding-window detector: one fully-convolutional pass per pyramid scale."""
+    from tiledet.cli.progress import progress_bar
+    from tiledet.detect.sliding import SlidingConfig
+    from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
+    from tiledet.detect.yolo_run import collect_scenes
+
+    default_threshold, per_class = parse_threshold(threshold)
+    sliding = SlidingConfig(
+        scales=parse_scales(scales), scale_step=scale_step, stride_multiple=stride_multiple,
+        threshold=default_threshold, class_thresholds=per_class, iou=iou, class_agnostic=not class_nms,
+        max_det=max_det, block_px=block, batch_size=batch_size,
+    )  # fmt: skip
+    cfg = SlidingRunConfig(
+        model=model, images=tuple(images), out=out, sliding=sliding,
+        object_size_px=parse_object_size(object_size), device=device, save_images=save_images, force=force,
+    )  # fmt: skip
+    total = len(collect_scenes(cfg.images))
+    with progress_bar("detect sliding", total=total, show=not quiet) as bar:
+        report = run_sliding(cfg, progress=bar.advance)
+    if not quiet:
+        size = report.object_size_px
+        typer.echo(
+            f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s -> {report.out}\n"
+            f"  window {report.window} px, stride {report.stride} px, {len(report.scales)} scales, objects "
+            f"{size['min']:g}-{size['max']:g} px ({size['source']}), exact: {'yes' if report.exact else 'no'}"
+        )
+        for name, why in report.skipped.items():
+            typer.echo(f"  skipped {name}: {why}")

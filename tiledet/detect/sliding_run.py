@@ -1,0 +1,239 @@
+"""``tiledet detect sliding``: a classifier checkpoint as a sliding-window detector over scene files.
+
+Scenes are read one at a time; each is scored by :func:`tiledet.detect.sliding.detect_scene` and its
+detections appended to a COCO results JSON (``file_name``, ``category_name``, ...). A scene that
+cannot be read, or that is smaller than the window at every pyramid scale, is skipped and reported;
+the other scenes are still processed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from tiledet.boxes import Boxes
+from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene, scene_scales
+from tiledet.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+#: Object sizes the pyramid covers when neither the user nor the training chips say (px, longer side).
+DEFAULT_OBJECT_SIZE_PX = (8.0, 160.0)
+
+
+@dataclass(frozen=True)
+class SlidingRunConfig:
+    """Settings of :func:`run_sliding`.
+
+    Attributes:
+        model: classifier checkpoint (``tiledet classify train`` ``best.pt``).
+        images: scene files and/or folders (searched recursively for images).
+        out: COCO results JSON to write.
+        sliding: detector settings; ``object_size_px`` None-like handling: see ``object_size_px``.
+        object_size_px: ``(min, max)`` object sizes, or None: the training chips' 2nd–98th percentile
+            (``chips.yaml`` of the classifier's data) widened by 2^(1/4) each way, else 8–160.
+        device: ``auto`` (cuda when available), ``cpu`` or ``cuda``.
+        save_images: folder for PNG scenes with the detections drawn, or None.
+        force: replace an ``out`` file (or write into a ``save_images`` folder) tiledet did not write.
+    """
+
+    model: Path
+    images: tuple[Path, ...]
+    out: Path
+    sliding: SlidingConfig = field(default_factory=SlidingConfig)
+    object_size_px: tuple[float, float] | None = None
+    device: str = "auto"
+    save_images: Path | None = None
+    force: bool = False
+
+
+@dataclass
+class SlidingReport:
+    """What :func:`run_sliding` did.
+
+    Attributes:
+        scenes: scenes scored.
+        boxes: detections written.
+        skipped: scene file_name -> why it was skipped (unreadable, smaller than the window).
+        window, stride: the fully-convolutional network's window and stride (px).
+        exact: whether the network equals crop-by-crop classification.
+        scales: pyramid scale factors.
+        object_size_px: the object size range the pyramid covers and where it came from.
+        cells: windows scored over all scenes.
+        seconds: wall time of the scoring.
+        out: the results file.
+        drawn: drawn scene files.
+    """
+
+    scenes: int = 0
+    boxes: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    window: int = 0
+    stride: int = 0
+    exact: bool = True
+    scales: list[float] = field(default_factory=list)
+    object_size_px: dict[str, Any] = field(default_factory=dict)
+    cells: int = 0
+    seconds: float = 0.0
+    out: Path | None = None
+    drawn: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "scenes": self.scenes, "boxes": self.boxes, "skipped": dict(self.skipped),
+            "window": self.window, "stride": self.stride, "exact": self.exact,
+            "scales": [round(s, 4) for s in self.scales], "object_size_px": self.object_size_px,
+            "cells": self.cells, "seconds": round(self.seconds, 3), "out": str(self.out),
+        }  # fmt: skip
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return name
+
+
+def chips_object_size(clf: Any) -> tuple[float, float] | None:
+    """The training chips' object size range (``chips.yaml`` ``object_size_px`` p02–p98, widened by
+    2^(1/4) each way), or None when the classifier's data folder or that record is not there."""
+    data = (clf.config or {}).get("data")
+    if not data:
+        return None
+    path = Path(str(data)) / "chips.yaml"
+    try:
+        import yaml
+
+        sizes = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("object_size_px") or {}
+        low, high = float(sizes["p02"]), float(sizes["p98"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError) as e:
+        log.debug("no object sizes from %s: %s", path, e)
+        return None
+    if not (0 < low <= high):
+        return None
+    return low / 2**0.25, high * 2**0.25
+
+
+def _object_size(cfg: SlidingRunConfig, clf: Any) -> tuple[tuple[float, float], str]:
+    if cfg.object_size_px is not None:
+        return cfg.object_size_px, "--object-size"
+    from_chips = chips_object_size(clf)
+    if from_chips is not None:
+        return from_chips, "training chips (chips.yaml)"
+    return DEFAULT_OBJECT_SIZE_PX, "default"
+
+
+def load_detector(cfg: SlidingRunConfig) -> tuple[SlidingDetector, SlidingConfig, dict[str, Any]]:
+    """The detector of ``cfg.model`` and the sliding settings with the object-size range filled in.
+
+    Raises:
+        InputError: the checkpoint is missing or not a classifier.
+        ConfigError: a model that cannot be made fully convolutional; a scale range with no scale.
+    """
+    from tiledet.classify import load_classifier
+
+    clf = load_classifier(cfg.model)
+    detector = SlidingDetector.from_classifier(clf, _device(cfg.device), cfg.sliding.context)
+    size, source = _object_size(cfg, clf)
+    sliding = replace(cfg.sliding, object_size_px=(float(size[0]), float(size[1])))
+    if not scene_scales(detector, sliding):
+        raise ConfigError(f"--object-size {size[0]:g}-{size[1]:g} leaves no pyramid scale")
+    return detector, sliding, {"min": round(size[0], 2), "max": round(size[1], 2), "source": source}
+
+
+def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = None) -> SlidingReport:
+    """Detect on every scene of ``cfg.images`` and write the COCO results JSON ``cfg.out``.
+
+    Args:
+        cfg: the settings.
+        progress: called with 1 after each scene (skipped ones too).
+
+    Returns:
+        A :class:`SlidingReport`.
+    """
+    from tiledet.detect.yolo_run import collect_scenes, read_rgb
+    from tiledet.evaluate import write_results_json
+    from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
+
+    scenes = collect_scenes(cfg.images)
+    sources = [*cfg.images, cfg.model]
+    out = prepare_output_file(cfg.out, force=cfg.force, sources=sources)
+    detector, sliding, size = load_detector(cfg)
+    fcn = detector.fcn
+    report = SlidingReport(
+        window=fcn.window, stride=fcn.stride, exact=fcn.exact, out=out, object_size_px=size
+    )
+    report.scales = scene_scales(detector, sliding)
+    entries: list[dict] = []
+    t0 = time.perf_counter()
+    drawn_dir = (
+        OutputDir(cfg.save_images, force=cfg.force, sources=sources, what="--save-images")
+        if cfg.save_images is not None
+        else None
+    )
+    with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
+        for scene in scenes:
+            entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_rgb))
+            if progress is not None:
+                progress(1)
+    report.seconds = time.perf_counter() - t0
+    write_results_json(out, entries)
+    record_output_file(out)
+    return report
+
+
+def _score_scene(
+    scene: Any,
+    detector: SlidingDetector,
+    sliding: SlidingConfig,
+    report: SlidingReport,
+    drawn_dir: Any,
+    read_rgb: Callable[[Path], np.ndarray],
+) -> list[dict]:
+    """Results entries of one scene (none when skipped); updates ``report``."""
+    from tiledet.evaluate import detections_to_results
+
+    try:
+        image = read_rgb(scene.path)
+    except InputError as e:
+        report.skipped[scene.file_name] = str(e)
+        log.warning("skipped %s: %s", scene.file_name, e)
+        return []
+    boxes, stats = detect_scene(detector, image, sliding)
+    report.cells += stats.cells
+    if not stats.scales:
+        height, width = image.shape[:2]
+        why = f"{width}x{height} is smaller than the {detector.fcn.window} px window at every scale"
+        report.skipped[scene.file_name] = why
+        log.warning("skipped %s: %s", scene.file_name, why)
+        return []
+    report.scenes += 1
+    report.boxes += len(boxes)
+    if drawn_dir is not None:
+        report.drawn.append(_save_drawn(drawn_dir, scene.file_name, image, boxes, detector.class_names))
+    return detections_to_results(scene.file_name, boxes, detector.class_names)
+
+
+def _save_drawn(od: Any, file_name: str, image: np.ndarray, boxes: Boxes, names: Sequence[str]) -> Path:
+    import cv2
+
+    from tiledet.draw import draw_boxes
+
+    drawn = draw_boxes(image, boxes, names, thickness=2, style="dashed")
+    ok, data = cv2.imencode(".png", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"{file_name}: cannot encode the drawn scene")
+    return od.write_bytes(str(PurePosixPath(file_name).with_suffix(".png")), data.tobytes())
