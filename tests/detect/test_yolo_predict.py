@@ -177,3 +177,20 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, weights: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             YoloPredictor(weights, SliceConfig(device="cuda"))
+
+
+def test_library_prints_nothing(weights: Path, scene: np.ndarray, tmp_path: Path,
+                                capfd: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    from tiledet.detect.yolo_run import DetectConfig, run_detection
+
+    cv2.imwrite(str(tmp_path / "scene.png"), scene[:, :, ::-1])
+    done: list[int] = []
+    capfd.readouterr()
+    cfg = DetectConfig(weights=weights, images=(tmp_path / "scene.png",), out=tmp_path / "d.json",
+                       slicing=SliceConfig(conf=0.05, device="cpu"))
+    report = run_detection(cfg, progress=done.append)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert done == [1] and report.boxes > 0

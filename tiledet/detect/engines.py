@@ -224,7 +224,9 @@ def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
 
 
 def _run_export(pt: Path, engine: str, imgsz: int) -> None:
-    from tiledet.detect.yolo_model import offline_ultralytics
+    import warnings
+
+    from tiledet.detect.yolo_model import offline_ultralytics, ultralytics_verbosity
 
     offline_ultralytics()
     from ultralytics import YOLO
@@ -233,7 +235,9 @@ def _run_export(pt: Path, engine: str, imgsz: int) -> None:
     if engine == "onnx":
         args["simplify"] = importlib.util.find_spec("onnxslim") is not None
     try:
-        YOLO(str(pt)).export(**args)
+        with ultralytics_verbosity(False), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit deprecation notes from the exporter
+            YOLO(str(pt)).export(**args)
     except Exception as e:  # the exporter raises many kinds; report them in one line
         raise InputError(f"{engine} export of {pt.name} failed ({type(e).__name__}: {e})") from e
 

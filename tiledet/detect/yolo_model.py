@@ -16,7 +16,9 @@ label scans are simply not cached.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -79,6 +81,21 @@ def offline_ultralytics() -> ModuleType:
     dataset.save_dataset_cache_file = _no_cache_file  # type: ignore[attr-defined]
     _PATCHED = True
     return ultralytics
+
+
+@contextlib.contextmanager
+def ultralytics_verbosity(verbose: bool) -> Iterator[None]:
+    """Let Ultralytics print (progress bars, tables, export notes) only when ``verbose``."""
+    import ultralytics.utils as uu
+
+    old_verbose, old_level = uu.VERBOSE, uu.LOGGER.level
+    uu.VERBOSE = verbose
+    uu.LOGGER.setLevel(logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        uu.VERBOSE = old_verbose
+        uu.LOGGER.setLevel(old_level)
 
 
 def resolve_device(device: str) -> object:

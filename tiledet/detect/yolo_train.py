@@ -12,11 +12,9 @@ sliced inference over the untiled validation scenes (``val_full/dets.json``, ``v
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -163,21 +161,6 @@ def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: objec
     return plan.batch, plan.reason, plan_info
 
 
-@contextlib.contextmanager
-def _ultralytics_verbosity(verbose: bool) -> Iterator[None]:
-    """Let Ultralytics print (its progress bars and tables) only when ``verbose``."""
-    import ultralytics.utils as uu
-
-    old_verbose, old_level = uu.VERBOSE, uu.LOGGER.level
-    uu.VERBOSE = verbose
-    uu.LOGGER.setLevel(logging.INFO if verbose else logging.WARNING)
-    try:
-        yield
-    finally:
-        uu.VERBOSE = old_verbose
-        uu.LOGGER.setLevel(old_level)
-
-
 def _check_ultralytics_outputs(od: object, run_dir: Path) -> None:
     """Refuse (ConfigError) when Ultralytics would overwrite a file in RUN that tiledet did not write."""
     for pattern in ULTRALYTICS_OUTPUTS:
@@ -209,7 +192,7 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
         InputError: missing/invalid dataset or model; ConfigError: bad settings, CUDA requested
             without CUDA, a GPU budget too small for batch 1.
     """
-    from tiledet.detect.yolo_model import offline_ultralytics, resolve_device
+    from tiledet.detect.yolo_model import offline_ultralytics, resolve_device, ultralytics_verbosity
     from tiledet.outdir import OutputDir
 
     info = inspect_dataset(cfg.data)
@@ -231,7 +214,7 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
         data_yaml = od.write_text("data.yaml", write_resolved_yaml(info))
         t0 = time.perf_counter()
         try:
-            with _ultralytics_verbosity(cfg.verbose):
+            with ultralytics_verbosity(cfg.verbose):
                 yolo.train(**_train_args(cfg, data_yaml, imgsz, batch, device, run_dir))
         except (ConfigError, InputError):
             raise
