@@ -113,10 +113,11 @@ def structured_windows(
 
     For an object whose chip window has side ``s`` (:func:`object_windows`), the candidates are the
     windows of side ``s * 0.5`` and ``s * 2`` centred on it (the object over- or under-fills the
-    window) and the windows of side ``s`` shifted by ``s / 2`` left, right, up and down (the object
-    off-centre). A candidate is kept when at least half of it lies inside the scene and it holds at
-    most :data:`BACKGROUND_MAX_CONTAINED` of the area of every *other* box (it must not show another
-    object); its own object is what makes it a lesson.
+    window) and one window of side ``s`` shifted by ``s / 2`` (the object off-centre; left, right, up,
+    down in turn for objects 0, 1, 2, 3, 4...: three negatives per object keep background from
+    swamping the object classes). A candidate is kept when at least half of it lies inside the scene
+    and it holds at most :data:`BACKGROUND_MAX_CONTAINED` of the area of every *other* box (it must not
+    show another object); its own object is what makes it a lesson.
 
     Returns:
         ``(windows (M, 4) int64, owner (M,) int64 object index, tags)`` with tags like ``"small"``.
@@ -125,17 +126,19 @@ def structured_windows(
     base = object_windows(xyxy, context).astype(np.float64)
     side = base[:, 2] - base[:, 0]
     cx, cy = (base[:, 0] + base[:, 2]) / 2, (base[:, 1] + base[:, 3]) / 2
-    specs = [(tag, f, 0.0, 0.0) for tag, f in STRUCTURED_SCALES] + [
-        (t, 1.0, dx, dy) for t, dx, dy in STRUCTURED_SHIFTS
-    ]
+    n = len(xyxy)
+    turn = np.arange(n) % len(STRUCTURED_SHIFTS)
+    shifts = np.array([[dx, dy] for _, dx, dy in STRUCTURED_SHIFTS], np.float64)[turn]
+    specs = [(f, np.zeros(n), np.zeros(n), [tag] * n) for tag, f in STRUCTURED_SCALES]
+    specs.append((1.0, shifts[:, 0], shifts[:, 1], [STRUCTURED_SHIFTS[t][0] for t in turn]))
     windows, owners, tags = [], [], []
-    for tag, factor, dx, dy in specs:
+    for factor, dx, dy, names in specs:
         s = np.maximum(1, _round_half_up(side * factor))
         x0 = _round_half_up(cx + dx * side - s / 2)
         y0 = _round_half_up(cy + dy * side - s / 2)
         windows.append(np.stack([x0, y0, x0 + s, y0 + s], axis=1))
-        owners.append(np.arange(len(xyxy)))
-        tags += [tag] * len(xyxy)
+        owners.append(np.arange(n))
+        tags += names
     if not len(xyxy):
         return np.zeros((0, 4), np.int64), np.zeros(0, np.int64), []
     all_windows, all_owners = np.concatenate(windows), np.concatenate(owners)
