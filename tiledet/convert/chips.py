@@ -9,9 +9,23 @@ the scene, the missing pixels are filled with the per-channel mean of the visibl
 ``background`` chips per scene are drawn at uniform random positions, fully inside the scene, with
 sides drawn from the dataset's object chip sides (their 257 quantiles; ``[chip_size, 4 * chip_size]``
 when the dataset has no objects), capped at the scene's shorter side. A candidate is kept only when its
-IoU with every box of the scene is below ``chip_geometry.BACKGROUND_MAX_IOU`` (0.1); at most
+IoU with every box of the scene is below ``chip_geometry.BACKGROUND_MAX_IOU`` (0.1) and it holds at
+most ``chip_geometry.BACKGROUND_MAX_CONTAINED`` (10 %) of any box's area; at most
 ``chip_geometry.BACKGROUND_TRIES`` (50) candidates per requested chip are tried; the report says how
 many were placed.
+
+Structured negatives (default on) teach a classifier used as a sliding window to fire only for a
+centred object at its trained size: around every object, the windows at 0.5× and 2× its chip window
+(object too large / too small) and shifted by half a window left, right, up and down (object
+off-centre) become ``background`` chips, unless they show more than 10 % of another box or lie mostly
+outside the scene (:func:`~tiledet.convert.chip_geometry.structured_windows`).
+
+Hard negatives (``negatives``: a COCO results JSON from a detector run on these scenes): detections
+whose IoU with every box of their scene is below 0.1 become ``background`` chips (window as for an
+object of the detection's box), most confident first, at most ``negatives_per_scene`` per scene.
+
+Class folders exist only for classes with chips in that split (torchvision's ``ImageFolder`` rejects
+empty ones); ``chips.yaml`` keeps the full class list in index order.
 
 ``OUT/chips.yaml`` records chip_size, context, seed, the class names (+ ``background``), the class ->
 folder mapping and the counts; ``OUT/chips.csv`` maps every chip to its scene, box and window.
@@ -25,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,7 +48,9 @@ from tiledet.convert.chip_geometry import (
     class_folders,
     cut_chip,
     object_windows,
+    structured_windows,
 )
+from tiledet.convert.negatives import hard_negative_windows
 from tiledet.convert.scene_io import (
     UnreadableImage,
     check_encodable,
@@ -42,11 +59,17 @@ from tiledet.convert.scene_io import (
     scene_seed,
     write_image,
 )
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError
 from tiledet.ioutil import atomic_write_text
 from tiledet.labels import Drop, ImageLabels
 
+if TYPE_CHECKING:
+    from tiledet.convert.write import WorkerOutput
+    from tiledet.outdir import OutputDir
+
 BACKGROUND = "background"
+#: Largest ``chip_size`` accepted, px (a 4096² RGB chip is 48 MiB).
+MAX_CHIP_SIZE = 4096
 CSV_COLUMNS = (
     "chip", "split", "class", "scene", "box_x0", "box_y0", "box_x1", "box_y1",
     "window_x0", "window_y0", "window_x1", "window_y1", "kind",
@@ -63,6 +86,10 @@ class ChipConfig:
         background: background chips requested per scene (>= 0).
         seed: seed of the background draws (per scene, independent of ``workers``).
         workers: worker processes (>= 0); 0 means ``os.cpu_count()``.
+        structured: add structured negatives (wrong scale, off-centre) as background chips.
+        negatives: COCO results JSON of a detector run on these scenes: its false positives become
+            background chips (hard negatives); None for none.
+        negatives_per_scene: at most this many hard negatives per scene (most confident first).
     """
 
     chip_size: int = 64
@@ -70,6 +97,14 @@ class ChipConfig:
     background: int = 0
     seed: int = 0
     workers: int = 0
+    structured: bool = True
+    negatives: Path | None = None
+    negatives_per_scene: int = 50
+
+    @property
+    def with_background(self) -> bool:
+        """Whether any kind of background chip is asked for."""
+        return self.background > 0 or self.structured or self.negatives is not None
 
     def __post_init__(self) -> None:
         def whole(value: object) -> bool:
@@ -83,6 +118,12 @@ class ChipConfig:
             raise ConfigError(
                 f"chip_size (--chip-size) must be a positive whole number of pixels, got {self.chip_size!r}"
             )
+        if self.chip_size > MAX_CHIP_SIZE:
+            mib = self.chip_size**2 * 3 / 2**20
+            raise ConfigError(
+                f"chip_size (--chip-size) {self.chip_size} would make chips of {mib:,.0f} MiB each "
+                f"(limit {MAX_CHIP_SIZE} px)"
+            )
         if not np.isfinite(self.context) or self.context < 0:
             raise ConfigError(f"context (--context) must be >= 0, got {self.context!r}")
         if not whole(self.background) or self.background < 0:
@@ -93,7 +134,14 @@ class ChipConfig:
             raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
         if not whole(self.seed):
             raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
-        for name in ("chip_size", "background", "workers", "seed"):
+        if not whole(self.negatives_per_scene) or self.negatives_per_scene < 0:
+            raise ConfigError(
+                f"negatives_per_scene (--negatives-per-scene) must be a whole number >= 0, "
+                f"got {self.negatives_per_scene!r}"
+            )
+        if self.negatives is not None:
+            object.__setattr__(self, "negatives", Path(self.negatives))
+        for name in ("chip_size", "background", "workers", "seed", "negatives_per_scene"):
             object.__setattr__(self, name, int(getattr(self, name)))
 
 
@@ -102,11 +150,12 @@ class _ChipTask:
     split: str
     image: ImageLabels
     images_dir: Path
-    out: Path
+    out: WorkerOutput
     cfg: ChipConfig
     folders: tuple[str, ...]  # folder of each class index
     class_names: tuple[str, ...]
     bg_sides: np.ndarray  # background chip sides to draw from (px)
+    hard: np.ndarray  # (K, 4) hard-negative windows of this scene
 
 
 @dataclass(eq=False)
@@ -115,6 +164,7 @@ class _ChipResult:
     rows: list[tuple] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     background_placed: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
     drops: list[Drop] = field(default_factory=list)
     error: str = ""
 
@@ -151,23 +201,37 @@ def _chip_scene(task: _ChipTask) -> _ChipResult:
     windows = object_windows(image.boxes.xyxy, cfg.context)
     for i, (window, cls) in enumerate(zip(windows, image.boxes.class_ids.tolist(), strict=True)):
         chip = f"{task.split}/{task.folders[cls]}/{stem}__{i:05d}.png"
-        write_image(task.out / chip, cut_chip(pixels, window, cfg.chip_size))
+        write_image(task.out.path(chip), cut_chip(pixels, window, cfg.chip_size))
         box = [round(v, 3) for v in image.boxes.xyxy[i].tolist()]
         result.rows.append(
             (chip, task.split, task.class_names[cls], image.file_name, *box, *window.tolist(), "object")
         )
         result.counts[task.folders[cls]] += 1
+    if cfg.structured:
+        negatives, owners, tags = structured_windows(image.boxes.xyxy, cfg.context, image.size_wh)
+        names = [f"{stem}__{i:05d}_{tag}" for i, tag in zip(owners.tolist(), tags, strict=True)]
+        _write_background(task, pixels, negatives, names, "structured", result)
     rng = np.random.default_rng(scene_seed(cfg.seed, image.file_name))
     background = background_windows(rng, image.size_wh, image.boxes.xyxy, task.bg_sides, cfg.background)
-    for j, window in enumerate(background):
-        chip = f"{task.split}/{BACKGROUND}/{stem}__bg{j:03d}.png"
-        write_image(task.out / chip, cut_chip(pixels, window, cfg.chip_size))
-        result.rows.append(
-            (chip, task.split, BACKGROUND, image.file_name, "", "", "", "", *window.tolist(), "background")
-        )
-    result.counts[BACKGROUND] += len(background)
+    _write_background(task, pixels, background, [f"{stem}__bg{j:03d}" for j in range(len(background))],
+                      "background", result)  # fmt: skip
     result.background_placed = len(background)
+    names = [f"{stem}__hn{j:03d}" for j in range(len(task.hard))]
+    _write_background(task, pixels, task.hard, names, "hard_negative", result)
     return result
+
+
+def _write_background(
+    task: _ChipTask, pixels: np.ndarray, windows: np.ndarray, names: list[str], kind: str, result: _ChipResult
+) -> None:
+    """Write background chips of ``windows`` named ``names`` and add their csv rows and counts."""
+    for window, name in zip(windows, names, strict=True):
+        chip = f"{task.split}/{BACKGROUND}/{name}.png"
+        write_image(task.out.path(chip), cut_chip(pixels, window, task.cfg.chip_size))
+        row = (chip, task.split, BACKGROUND, task.image.file_name, "", "", "", "", *window.tolist(), kind)
+        result.rows.append(row)
+    result.counts[BACKGROUND] += len(windows)
+    result.kinds[kind] += len(windows)
 
 
 @dataclass(eq=False)
@@ -182,6 +246,8 @@ class ChipReport:
         background_placed: per split, background chips actually placed.
         drops: one record per box whose scene could not be read (``unreadable_image``).
         unreadable: scene file name -> why it could not be read.
+        kinds: background chips by kind (``background``, ``structured``, ``hard_negative``).
+        hard_negatives: what reading ``cfg.negatives`` found (detections, matched scenes, kept...).
     """
 
     cfg: ChipConfig
@@ -191,6 +257,9 @@ class ChipReport:
     background_placed: Counter[str] = field(default_factory=Counter)
     drops: list[Drop] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
+    kinds: Counter[str] = field(default_factory=Counter)
+    hard_negatives: dict[str, int] = field(default_factory=dict)
+    object_size_px: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary: settings, folders, chips per split and class, background placement, skips."""
@@ -204,6 +273,11 @@ class ChipReport:
             "object_chips": sum(n for c in self.counts.values() for f, n in c.items() if f != BACKGROUND),
             "background_requested": dict(self.background_requested),
             "background_placed": dict(self.background_placed),
+            "background_by_kind": {
+                k: int(self.kinds[k]) for k in ("background", "structured", "hard_negative")
+            },
+            "structured_negatives": self.cfg.structured,
+            "hard_negatives": dict(self.hard_negatives),
             "drops_by_reason": dict(Counter(d.reason for d in self.drops)),
             "unreadable_scenes": dict(self.unreadable),
         }
@@ -223,22 +297,22 @@ def _background_sides(splits: Mapping[str, Sequence[ImageLabels]], cfg: ChipConf
 def write_chips_dataset(
     splits: Mapping[str, Sequence[ImageLabels]],
     images_dir: Path,
-    out: Path,
+    out: Path | OutputDir,
     class_names: Sequence[str],
     cfg: ChipConfig,
     progress: Callable[[int], None] | None = None,
 ) -> ChipReport:
     """Write object (and background) chips of every scene as ``OUT/{split}/{class_folder}/*.png``.
 
-    Every class folder (and ``background`` when ``cfg.background > 0``) exists in every split, even
-    when empty, so ImageFolder loaders see the same classes in each split. Scenes are processed one at a
-    time per worker process, results gathered in scene order (output independent of ``cfg.workers``).
+    A class folder exists in a split only when that split has chips of the class (``chips.yaml`` keeps
+    the full class list and order). Scenes are processed one at a time per worker process, results
+    gathered in scene order (output independent of ``cfg.workers``).
     A scene that cannot be read is skipped and each of its boxes reported as ``unreadable_image``.
 
     Args:
         splits: split name -> its scenes (boxes in scene pixels).
         images_dir: folder the scenes' ``file_name`` are relative to.
-        out: output folder; also receives ``chips.yaml`` and ``chips.csv``.
+        out: output folder, or an open ``OutputDir``; also receives ``chips.yaml`` and ``chips.csv``.
         class_names: class names, index = class id.
         cfg: chip settings.
         progress: called with the number of scenes just finished.
@@ -247,45 +321,71 @@ def write_chips_dataset(
         A :class:`ChipReport`.
 
     Raises:
-        ConfigError: when a class is named ``background`` (after sanitising) and background chips are
-            asked for.
-        InputError: when two scenes of a split would write chips with the same names.
+        ConfigError: when a class is named ``background`` (after sanitising) and background chips
+            (``--background``, structured negatives, ``--negatives``) are asked for.
+        InputError: when two scenes of a split would write chips with the same names, or the
+            negatives file cannot be read.
     """
     names = tuple(str(n) for n in class_names)
     folders = class_folders(names)
-    if cfg.background > 0 and BACKGROUND in {f.casefold() for f in folders.values()}:
-        raise ConfigError(f"a class is named {BACKGROUND!r}, which --background chips need for themselves")
-    if cfg.background > 0:
+    if cfg.with_background and BACKGROUND in {f.casefold() for f in folders.values()}:
+        raise ConfigError(
+            f"a class is named {BACKGROUND!r}, which background chips (--background, structured negatives, "
+            "--negatives) need for themselves; use --no-structured-negatives"
+        )
+    if cfg.with_background:
         folders[BACKGROUND] = BACKGROUND
     from tiledet.convert.write import check_unique_outputs
 
     check_unique_outputs(splits, _flat_stem, "chip names")
-    images_dir, out = Path(images_dir).resolve(), Path(out)
-    try:
-        for split in splits:
-            for folder in folders.values():
-                (out / split / folder).mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{out}: cannot create the chip folders ({e})") from e
+    from tiledet.convert.write import output_dir
+
+    with output_dir(out) as od:
+        return _write_chips(splits, Path(images_dir).resolve(), od, names, folders, cfg, progress)
+
+
+def _write_chips(
+    splits: Mapping[str, Sequence[ImageLabels]],
+    images_dir: Path,
+    od: OutputDir,
+    names: tuple[str, ...],
+    folders: dict[str, str],
+    cfg: ChipConfig,
+    progress: Callable[[int], None] | None,
+) -> ChipReport:
+    """:func:`write_chips_dataset` inside an open output folder; records every file written."""
+    from tiledet.convert.write import WorkerOutput, record_results
+
+    out = WorkerOutput.of(od, list(splits))
     sides = _background_sides(splits, cfg)
     per_class = tuple(folders[n] for n in names)
+    hard, hard_summary = (
+        ({}, {})
+        if cfg.negatives is None
+        else hard_negative_windows(splits, cfg.negatives, cfg.context, cfg.negatives_per_scene)
+    )
+    none = np.zeros((0, 4), np.int64)
     tasks = [
-        _ChipTask(s, im, images_dir, out, cfg, per_class, names, sides)
+        _ChipTask(s, im, images_dir, out, cfg, per_class, names, sides, hard.get(im.file_name, none))
         for s, ims in splits.items()
         for im in ims
     ]
-    report = ChipReport(cfg, folders, {s: Counter() for s in splits})
+    report = ChipReport(cfg, folders, {s: Counter() for s in splits}, hard_negatives=hard_summary)
     rows: list[tuple] = []
-    for task, result in zip(tasks, map_scenes(_chip_scene, tasks, cfg.workers, progress), strict=True):
+    results = map_scenes(_chip_scene, tasks, cfg.workers, progress)
+    recorded = record_results(od, out, list(splits), results, lambda r: [row[0] for row in r.rows])
+    for task, result in zip(tasks, recorded, strict=True):
         rows.extend(result.rows)
         report.counts[result.split].update(result.counts)
         report.background_requested[result.split] += cfg.background
         report.background_placed[result.split] += result.background_placed
+        report.kinds.update(result.kinds)
         report.drops.extend(result.drops)
         if result.error:
             report.unreadable[task.image.file_name] = result.error
-    _write_csv(out / "chips.csv", rows)
-    _write_yaml(out / "chips.yaml", report, names)
+    report.object_size_px = _object_sizes(splits)
+    _write_csv(od.path("chips.csv"), rows)
+    _write_yaml(od.path("chips.yaml"), report, names)
     return report
 
 
@@ -301,7 +401,7 @@ def _write_yaml(path: Path, report: ChipReport, class_names: tuple[str, ...]) ->
     import yaml
 
     summary = report.to_dict()
-    with_bg = BACKGROUND in report.folders and report.cfg.background > 0
+    with_bg = BACKGROUND in report.folders and report.cfg.with_background
     data = {
         "chip_size": report.cfg.chip_size,
         "context": report.cfg.context,
@@ -313,5 +413,18 @@ def _write_yaml(path: Path, report: ChipReport, class_names: tuple[str, ...]) ->
         "counts": summary["counts"],
         "background_requested": summary["background_requested"],
         "background_placed": summary["background_placed"],
+        "background_by_kind": summary["background_by_kind"],
+        "structured_negatives": report.cfg.structured,
+        "object_size_px": report.object_size_px,
     }
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _object_sizes(splits: Mapping[str, Sequence[ImageLabels]]) -> dict[str, float]:
+    """Longer box side over all scenes: min, 2nd percentile, median, 98th percentile, max (px)."""
+    sides = [np.maximum(im.boxes.width, im.boxes.height) for ims in splits.values() for im in ims]
+    all_sides = np.concatenate(sides) if sides else np.zeros(0)
+    if all_sides.size == 0:
+        return {}
+    q = np.quantile(all_sides, [0.0, 0.02, 0.5, 0.98, 1.0])
+    return dict(zip(("min", "p02", "median", "p98", "max"), (round(float(v), 2) for v in q), strict=True))
