@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tiledet.boxes import iou_xyxy as iou_matrix  # the one IoU: (M, N), 0 where the union is empty
+
 #: Background chips must have an IoU below this with every box of their scene.
 BACKGROUND_MAX_IOU = 0.1
 #: ... and may contain at most this fraction of any box's area (a big chip around a small car has a
@@ -63,21 +65,6 @@ def object_windows(xyxy: np.ndarray, context: float) -> np.ndarray:
     x0 = _round_half_up((xyxy[:, 0] + xyxy[:, 2]) / 2 - side / 2)
     y0 = _round_half_up((xyxy[:, 1] + xyxy[:, 3]) / 2 - side / 2)
     return np.stack([x0, y0, x0 + side, y0 + side], axis=1)
-
-
-def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """(M, N) IoU of every box of ``a`` (M, 4) with every box of ``b`` (N, 4); 0 where the union is empty."""
-    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b_xyxy, dtype=np.float64).reshape(1, -1, 4)
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    union = (
-        (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-        + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-        - inter
-    )
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def contained_fraction(windows_xyxy: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
