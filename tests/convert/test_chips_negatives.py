@@ -169,3 +169,38 @@ def test_background_chips_on_a_dense_dota_scene_show_no_vehicle(realdata: Path, 
     background = np.array([_window(r) for r in rows if r["kind"] == "background"])
     assert len(background) > 0
     assert contained_fraction(background, boxes).max() <= 0.1
+
+
+def test_cli_negatives_options(tmp_path: Path) -> None:
+    from tiledet.cli import main
+    from tiledet.synth.solid import write_solid_dataset
+
+    data = write_solid_dataset(tmp_path / "solid", 2, (160, 160), seed=0, count=4)
+    first = data.images[0]
+    dets = [
+        {"file_name": first.file_name, "bbox": [150 - 8, 150 - 8, 8, 8], "score": 0.9, "category_name": "x"}
+    ]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    src = [
+        "convert",
+        str(tmp_path / "solid/labels.json"),
+        "--images",
+        str(tmp_path / "solid/images"),
+        "--to",
+        "chips",
+    ]
+    assert main([*src, "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    kinds = {r["kind"] for r in _rows(tmp_path / "a/chips.csv")}
+    assert "structured" in kinds and "hard_negative" not in kinds
+    args = [
+        "--out",
+        str(tmp_path / "b"),
+        "--quiet",
+        "--no-structured-negatives",
+        "--negatives",
+        str(tmp_path / "dets.json"),
+    ]
+    assert main([*src, *args]) == 0
+    rows = _rows(tmp_path / "b/chips.csv")
+    assert {r["kind"] for r in rows} == {"object", "hard_negative"}
+    assert main([*src[:-2], "--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "dets.json")]) == 2

@@ -126,6 +126,25 @@ def convert_command(
         "--background",
         help=f"Chips: background chips per scene. Default: {_chip_default('background')}.",
     ),
+    structured: bool | None = typer.Option(
+        None,
+        "--structured-negatives/--no-structured-negatives",
+        help="Chips: around every object, background chips at 0.5x and 2x its window and half a window "
+        "off-centre (a sliding-window classifier then fires only on centred objects of its trained size). "
+        "Default: on.",
+    ),
+    negatives: Path | None = typer.Option(
+        None,
+        "--negatives",
+        help="Chips: detections (COCO results JSON, e.g. from 'tiledet detect sliding' on these scenes); "
+        "those with IoU < 0.1 to every box become background chips (hard negatives). Default: none.",
+    ),
+    negatives_per_scene: int | None = typer.Option(
+        None,
+        "--negatives-per-scene",
+        help=f"Chips: most hard negatives per scene, most confident first. "
+        f"Default: {_chip_default('negatives_per_scene')}.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary table. Default: off."),
     force: bool = typer.Option(
         False,
@@ -145,7 +164,10 @@ def convert_command(
     from tiledet.convert.pipeline import convert
 
     tile_options = given(overlap=overlap, min_visibility=min_visibility, empty_fraction=empty_fraction)
-    chip_options = given(chip_size=chip_size, context=context, background=background)
+    chip_options = given(
+        chip_size=chip_size, context=context, background=background, structured=structured,
+        negatives=negatives, negatives_per_scene=negatives_per_scene,
+    )  # fmt: skip
     kind = to if to is not None else default_of(ConvertConfig, "to")
     _reject_unused_options(kind, tile, tile_options, chip_options)
     shared = given(seed=seed, workers=workers)
