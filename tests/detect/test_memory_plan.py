@@ -93,3 +93,18 @@ def test_measure_profile_refuses_cpu() -> None:
 
     with pytest.raises(ConfigError, match="CUDA"):
         measure_profile("yolo11n.yaml", 3, 64, torch.device("cpu"))
+
+
+def test_profiled_training_step_runs_and_learns_on_cpu() -> None:
+    """The step the CUDA profile measures is a real training step (checked on CPU, where it runs too)."""
+    torch = pytest.importorskip("torch")
+    from tiledet.detect.memory_plan import training_step
+    from tiledet.detect.yolo_train import build_training_model
+
+    device = torch.device("cpu")
+    model = build_training_model("yolo11n.yaml", 3, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    training_step(model, optimizer, 2, 64, 3, device, amp=False)
+    changed = sum(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert changed > len(before) // 2  # gradients reached most parameters

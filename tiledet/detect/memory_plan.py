@@ -180,7 +180,8 @@ def measure_profile(
     return profile
 
 
-def _one_step(model, optimizer, batch: int, imgsz: int, nc: int, device, amp: bool) -> int:  # type: ignore[no-untyped-def]
+def training_step(model, optimizer, batch: int, imgsz: int, nc: int, device, amp: bool) -> None:  # type: ignore[no-untyped-def]
+    """One real training step on synthetic images and boxes: forward, detection loss, backward, step."""
     import torch
 
     g = torch.Generator().manual_seed(batch)
@@ -193,11 +194,18 @@ def _one_step(model, optimizer, batch: int, imgsz: int, nc: int, device, amp: bo
         "cls": torch.randint(0, nc, (batch * n_box, 1), generator=g).float().to(device),
         "bboxes": xywh.to(device),
     }
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    with torch.autocast("cuda", enabled=amp):
+    with torch.autocast(getattr(device, "type", str(device)), enabled=amp):
         loss, _ = model(targets)
     loss.sum().backward()
     optimizer.step()
+
+
+def _one_step(model, optimizer, batch: int, imgsz: int, nc: int, device, amp: bool) -> int:  # type: ignore[no-untyped-def]
+    """Peak allocated CUDA bytes of one :func:`training_step`."""
+    import torch
+
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    training_step(model, optimizer, batch, imgsz, nc, device, amp)
     torch.cuda.synchronize(device)
     return int(torch.cuda.max_memory_allocated(device))
