@@ -22,9 +22,12 @@ Semantics checked from SAHI's source (``sahi/slicing.py``, 0.12):
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_tiling_sahi.py            # 20 scenes, 2 workers
+    .venv/bin/python benchmarks/bench_tiling_sahi.py            # 20 scenes, automatic workers
     .venv/bin/python benchmarks/bench_tiling_sahi.py --quick    # 2 scenes of 1500 px, smoke test
     .venv/bin/python benchmarks/bench_tiling_sahi.py --big 10000  # memory of one 10000x10000 scene
+    # noisy scenes (sensor-like pixels) plus the real DOTA sample images
+    DOTA=../shared/data/real/dota_vehicles/DOTA_demo
+    .venv/bin/python benchmarks/bench_tiling_sahi.py --noise 12 --dota $DOTA
 """
 
 from __future__ import annotations
@@ -48,17 +51,46 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
-def _make_scenes(folder: Path, scenes: int, size: int, seed: int) -> tuple[Path, Path]:
-    """Synthetic scenes plus their COCO ground truth; returns (images folder, COCO json path)."""
+def _make_scenes(folder: Path, scenes: int, size: int, seed: int, noise: float = 0.0) -> tuple[Path, Path]:
+    """Synthetic scenes plus their COCO ground truth; returns (images folder, COCO json path).
+
+    ``noise`` > 0 adds Gaussian sensor noise of that standard deviation (grey levels, per pixel and
+    band, seeded) to every scene, which is then rewritten as an LZW TIFF: high-entropy pixels as in
+    real sensor imagery, where PNG tiles compress poorly and encoders work hardest.
+    """
     from tiledet.convert.load import load_labels
     from tiledet.formats.coco import write_coco_json
     from tiledet.synth.generate import SynthConfig, generate_scenes
 
     result = generate_scenes(SynthConfig(out=folder, scenes=scenes, size_wh=(size, size), seed=seed))
+    if noise > 0:
+        _add_noise(result.images_dir, noise, seed)
     coco = folder / "gt_coco.json"
     labels = load_labels(result.label_paths["xview-geojson"], images_dir=result.images_dir)
     write_coco_json(coco, labels.dataset)
     return result.images_dir, coco
+
+
+def _add_noise(images_dir: Path, sigma: float, seed: int) -> None:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for path in sorted(images_dir.glob("*.tif")):
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        noisy = image.astype(np.float32) + rng.normal(0.0, sigma, image.shape).astype(np.float32)
+        cv2.imwrite(str(path), np.clip(noisy, 0, 255).astype(np.uint8), [cv2.IMWRITE_TIFF_COMPRESSION, 5])
+
+
+def _dota_coco(dota_root: Path, folder: Path) -> tuple[Path, Path]:
+    """COCO ground truth of a DOTA ``labelTxt`` + ``images`` folder (read in place, never copied)."""
+    from tiledet.convert.load import load_dataset
+    from tiledet.formats.coco import write_coco_json
+
+    images = dota_root / "images"
+    dataset = load_dataset(dota_root / "labelTxt", "dota", images).dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    write_coco_json(folder / "gt_coco.json", dataset)
+    return images, folder / "gt_coco.json"
 
 
 def _run_tiledet(images_dir: str, coco: str, out: str, args: dict, conn) -> None:
@@ -246,9 +278,21 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=640, help="tile side in px (default 640)")
     parser.add_argument("--overlap", type=float, default=0.2, help="tile overlap (default 0.2)")
     parser.add_argument("--min-visibility", type=float, default=0.5, help="min kept area ratio (default 0.5)")
-    parser.add_argument("--workers", type=int, default=2, help="tiledet worker processes (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help="tiledet worker processes (default 0: automatic, as the CLI: CPU count, fewer for small jobs)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="synthetic scene seed (default 0)")
     parser.add_argument("--quick", action="store_true", help="2 scenes of 1500 px: a smoke test in seconds")
+    parser.add_argument(
+        "--noise", type=float, default=0.0,
+        help="Gaussian noise sigma (grey levels) added to the synthetic scenes (default 0: clean)",
+    )
+    parser.add_argument(
+        "--dota", type=Path, default=None,
+        help="also compare on a DOTA folder with labelTxt/ and images/ (e.g. ../shared/data/real/"
+        "dota_vehicles/DOTA_demo; default off)",
+    )
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep scratch data in this folder (default: temp)"
     )
@@ -276,39 +320,53 @@ def main() -> None:
         "workers": ns.workers,
     }
     try:
+        noisy = f", Gaussian noise sigma {ns.noise:g}" if ns.noise else ""
         print(
-            f"scenes: {ns.scenes} x {ns.size}x{ns.size} px; tile {ns.tile}, overlap {ns.overlap}, "
-            f"min visibility {ns.min_visibility}; tiledet workers {ns.workers}; cpus {os.cpu_count()}"
+            f"scenes: {ns.scenes} x {ns.size}x{ns.size} px{noisy}; tile {ns.tile}, overlap {ns.overlap}, "
+            f"min visibility {ns.min_visibility}; tiledet workers {ns.workers or 'auto'}; "
+            f"cpus {os.cpu_count()}"
         )
-        images_dir, coco = _make_scenes(scratch / "data", ns.scenes, ns.size, ns.seed)
-        n_boxes = len(json.loads(coco.read_text())["annotations"])
-        print(f"boxes: {n_boxes} ({n_boxes / ns.scenes:.0f} per scene)")
-        runs: dict[str, Run] = {}
-        for name, target in (("tiledet", _run_tiledet), ("sahi", _run_sahi)):
-            out = scratch / f"out_{name}"
-            shutil.rmtree(out, ignore_errors=True)
-            run = runs[name] = _measure(target, str(images_dir), str(coco), str(out), args)
-            print(
-                f"{name:8s} {run.seconds:7.2f} s wall, {run.cpu_seconds:7.2f} s CPU (all processes)   "
-                f"peak RSS {run.peak_tree_mib:5.0f} MiB (all processes), {run.peak_one_mib:5.0f} MiB "
-                f"(largest process)   PNG {_bytes(out) / 2**20:5.0f} MiB   torch imported: {run.torch_loaded}"
-            )
-        print(f"load average (1, 5, 15 min) after the runs: {os.getloadavg()}")
-        wall = runs["sahi"].seconds / runs["tiledet"].seconds
-        cpu = runs["sahi"].cpu_seconds / runs["tiledet"].cpu_seconds
-        print(f"speed ratio sahi / tiledet: {wall:.1f}x wall (target >= 5x), {cpu:.1f}x CPU time")
-        check = _compare(scratch / "out_tiledet/annotations/train.json", scratch / "out_sahi/sahi_coco.json")
-        print("same kept boxes per tile:", json.dumps(check))
-        ok = (
-            check["windows_common"]
-            == check["windows_tiledet"]
-            == check["windows_sahi"]
-            == check["tiles_with_same_boxes"]
-        )
-        print("identical windows and boxes (within 1e-3 px):", "yes" if ok else "NO")
+        images_dir, coco = _make_scenes(scratch / "data", ns.scenes, ns.size, ns.seed, ns.noise)
+        _compare_tools("synthetic" + (" (noisy)" if ns.noise else ""), images_dir, coco, scratch, args)
+        if ns.dota is not None:
+            images_dir, coco = _dota_coco(ns.dota, scratch / "dota")
+            _compare_tools(f"DOTA ({ns.dota})", images_dir, coco, scratch / "dota", args)
     finally:
         if ns.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compare_tools(label: str, images_dir: Path, coco: Path, scratch: Path, args: dict) -> None:
+    """Tile one dataset with both tools; print times, memory, PNG sizes, ratios and the box check."""
+    data = json.loads(coco.read_text())
+    n_boxes, n_scenes = len(data["annotations"]), len(data["images"])
+    print(f"== {label}: {n_scenes} scenes, {n_boxes} boxes ({n_boxes / max(n_scenes, 1):.0f} per scene)")
+    runs: dict[str, Run] = {}
+    sizes: dict[str, int] = {}
+    for name, target in (("tiledet", _run_tiledet), ("sahi", _run_sahi)):
+        out = scratch / f"out_{name}"
+        shutil.rmtree(out, ignore_errors=True)
+        run = runs[name] = _measure(target, str(images_dir), str(coco), str(out), args)
+        sizes[name] = _bytes(out)
+        print(
+            f"{name:8s} {run.seconds:7.2f} s wall, {run.cpu_seconds:7.2f} s CPU (all processes)   "
+            f"peak RSS {run.peak_tree_mib:5.0f} MiB (all processes), {run.peak_one_mib:5.0f} MiB "
+            f"(largest process)   PNG {sizes[name] / 2**20:6.1f} MiB   torch imported: {run.torch_loaded}"
+        )
+    print(f"load average (1, 5, 15 min) after the runs: {os.getloadavg()}")
+    wall = runs["sahi"].seconds / runs["tiledet"].seconds
+    cpu = runs["sahi"].cpu_seconds / runs["tiledet"].cpu_seconds
+    print(f"speed ratio sahi / tiledet: {wall:.1f}x wall (target >= 5x), {cpu:.1f}x CPU time")
+    print(f"PNG bytes tiledet / sahi: {sizes['tiledet'] / max(sizes['sahi'], 1):.2f} (target <= 1.25)")
+    check = _compare(scratch / "out_tiledet/annotations/train.json", scratch / "out_sahi/sahi_coco.json")
+    print("same kept boxes per tile:", json.dumps(check))
+    ok = (
+        check["windows_common"]
+        == check["windows_tiledet"]
+        == check["windows_sahi"]
+        == check["tiles_with_same_boxes"]
+    )
+    print("identical windows and boxes (within 1e-3 px):", "yes" if ok else "NO")
 
 
 if __name__ == "__main__":

@@ -213,12 +213,30 @@ def check_encodable(image: np.ndarray, suffix: str, source: Path) -> None:
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode ``image`` (cv2 channel order) by ``path``'s suffix and write it atomically.
 
-    PNG uses cv2's default (fast) compression; JPEG uses quality :data:`JPEG_QUALITY`.
+    8-bit PNG uses :func:`tiledet.convert.png_fast.encode_png` (``Up`` filter + ISA-L deflate) when
+    ISA-L is installed, else cv2's default (fast) compression, as do 16-bit PNGs; JPEG uses quality
+    :data:`JPEG_QUALITY`.
 
     Raises:
         UnreadableImage: when the pixels cannot be encoded in that format (e.g. 5-band TIFF to PNG).
         InputError: when the file cannot be written (e.g. disk full, no permission).
     """
+    data = _encode_png_fast(image) if path.suffix.lower() == ".png" else None
+    if data is None:
+        data = _encode_cv2(path, image)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write image ({e})") from e
+
+
+def _encode_png_fast(image: np.ndarray) -> bytes | None:
+    from tiledet.convert.png_fast import encode_png
+
+    return encode_png(image)
+
+
+def _encode_cv2(path: Path, image: np.ndarray) -> bytes:
     import cv2
 
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.suffix.lower() in JPEG_SUFFIXES else []
@@ -230,10 +248,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
         ) from e
     if not ok:
         raise UnreadableImage(f"cannot encode {image.shape} {image.dtype} pixels as {path.suffix}")
-    try:
-        atomic_write_bytes(path, encoded.tobytes())
-    except OSError as e:
-        raise InputError(f"{path}: cannot write image ({e})") from e
+    return encoded.tobytes()
 
 
 def _init_worker() -> None:
@@ -252,19 +267,38 @@ def resolve_workers(workers: int) -> int:
     return int(workers) if workers > 0 else (os.cpu_count() or 1)
 
 
+#: Scene pixels that justify one more worker process: starting one (a fresh interpreter importing
+#: numpy, OpenCV, shapely) costs about as much CPU as tiling ~10 megapixels, so small jobs (a few
+#: 1000 px images) run in this process.
+PIXELS_PER_WORKER = 16_000_000
+
+
+def useful_workers(workers: int, num_tasks: int, pixels: Sequence[int] | None = None) -> int:
+    """Worker processes worth starting: at most one per task; ``workers`` when given (> 0), else
+    (0 = automatic) the CPU count, capped, when the scenes' pixel counts are known, at one per
+    :data:`PIXELS_PER_WORKER` pixels (at least 1)."""
+    n = min(resolve_workers(workers), num_tasks)
+    if pixels is not None and workers <= 0:
+        n = min(n, max(1, int(sum(pixels)) // PIXELS_PER_WORKER))
+    return max(n, 1) if num_tasks else 0
+
+
 def map_scenes(
     func: Callable[[T], R],
     tasks: Sequence[T],
     workers: int,
     progress: Callable[[int], None] | None = None,
+    pixels: Sequence[int] | None = None,
 ) -> Iterator[R]:
     """Apply ``func`` to every task, in task order, one scene at a time per worker process.
 
-    With one worker (or one task) everything runs in this process. Otherwise a ``spawn`` pool of
-    ``min(workers, len(tasks))`` processes consumes the tasks with ``imap`` (chunk size 1), so results
-    come back in task order whatever the number of workers. ``progress(1)`` is called after each task.
+    With one worker (or one task, or, with automatic ``workers=0``, fewer scene pixels than
+    :data:`PIXELS_PER_WORKER` for two) everything runs in this process. Otherwise a ``spawn`` pool of
+    :func:`useful_workers` processes consumes the tasks with ``imap`` (chunk size 1), so results come
+    back in task order whatever the number of workers. ``progress(1)`` is called after each task.
+    ``pixels``: each task's scene width x height, when known.
     """
-    n_workers = min(resolve_workers(workers), len(tasks))
+    n_workers = useful_workers(workers, len(tasks), pixels)
     results: Iterable[R]
     if n_workers <= 1:
         results = map(func, tasks)

@@ -348,7 +348,8 @@ def _write_tiles(
             names += [f"labels/{result.split}/{_label_name(t.file_name)}" for t in result.tiles]
         return names
 
-    results = map_scenes(_tile_scene, tasks, cfg.workers, progress)
+    pixels = [t.image.size_wh[0] * t.image.size_wh[1] for t in tasks]
+    results = map_scenes(_tile_scene, tasks, cfg.workers, progress, pixels=pixels)
     for result in record_results(od, target, folders, results, written):
         report._add(result)
         tiles[result.split].extend(ImageLabels(t.file_name, t.size_wh, t.boxes) for t in result.tiles)
