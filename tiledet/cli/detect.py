@@ -146,8 +146,6 @@ def train_yolo_command(
     report = train_yolo(cfg)
     if not quiet:
         typer.echo(f"device {report.device}, imgsz {report.imgsz}, {report.batch_reason}")
-        if report.gpu_memory.get("applicable") is False:
-            typer.echo(f"--gpu-memory {gpu_memory}: not applicable on {report.device}")
         typer.echo(f"weights: {report.best_weights} ({report.seconds:.0f} s)")
         if report.val_full is not None:
             v = report.val_full
