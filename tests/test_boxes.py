@@ -173,3 +173,20 @@ def test_from_ultralytics_reads_result_and_boxes_objects():
         assert b.class_ids.tolist() == [2, 0] and b.scores.tolist() == [0.5, 0.25]
     with pytest.raises(ValueError, match="axis-aligned"):
         Boxes.from_ultralytics(SimpleNamespace(boxes=None, obb=object()))
+
+
+def test_from_ultralytics_reads_a_real_results_object():
+    torch = pytest.importorskip("torch")
+    from tiledet.ultra import import_ultralytics
+
+    import_ultralytics()
+    from ultralytics.engine.results import Results
+
+    data = torch.tensor([[10.0, 20.0, 30.5, 40.0, 0.9, 3.0], [0.0, 0.0, 5.0, 5.0, 0.4, 0.0]])
+    result = Results(np.zeros((50, 60, 3), np.uint8), path="a.png", names={0: "a", 3: "d"}, boxes=data)
+    b = Boxes.from_ultralytics(result)
+    np.testing.assert_allclose(b.xyxy, [[10, 20, 30.5, 40], [0, 0, 5, 5]])
+    assert b.class_ids.tolist() == [3, 0]
+    np.testing.assert_allclose(b.scores, [0.9, 0.4], rtol=1e-6)
+    empty = Results(np.zeros((8, 8, 3), np.uint8), path="b.png", names={0: "a"}, boxes=torch.zeros((0, 6)))
+    assert len(Boxes.from_ultralytics(empty)) == 0
