@@ -183,7 +183,7 @@ def main() -> int:
     record("sahi get_sliced_prediction", *run_sahi(weights, images))
     from tiledet.detect.engines import missing_packages
 
-    for engine in ("torch", "onnx", "openvino"):
+    for engine in ("torch", "torch-bf16", "onnx", "openvino"):
         if not missing_packages(engine):
             record(f"tiledet {engine} greedy-nmm", *run_tiledet(weights, images, engine, "greedy-nmm"))
     patched = run_patched(weights, images)

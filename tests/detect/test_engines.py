@@ -53,6 +53,15 @@ def test_exported_engine_agrees_with_torch_and_is_cached(
     assert not list(weights.parent.glob("*_openvino_model")) and not list(weights.parent.glob("*.onnx"))
 
 
+def test_torch_bf16_agrees_with_torch(weights: Path, batch: np.ndarray) -> None:
+    fp32 = YoloPredictor(weights, SliceConfig(device="cpu")).engine(batch)
+    bf16_predictor = YoloPredictor(weights, SliceConfig(device="cpu", engine="torch-bf16"))
+    bf16 = bf16_predictor.engine(batch)
+    assert bf16.dtype == fp32.dtype and bf16.shape == fp32.shape
+    assert outputs_agree(fp32, bf16, end2end=False)[0]
+    assert not torch.equal(fp32, bf16)  # it really ran in reduced precision
+
+
 def test_auto_picks_an_engine_that_agrees(weights: Path) -> None:
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, (256, 384, 3), dtype=np.uint8)

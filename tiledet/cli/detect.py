@@ -58,8 +58,9 @@ def yolo_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N. Default: auto."),
     engine: str = typer.Option(
-        "torch", "--engine", help="torch, onnx, openvino or auto (fastest engine whose boxes agree with "
-        "torch's on the first batch; exports are cached beside the weights). Default: torch."
+        "torch", "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
+        "engine whose boxes agree with torch's on the first batch; exports are cached beside the weights). "
+        "Default: torch."
     ),
     save_images: Path | None = typer.Option(
         None, "--save-images", help="Folder for PNG scenes with the detections drawn. Default: none."

@@ -47,7 +47,7 @@ class SliceConfig:
         full_pass: also run the whole scene, shrunk to ``tile``, and merge its boxes in (large objects).
         max_det: most boxes kept per window and per scene after merging.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        engine: ``torch``, ``onnx``, ``openvino`` or ``auto`` (see :mod:`tiledet.detect.engines`).
+        engine: ``torch``, ``torch-bf16``, ``onnx``, ``openvino`` or ``auto`` (:mod:`.engines`).
     """
 
     tile: int | None = None
