@@ -110,21 +110,17 @@ def _device(name: str) -> str:
 def chips_object_size(clf: Any) -> tuple[float, float] | None:
     """The training chips' object size range (``chips.yaml`` ``object_size_px`` p02–p98, widened by
     2^(1/4) each way), or None when the classifier's data folder or that record is not there."""
+    from tiledet.convert.chips_manifest import ChipsManifest
+
     data = (clf.config or {}).get("data")
     if not data:
         return None
-    path = Path(str(data)) / "chips.yaml"
     try:
-        import yaml
-
-        sizes = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("object_size_px") or {}
-        low, high = float(sizes["p02"]), float(sizes["p98"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError) as e:
-        log.debug("no object sizes from %s: %s", path, e)
+        manifest = ChipsManifest.load(Path(str(data)))
+    except InputError as e:
+        log.debug("no object sizes from the chips of %s: %s", data, e)
         return None
-    if not (0 < low <= high):
-        return None
-    return low / 2**0.25, high * 2**0.25
+    return None if manifest is None else manifest.object_size_range(widen=2**0.25)
 
 
 def _object_size(cfg: SlidingRunConfig, clf: Any) -> tuple[tuple[float, float], str]:
