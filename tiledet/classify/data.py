@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import IMAGE_SUFFIXES
 
@@ -96,33 +97,22 @@ def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def read_chips_yaml(root: Path) -> dict | None:
-    """``ROOT/chips.yaml`` as a dict, or None when absent.
+def read_chips_yaml(root: Path) -> ChipsManifest | None:
+    """``ROOT/chips.yaml`` (:class:`~tiledet.convert.chips_manifest.ChipsManifest`), or None when absent.
 
     Raises:
-        InputError: unreadable or not a mapping with ``class_names``.
+        InputError: unreadable, or without ``class_names``, ``chip_size`` or ``context``.
     """
-    path = root / "chips.yaml"
-    if not path.is_file():
-        return None
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise InputError(f"{path}: cannot read chips.yaml ({e})") from e
-    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
-        raise InputError(f"{path}: chips.yaml without a class_names list")
-    return data
+    return ChipsManifest.load(root)
 
 
 def _class_order(
-    root: Path, class_dirs: Sequence[Path], chips: dict | None
+    root: Path, class_dirs: Sequence[Path], chips: ChipsManifest | None
 ) -> tuple[list[str], dict[str, int]]:
     """Class names and folder name -> class index."""
     if chips is not None:
-        names = [str(n) for n in chips["class_names"]]
-        folders = chips.get("class_folders") or {}
+        names = list(chips.class_names)
+        folders = chips.class_folders
         to_index = {str(folders.get(n, n)): i for i, n in enumerate(names)}
         unknown = sorted({d.name for d in class_dirs} - set(to_index))
         if unknown:
@@ -226,8 +216,8 @@ def discover(
         raise InputError(f"{root}: training images of a single class; a classifier needs at least 2")
     return DataSet(
         root, names, splits,
-        chip_size=None if chips is None or chips.get("chip_size") is None else int(chips["chip_size"]),
-        context=None if chips is None or chips.get("context") is None else float(chips["context"]),
+        chip_size=None if chips is None else chips.chip_size,
+        context=None if chips is None else chips.context,
         split_source="folders" if has_splits else "seeded",
     )  # fmt: skip
 
