@@ -87,5 +87,6 @@ def test_augment_names() -> None:
     assert parse_augment("none") == ()
     assert parse_augment("aerial") == ("flip", "rot90", "color")
     assert parse_augment("flip, flip,rot90") == ("flip", "rot90")
+    assert parse_augment(["shift", "color"]) == ("shift", "color")
     with pytest.raises(ConfigError, match="unknown augmentation 'cutmix'"):
         parse_augment("cutmix")

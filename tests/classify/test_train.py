@@ -93,6 +93,17 @@ def test_deterministic_and_resume(shapes: Path, tmp_path: Path) -> None:
     assert raw["train_state"]["epoch"] == 4
 
 
+def test_streamed_equals_in_memory(shapes: Path, tmp_path: Path) -> None:
+    mem = train(_cfg(shapes, tmp_path / "mem", epochs=2, augment="flip"))
+    streamed = train(
+        _cfg(shapes, tmp_path / "stream", epochs=2, augment="flip", memory_limit_gib=0.0, workers=0)
+    )
+    np.testing.assert_allclose(
+        [h["train_loss"] for h in streamed.history], [h["train_loss"] for h in mem.history], rtol=1e-5
+    )
+    assert streamed.split_metrics["val"]["accuracy"] == mem.split_metrics["val"]["accuracy"]
+
+
 def test_early_stopping_restores_best(shapes: Path, tmp_path: Path) -> None:
     result = train(_cfg(shapes, tmp_path / "es", epochs=30, patience=2, lr=0.5, optimizer="sgd"))
     assert result.epochs_run < 30

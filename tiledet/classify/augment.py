@@ -5,12 +5,14 @@
 - ``none``: no augmentation.
 - ``flip``: horizontal and vertical flips (p 0.5 each).
 - ``rot90``: a random multiple of 90° (p 1).
+- ``shift``: small affine jitter (p 0.7): shift ±8 % of the side, scale 0.92-1.08, rotation ±8°,
+  borders mirrored (for centred objects and digits, where flips and 90° turns change the class).
 - ``color``: brightness/contrast (±0.2, p 0.5), hue/saturation/value shift (p 0.5), RGB channel shift
   (±15, p 0.5).
 - ``aerial``: ``flip,rot90,color`` (views from above have no up).
 
 Geometric transforms move the box-head target with the image (albumentations' normalised
-``(x0, y0, x1, y1)`` boxes).
+``(x0, y0, x1, y1)`` boxes; exact for flips and 90° turns, the rotated box's extent for ``shift``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from tiledet.errors import ConfigError
 
-AUGMENT_NAMES = ("none", "flip", "rot90", "color", "aerial")
+AUGMENT_NAMES = ("none", "flip", "rot90", "shift", "color", "aerial")
 _PRESETS = {"aerial": ("flip", "rot90", "color")}
 
 
@@ -64,6 +66,13 @@ class Augmenter:
             transforms += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
         if "rot90" in self.names:
             transforms.append(A.RandomRotate90(p=1.0))
+        if "shift" in self.names:
+            import cv2
+
+            transforms.append(
+                A.Affine(translate_percent=(-0.08, 0.08), scale=(0.92, 1.08), rotate=(-8, 8),
+                         border_mode=cv2.BORDER_REFLECT_101, p=0.7)
+            )  # fmt: skip
         if "color" in self.names:
             transforms += [
                 A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),

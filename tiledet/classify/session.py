@@ -52,7 +52,7 @@ class Session:
             self.mean, self.std = list(ckpt["mean"]), list(ckpt["std"])
         else:
             model = build_model(cfg.model, self.c, cfg.size, **cfg.factory_options())
-            self.mean, self.std = _stats(data)
+            self.mean, self.std = _stats(data, cfg.size)
         train_labels = data.splits["train"].labels
         weights = class_weights(train_labels, self.c) if cfg.balance == "loss" else None
         self.trainer = Trainer(

@@ -105,14 +105,15 @@ def _load_data(cfg: TrainConfig, size: int, progress: Progress | None) -> DataSe
     return data
 
 
-def _stats(data: DataSet) -> tuple[list[float], list[float]]:
+def _stats(data: DataSet, size: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean/std of the training images (streamed data: of up to 2000 of them)."""
     from tiledet.classify.data import channel_stats, read_rgb
 
     train = data.splits["train"]
     if train.images is not None:
         return channel_stats(train.images)
-    pick = np.random.default_rng(0).permutation(len(train))[:2000]
-    images = [read_rgb(train.paths[i], 32) for i in pick]
+    pick = np.sort(np.random.default_rng(0).permutation(len(train))[:2000])
+    images = [read_rgb(train.paths[i], size) for i in pick]
     return channel_stats(np.stack([im for im in images if im is not None]))
 
 

@@ -154,7 +154,8 @@ def train_command(
     augment: str = typer.Option(
         "flip,rot90",
         "--augment",
-        help="Training augmentation: comma list of none|flip|rot90|color|aerial. Default: flip,rot90.",
+        help="Training augmentation: comma list of none|flip|rot90|shift|color|aerial "
+        "(= flip,rot90,color). Default: flip,rot90.",
     ),
     balance: str = typer.Option(
         "none",
