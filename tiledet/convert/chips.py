@@ -50,6 +50,7 @@ from tiledet.convert.chip_geometry import (
     object_windows,
     structured_windows,
 )
+from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.convert.negatives import hard_negative_windows
 from tiledet.convert.scene_io import (
     UnreadableImage,
@@ -60,7 +61,7 @@ from tiledet.convert.scene_io import (
     write_image,
 )
 from tiledet.errors import ConfigError
-from tiledet.ioutil import atomic_write_text
+from tiledet.ioutil import atomic_write_text, atomic_write_yaml
 from tiledet.labels import Drop, ImageLabels
 
 if TYPE_CHECKING:
@@ -398,26 +399,27 @@ def _write_csv(path: Path, rows: list[tuple]) -> None:
 
 
 def _write_yaml(path: Path, report: ChipReport, class_names: tuple[str, ...]) -> None:
-    import yaml
-
+    """``chips.yaml`` (:class:`~tiledet.convert.chips_manifest.ChipsManifest`) at ``path``."""
     summary = report.to_dict()
     with_bg = BACKGROUND in report.folders and report.cfg.with_background
-    data = {
-        "chip_size": report.cfg.chip_size,
-        "context": report.cfg.context,
-        "seed": report.cfg.seed,
-        "background_per_scene": report.cfg.background,
-        "padding": "constant: per-channel mean of the visible part of the chip window",
-        "class_names": [*class_names, BACKGROUND] if with_bg else list(class_names),
-        "class_folders": summary["class_folders"],
-        "counts": summary["counts"],
-        "background_requested": summary["background_requested"],
-        "background_placed": summary["background_placed"],
-        "background_by_kind": summary["background_by_kind"],
-        "structured_negatives": report.cfg.structured,
-        "object_size_px": report.object_size_px,
-    }
-    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    manifest = ChipsManifest(
+        chip_size=report.cfg.chip_size,
+        context=report.cfg.context,
+        class_names=(*class_names, BACKGROUND) if with_bg else tuple(class_names),
+        class_folders=summary["class_folders"],
+        seed=report.cfg.seed,
+        background_per_scene=report.cfg.background,
+        object_size_px=report.object_size_px,
+        extra={
+            "padding": "constant: per-channel mean of the visible part of the chip window",
+            "counts": summary["counts"],
+            "background_requested": summary["background_requested"],
+            "background_placed": summary["background_placed"],
+            "background_by_kind": summary["background_by_kind"],
+            "structured_negatives": report.cfg.structured,
+        },
+    )
+    atomic_write_yaml(path, manifest.to_dict())
 
 
 def _object_sizes(splits: Mapping[str, Sequence[ImageLabels]]) -> dict[str, float]:
