@@ -196,6 +196,6 @@ def resolve_model_source(model: str | Path) -> Path:
 def write_resolved_yaml(info: DatasetInfo) -> str:
     """The dataset yaml text with an absolute ``path`` (Ultralytics would resolve a relative one
     against its own datasets folder)."""
-    import yaml
+    from tiledet.ioutil import yaml_text
 
-    return yaml.safe_dump(info.data, sort_keys=False, allow_unicode=True)
+    return yaml_text(info.data)
