@@ -125,6 +125,10 @@ def train_yolo_command(
         "in a short run). Default: AdamW."
     ),
     lr0: float = typer.Option(0.002, "--lr0", help="Initial learning rate. Default: 0.002."),
+    nbs: int | None = typer.Option(
+        None, "--nbs", help="Nominal batch size Ultralytics accumulates gradients to (its own default: 64, "
+        "i.e. few updates on a small tiled dataset). Default: the batch size (a step per batch)."
+    ),
     patience: int = typer.Option(100, "--patience", help="Epochs without improvement before stopping. "
                                  "Default: 100."),
     val_full: bool = typer.Option(
@@ -142,7 +146,7 @@ def train_yolo_command(
         data=data, out=out, model=model, epochs=epochs, imgsz=imgsz,
         batch=batch if batch == "auto" else (int(batch) if batch.isdigit() else batch),
         gpu_memory=gpu_memory, device=device, workers=workers, seed=seed, optimizer=optimizer, lr0=lr0,
-        patience=patience, force=force, verbose=not quiet, evaluate_full=val_full,
+        nbs=nbs, patience=patience, force=force, verbose=not quiet, evaluate_full=val_full,
     )
     report = train_yolo(cfg)
     if not quiet:

@@ -1,8 +1,9 @@
 """``tiledet detect train-yolo``: Ultralytics YOLO training on a tiled dataset, offline, in a budget.
 
-Defaults that learn within a short CPU budget: AdamW at ``lr0 = 0.002``. Ultralytics'
-``optimizer=auto`` picks, for short runs, ``lr = 0.002 * 5 / (4 + nc)`` (0.00016 for xView's 60
-classes), which from scratch on CPU learns nothing in 30 epochs.
+Defaults that learn within a short CPU budget: AdamW at ``lr0 = 0.002`` and an optimizer step per
+batch. Ultralytics' ``optimizer=auto`` picks, for short runs, ``lr = 0.002 * 5 / (4 + nc)`` (0.00016
+for xView's 60 classes), which from scratch on CPU learns nothing in 30 epochs; its nominal batch
+size 64 accumulates gradients over 64 images, i.e. two updates per epoch on 128 tiles.
 
 ``RUN`` receives Ultralytics' own outputs (``weights/best.pt``, ``weights/last.pt``, ``args.yaml``,
 ``results.csv`` and plots) plus ``run.json``: the resolved configuration, the batch size and why,
@@ -46,6 +47,9 @@ class TrainConfig:
         seed: random seed (Ultralytics ``deterministic=True``).
         optimizer: Ultralytics optimizer name.
         lr0: initial learning rate.
+        nbs: Ultralytics' nominal batch size, which it accumulates gradients up to; None: the batch
+            size (an optimizer step per batch; Ultralytics' own 64 leaves a small tiled dataset with
+            a handful of updates per epoch).
         patience: epochs without improvement before stopping early.
         force: write into a non-empty ``out`` that tiledet did not create.
         verbose: let Ultralytics print its progress (the CLI sets it).
@@ -65,6 +69,7 @@ class TrainConfig:
     seed: int = 0
     optimizer: str = "AdamW"
     lr0: float = 0.002
+    nbs: int | None = None
     patience: int = 100
     force: bool = False
     verbose: bool = False
@@ -82,6 +87,8 @@ class TrainConfig:
             raise ConfigError(f"--imgsz must be a whole number >= 32, got {self.imgsz!r}")
         if not (self.batch == "auto" or (str(self.batch).isdigit() and int(self.batch) >= 1)):
             raise ConfigError(f"--batch must be a whole number >= 1 or 'auto', got {self.batch!r}")
+        if self.nbs is not None and (int(self.nbs) != self.nbs or self.nbs < 1):
+            raise ConfigError(f"--nbs must be a whole number >= 1, got {self.nbs!r}")
         if not 0.0 < float(self.lr0) < 1.0:
             raise ConfigError(f"--lr0 must be in (0, 1), got {self.lr0}")
 
@@ -253,7 +260,8 @@ def _train_args(cfg: TrainConfig, data_yaml: Path, imgsz: int, batch: int, devic
         data=str(data_yaml), epochs=int(cfg.epochs), imgsz=imgsz, batch=batch,
         device=str(device) if cuda else "cpu", workers=int(cfg.workers), seed=int(cfg.seed),
         deterministic=True,
-        optimizer=cfg.optimizer, lr0=float(cfg.lr0), patience=int(cfg.patience), amp=cuda,
+        optimizer=cfg.optimizer, lr0=float(cfg.lr0), nbs=int(cfg.nbs or batch), patience=int(cfg.patience),
+        amp=cuda,
         project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=cfg.plots, val=True,
         verbose=cfg.verbose,
     )
