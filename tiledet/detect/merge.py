@@ -16,8 +16,6 @@ overlap are compared), so memory grows with the number of overlapping pairs, not
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from tiledet.boxes import Boxes
@@ -201,5 +199,3 @@ def top_k(boxes: Boxes, k: int) -> Boxes:
     scores = boxes.scores if boxes.scores is not None else np.ones(len(boxes))
     return boxes[score_order(boxes.xyxy, scores)[:k]]
 
-
-MergeFn = Callable[[Boxes], Boxes]

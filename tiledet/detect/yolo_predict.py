@@ -11,8 +11,7 @@ across overlaps (:mod:`tiledet.detect.merge`) and capped at ``max_det`` per scen
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,21 +285,3 @@ def as_rgb_uint8(image: np.ndarray, source: str) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return image[:, :, :3]
     raise InputError(f"{source}: image of shape {image.shape}; expected grey, RGB or RGBA")
-
-
-def predict_scene_boxes(
-    predictor: YoloPredictor, image_rgb: np.ndarray, progress: Callable[[int], None] | None = None
-) -> Boxes:
-    """Same as ``predictor(image_rgb)``; ``progress(1)`` is called once when done (for symmetry)."""
-    boxes = predictor(image_rgb)
-    if progress is not None:
-        progress(1)
-    return boxes
-
-
-def num_windows(size_wh: tuple[int, int], tile: int, overlap: float) -> int:
-    """How many windows a scene of ``size_wh`` gets (without building them)."""
-    stride = max(1, round(tile * (1 - overlap)))
-    nx = 1 if size_wh[0] <= tile else math.ceil((size_wh[0] - tile) / stride) + 1
-    ny = 1 if size_wh[1] <= tile else math.ceil((size_wh[1] - tile) / stride) + 1
-    return nx * ny
