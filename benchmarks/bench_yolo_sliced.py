@@ -13,8 +13,8 @@ Times cover detection on images already in memory (model loading and a warm-up e
 pycocotools' (``tiledet.evaluate``) against the scenes' ground truth. tiledet runs once per engine
 (torch, and onnx/openvino when ``tiledet[engines]`` is installed).
 
-Weights: ``--weights``, default the model ``bench_yolo_solid.py`` trains (run it first). ``--quick``
-without those weights uses an untrained yolo11n (timings only, mAP meaningless).
+Weights: ``--weights``, default the model ``bench_yolo_solid.py`` trains (trained here the same way
+when missing). ``--quick`` without those weights uses an untrained yolo11n (timings only).
 
 Usage::
 
@@ -164,9 +164,15 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     weights = args.weights
     if not weights.is_file():
-        if not args.quick:
-            raise SystemExit(f"{weights} not found: run benchmarks/bench_yolo_solid.py or pass --weights")
-        weights = untrained_weights()
+        if args.quick:
+            weights = untrained_weights()
+        elif weights == SOLID_WEIGHTS:  # train them as bench_yolo_solid.py does (about 15 min on 2 cores)
+            import bench_yolo_solid as solid
+
+            data, _ = solid.build_data(SOLID_WEIGHTS.parents[2], 14, 4, 640)
+            weights = Path(solid.train(data, SOLID_WEIGHTS.parents[2] / "run", 30)["best_weights"])
+        else:
+            raise SystemExit(f"{weights} not found")
     import torch
 
     print(f"weights {weights}; torch threads {torch.get_num_threads()}")
