@@ -61,6 +61,9 @@ class SlidingConfig:
     block_px: int = 512
     batch_size: int = 4
     context: float = 0.5
+    merge: bool = True
+    merge_iou: float = 0.5
+    support_score: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -286,6 +289,44 @@ def _nms(boxes: Boxes, cfg: SlidingConfig) -> Boxes:
     return boxes.nms(cfg.iou, class_agnostic=cfg.class_agnostic) if len(boxes) else boxes
 
 
+def merge_clusters(
+    candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool, chunk: int = 8192
+) -> tuple[Boxes, np.ndarray]:
+    """Each kept box replaced by the score-weighted mean of the candidates that overlap it.
+
+    A sliding window fires for an object at several neighbouring positions and scales; their mean box
+    is centred better and sized better than any single window. Candidates with IoU > ``iou`` with a
+    kept box (and of its class unless ``class_agnostic``) are its cluster.
+
+    Args:
+        candidates: all candidate boxes with scores.
+        kept: the boxes NMS kept (a subset of ``candidates``).
+        iou: cluster membership threshold.
+        class_agnostic: clusters across classes.
+        chunk: candidates compared at a time (memory: ``len(kept) * chunk``).
+
+    Returns:
+        ``(merged boxes with the kept scores and classes, (K,) summed scores of each cluster)``.
+    """
+    import torch
+    from torchvision.ops import box_iou
+
+    if len(kept) == 0:
+        return kept, np.zeros(0)
+    anchor = torch.from_numpy(kept.xyxy)
+    sums, mass = np.zeros((len(kept), 4)), np.zeros(len(kept))
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start : start + chunk]
+        member = (box_iou(anchor, torch.from_numpy(part.xyxy)) > iou).numpy()
+        if not class_agnostic:
+            member &= kept.class_ids[:, None] == part.class_ids[None, :]
+        weight = member * part.scores[None, :]
+        sums += weight @ part.xyxy
+        mass += weight.sum(axis=1)
+    merged = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-12)[:, None], kept.xyxy)
+    return Boxes(merged, kept.class_ids, kept.scores), mass
+
+
 def detect_scene(
     detector: SlidingDetector, pixels: np.ndarray, cfg: SlidingConfig
 ) -> tuple[Boxes, SceneStats]:
@@ -327,5 +368,19 @@ def detect_scene(
                         stats.candidates += len(scores)
                     if pending > _COMPACT_AT:
                         parts, pending = [_nms(Boxes.concat(parts), cfg)], 0
-    found = _nms(Boxes.concat(parts), cfg) if parts else Boxes.empty(with_scores=True)
+    if not parts:
+        return Boxes.empty(with_scores=True), stats
+    candidates = Boxes.concat(parts)
+    found = _nms(candidates, cfg)
+    if cfg.merge:
+        found, mass = merge_clusters(candidates, found, cfg.merge_iou, cfg.class_agnostic)
+        if cfg.support_score:
+            found = _by_support(found, mass, len(stats.scales) * cfg.stride_multiple**2)
     return found[: cfg.max_det], stats
+
+
+def _by_support(found: Boxes, mass: np.ndarray, grids: int) -> Boxes:
+    """Score = 1 - exp(-cluster mass / grids): objects supported by many windows rank first."""
+    scores = 1.0 - np.exp(-mass / max(1, grids) * 4.0)
+    order = np.argsort(-scores, kind="stable")
+    return Boxes(found.xyxy[order], found.class_ids[order], scores[order])

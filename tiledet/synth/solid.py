@@ -40,12 +40,12 @@ def _shape_mask(rng: np.random.Generator, kind: int, side: int) -> np.ndarray:
 
 
 def _ground(
-    rng: np.random.Generator, size_wh: tuple[int, int], noise: float
+    rng: np.random.Generator, size_wh: tuple[int, int], noise: float, ground_rgb: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     width, height = size_wh
-    base = rng.uniform(70, 150, 3)
+    base = rng.uniform(ground_rgb[0], ground_rgb[1], 3)
     coarse = cv2.resize(rng.normal(0, 18, (max(2, height // 64), max(2, width // 64), 3)), (width, height))
     image = base + coarse + rng.normal(0, noise, (height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8), base
@@ -58,9 +58,14 @@ def render_solid_scene(
     size_px: tuple[int, int] = (14, 64),
     noise: float = 12.0,
     gap_px: int = 4,
+    ground_rgb: tuple[float, float] = (70, 150),
 ) -> tuple[np.ndarray, Boxes]:
-    """One scene: (H, W, 3) uint8 RGB image and its boxes (class ids index :data:`SOLID_CLASSES`)."""
-    image, base = _ground(rng, size_wh, noise)
+    """One scene: (H, W, 3) uint8 RGB image and its boxes (class ids index :data:`SOLID_CLASSES`).
+
+    The ground's mean colour is drawn per channel from ``ground_rgb``; objects differ from it by
+    50-100 grey levels per channel.
+    """
+    image, base = _ground(rng, size_wh, noise, ground_rgb)
     taken = np.zeros(image.shape[:2], bool)
     xyxy, ids = [], []
     for _ in range(count * 20):
@@ -93,6 +98,7 @@ def write_solid_dataset(
     count: int = 20,
     size_px: tuple[int, int] = (14, 64),
     names: Sequence[str] | None = None,
+    ground_rgb: tuple[float, float] = (70, 150),
 ) -> LabeledDataset:
     """Write ``OUT/images/solid_{i:03d}.png`` and ``OUT/labels.json`` (COCO); return the dataset."""
     import cv2
@@ -103,7 +109,9 @@ def write_solid_dataset(
     (out / "images").mkdir(parents=True, exist_ok=True)
     images = []
     for i in range(scenes):
-        image, boxes = render_solid_scene(np.random.default_rng([seed, i]), size_wh, count, size_px)
+        image, boxes = render_solid_scene(
+            np.random.default_rng([seed, i]), size_wh, count, size_px, ground_rgb=ground_rgb
+        )
         name = f"solid_{i:03d}.png" if names is None else names[i]
         cv2.imwrite(str(out / "images" / name), image[..., ::-1])
         images.append(ImageLabels(name, size_wh, boxes))

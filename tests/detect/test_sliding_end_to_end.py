@@ -1,0 +1,105 @@
+"""End to end: generated scenes -> chips -> briefly trained classifier -> detect sliding -> mAP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+
+def _one_class(dataset):
+    """Every shape labelled ``shape``: object vs background is what the detector must get right."""
+    from tiledet.boxes import Boxes
+    from tiledet.labels import ImageLabels, LabeledDataset
+
+    images = tuple(ImageLabels(im.file_name, im.size_wh, Boxes(im.boxes.xyxy, im.boxes.class_ids * 0))
+                   for im in dataset.images)  # fmt: skip
+    return LabeledDataset(("shape",), images)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tiledet.classify.config import TrainConfig
+    from tiledet.classify.train import train
+    from tiledet.convert.chips import ChipConfig, write_chips_dataset
+    from tiledet.formats.coco import write_coco_json
+    from tiledet.synth.solid import write_solid_dataset
+
+    root = tmp_path_factory.mktemp("sliding_e2e")
+    easy = {
+        "count": 8,
+        "size_px": (16, 32),
+        "ground_rgb": (100, 120),
+    }  # similar grounds: learnable in seconds
+    train_set = _one_class(write_solid_dataset(root / "train", 8, (192, 192), seed=1, **easy))
+    write_coco_json(
+        root / "test/labels.json",
+        _one_class(write_solid_dataset(root / "test", 2, (192, 192), seed=2, **easy)),
+    )
+    splits = {"train": train_set.images[:7], "val": train_set.images[7:]}
+    chips = ChipConfig(chip_size=16, context=0.5, background=10, workers=1)
+    write_chips_dataset(splits, root / "train/images", root / "chips", train_set.class_names, chips)
+    cfg = TrainConfig(
+        data=root / "chips", out=root / "run", model="cnn", input_size=16, epochs=10, batch_size=20, lr=3e-3,
+        model_options={"filters": [16, 32], "convs_per_block": 1, "head_conv": 32, "hidden": 32},
+        device="cpu", plots=False, workers=0, patience=0, seed=0, augment="flip",
+    )  # fmt: skip
+    train(cfg)
+    return {"root": root, "model": root / "run/best.pt"}
+
+
+def test_detect_sliding_cli_scores_well_above_zero(trained: dict[str, Path], capsys) -> None:
+    from tiledet.cli import main
+    from tiledet.evaluate import evaluate
+
+    root = trained["root"]
+    out = root / "dets.json"
+    code = main(["detect", "sliding", str(trained["model"]), str(root / "test/images"), "--out", str(out),
+                 "--object-size", "16-32", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    entries = json.loads(out.read_text())
+    assert entries and {"file_name", "category_name", "bbox", "score"} <= set(entries[0])
+    assert {e["file_name"] for e in entries} <= {"solid_000.png", "solid_001.png"}
+    metrics = evaluate(root / "test/labels.json", [out], None)[0]
+    assert metrics.summary["AP50"] > 0.15, metrics.summary  # pycocotools-compatible mAP50
+
+
+def test_bad_inputs_are_one_line_errors(trained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    from tiledet.cli import main
+
+    root = trained["root"]
+    not_a_model = tmp_path / "x.pt"
+    not_a_model.write_bytes(b"not a checkpoint")
+    args = [str(root / "test/images"), "--out", str(tmp_path / "d.json"), "--quiet"]
+    assert main(["detect", "sliding", str(not_a_model), *args]) == 2
+    assert main(["detect", "sliding", str(trained["model"]), *args, "--object-size", "40-10"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err and "--object-size" in err
+
+
+def test_unreadable_and_tiny_scenes_are_skipped_and_reported(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    import cv2
+    import numpy as np
+
+    from tiledet.detect.sliding import SlidingConfig
+    from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    cv2.imwrite(str(scenes / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(scenes / "ok.png"), cv2.imread(str(trained["root"] / "test/images/solid_000.png")))
+    cfg = SlidingRunConfig(
+        model=trained["model"], images=(scenes,), out=tmp_path / "d.json",
+        sliding=SlidingConfig(scales=(1.0,)), save_images=tmp_path / "drawn",
+    )  # fmt: skip
+    report = run_sliding(cfg)
+    assert report.scenes == 1 and set(report.skipped) == {"broken.png", "tiny.png"}
+    assert "window" in report.skipped["tiny.png"]
+    assert (tmp_path / "drawn/ok.png").is_file()
+    assert {e["file_name"] for e in json.loads((tmp_path / "d.json").read_text())} <= {"ok.png"}
