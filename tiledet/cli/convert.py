@@ -58,7 +58,8 @@ def convert_command(
     classes: str | None = typer.Option(
         None,
         "--classes",
-        help="'xview' or a class file (YAML names/type_ids, or one class per line). "
+        help="'xview' or a class file (YAML names/type_ids, or one class per line: 'name', 'id:name', "
+        "'id,name' or 'id name'). "
         "Default: xview for xView formats, else the classes the source declares.",
     ),
     val_fraction: float | None = typer.Option(
