@@ -153,3 +153,18 @@ def test_bad_input(tmp_path: Path) -> None:
     other = make_folder(tmp_path / "other", per_class=8, classes=("a", "b"), splits=("train", "val"))
     with pytest.raises(InputError, match="trained on classes"):
         train(_cfg(other, tmp_path / "r2", epochs=2, resume=tmp_path / "r2" / "last.pt"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (mixed-precision training)")
+def test_cuda_amp_training(shapes: Path, tmp_path: Path) -> None:
+    result = train(_cfg(shapes, tmp_path / "cuda", device="cuda", amp=True, box_head=True, epochs=6))
+    assert result.split_metrics["val"]["accuracy"] >= 0.8
+    clf = load_classifier(tmp_path / "cuda" / "best.pt")  # loads on CPU
+    assert next(clf.model.parameters()).device.type == "cpu"
+
+
+def test_cuda_requested_without_cuda(shapes: Path, tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        train(_cfg(shapes, tmp_path / "nocuda", device="cuda"))
