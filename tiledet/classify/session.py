@@ -137,8 +137,21 @@ class Session:
 
     def run(self, od: Any, progress: Any = None):
         """Train the remaining epochs, restore the best weights, evaluate; returns a ``TrainResult``."""
-        from tiledet.classify.evaluate import evaluate_samples, write_eval_files
-        from tiledet.classify.train import TrainResult, _better
+        from tiledet.classify.train import TrainResult
+
+        self._fit(od, progress)
+        split_metrics, eval_split = self._evaluate(od)
+        seconds = sum(h["seconds"] for h in self.history)
+        images = sum(h["images_per_s"] * h["seconds"] for h in self.history)
+        return TrainResult(
+            out=od.root, best_epoch=self.best["epoch"] if self.best else 0, epochs_run=len(self.history),
+            history=self.history, split_metrics=split_metrics, eval_split=eval_split,
+            images_per_s=images / max(seconds, 1e-9), train_seconds=seconds,
+        )  # fmt: skip
+
+    def _fit(self, od: Any, progress: Any) -> None:
+        """The epoch loop: checkpoints every epoch, early stop, best weights restored at the end."""
+        from tiledet.classify.train import _better
 
         cfg = self.cfg
         start = len(self.history) + 1
@@ -172,6 +185,12 @@ class Session:
             self.trainer.model.load_state_dict(self.best_state)
             if "best.pt" not in od.written:  # resumed without improving: the best weights still go here
                 save_checkpoint(od.path("best.pt"), self._checkpoint(self.best_state))
+
+    def _evaluate(self, od: Any) -> tuple[dict[str, dict], str]:
+        """Metrics of every split; evaluation files for test (val when there is none)."""
+        from tiledet.classify.evaluate import evaluate_samples, write_eval_files
+
+        cfg = self.cfg
         split_metrics: dict[str, dict] = {}
         eval_split = "test" if "test" in self.data.splits else "val"
         for split, samples in self.data.splits.items():
@@ -182,10 +201,4 @@ class Session:
                 write_eval_files(
                     od, metrics, outputs, samples, self.data.class_names, cfg.size, extra, cfg.plots
                 )
-        seconds = sum(h["seconds"] for h in self.history)
-        images = sum(h["images_per_s"] * h["seconds"] for h in self.history)
-        return TrainResult(
-            out=od.root, best_epoch=self.best["epoch"] if self.best else 0, epochs_run=len(self.history),
-            history=self.history, split_metrics=split_metrics, eval_split=eval_split,
-            images_per_s=images / max(seconds, 1e-9), train_seconds=seconds,
-        )  # fmt: skip
+        return split_metrics, eval_split
