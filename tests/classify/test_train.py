@@ -107,7 +107,7 @@ def test_streamed_equals_in_memory(shapes: Path, tmp_path: Path) -> None:
 def test_early_stopping_restores_best(shapes: Path, tmp_path: Path) -> None:
     result = train(_cfg(shapes, tmp_path / "es", epochs=30, patience=2, lr=0.5, optimizer="sgd"))
     assert result.epochs_run < 30
-    best = max(result.history, key=lambda h: (h["val_accuracy"], -h["val_loss"]))
+    best = max(result.history, key=lambda h: (h["val_macro_recall"], -h["val_loss"]))
     assert result.best_epoch == best["epoch"]
     assert result.split_metrics["val"]["accuracy"] == pytest.approx(best["val_accuracy"])
 

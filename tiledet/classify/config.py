@@ -40,7 +40,8 @@ class TrainConfig:
             ``cosine`` (to 0 over ``epochs``) or ``none``.
         patience: early stopping: stop after this many epochs without a better ``monitor``; 0 = never.
             The best weights are restored at the end either way.
-        monitor: what "better" means on val: ``accuracy``, ``macro_recall`` (ties: lower loss) or ``loss``.
+        monitor: what "better" means on val: ``macro_recall`` (mean per-class recall: background-heavy
+            chips cannot hide rare classes), ``accuracy`` (both: ties go to the lower loss) or ``loss``.
         augment: training augmentation names (see :mod:`tiledet.classify.augment`).
         balance: ``none``, ``sampler`` (draw classes equally often) or ``loss`` (class-weighted loss).
         label_smoothing: cross-entropy label smoothing in [0, 1).
@@ -71,7 +72,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     scheduler: str = "plateau"
     patience: int = 8
-    monitor: str = "accuracy"
+    monitor: str = "macro_recall"
     augment: str = "flip,rot90"
     balance: str = "none"
     label_smoothing: float = 0.0

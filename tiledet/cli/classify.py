@@ -142,9 +142,10 @@ def train_command(
         8, "--patience", help="Early stopping after N epochs without a better --monitor; 0 = off. Default: 8."
     ),
     monitor: str = typer.Option(
-        "accuracy",
+        "macro_recall",
         "--monitor",
-        help="Val metric picking best.pt: accuracy|macro_recall|loss. Default: accuracy.",
+        help="Val metric picking best.pt and early stopping: macro_recall (mean per-class recall; "
+        "ties: lower loss)|accuracy|loss. Default: macro_recall.",
     ),
     input_size: int | None = typer.Option(
         None,
