@@ -161,7 +161,7 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
         quiet: send each step's output to ``OUT/logs/<step>.log`` instead of the terminal.
     """
     from tiledet.demo.steps import scene_source
-    from tiledet.demo.table import build_table, draw_argv
+    from tiledet.demo.table import build_table, draw_steps, side_by_side
 
     lay = Layout(cfg.out)
     sources = [] if cfg.real is None else [cfg.real]
@@ -173,11 +173,10 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
         scenes = validation_scenes(lay.gt, images)
         result.steps += run_steps(detector_steps(cfg, scenes), od, state, cfg.force, quiet, on_event)
         result.metrics = json.loads((lay.eval / "metrics.json").read_text(encoding="utf-8"))
-        draw = draw_argv(lay, images, scenes[0])
-        if draw is not None:
-            result.steps += run_steps([draw], od, state, cfg.force, quiet, on_event)
+        result.steps += run_steps(draw_steps(lay, images, scenes[0]), od, state, cfg.force, quiet, on_event)
         result.table = build_table(result.metrics, result.steps, len(scenes), DETECTORS)
-        result.files = _figures(lay)
+        picture = side_by_side(lay, scenes[0], od)
+        result.files = ([picture] if picture else []) + _figures(lay)
         od.write_json("summary.json", {
             "table": [[label, row] for label, row in result.table],
             "steps": [asdict(s) for s in result.steps],
@@ -198,7 +197,10 @@ def _read_state(out: Path) -> dict:
 
 def _figures(lay: Layout) -> list[Path]:
     found: list[Path] = []
-    for folder in (lay.eval, lay.drawn, lay.classifier, lay.yolo):
+    for folder in (lay.eval, lay.classifier):
         if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*.png") if p.is_file())
-    return found[:20]
+            found += sorted(p for p in folder.glob("*.png") if p.is_file())
+    for folder in (lay.drawn / d for d in DETECTORS):
+        if folder.is_dir():
+            found.append(folder)
+    return found

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tiledet.demo.steps import Layout, Step
+from tiledet.outdir import OutputDir
 
 Row = tuple[str, dict[str, str]]
 
@@ -50,13 +51,71 @@ def build_table(metrics: dict, steps: Sequence, n_scenes: int, detectors: Sequen
     return rows
 
 
-def draw_argv(lay: Layout, images: Path, scene: Path) -> Step | None:
-    """The step that draws one validation scene with the ground truth and both detectors' boxes."""
+def draw_steps(lay: Layout, images: Path, scene: Path) -> list[Step]:
+    """Steps drawing the validation scenes with the ground truth and each detector's boxes (score >= 0.25)."""
     from tiledet.demo.steps import DETECTORS
 
-    return Step(
-        "draw", f"draw {scene.name} with the ground truth and both detectors' boxes",
-        ("draw", *(str(lay.detections(d)) for d in DETECTORS), "--gt", str(lay.gt), "--images",
-         str(images), "--out", str(lay.drawn)),
-        (lay.drawn,),
-    )
+    return [
+        Step(
+            f"draw-{d}", f"draw the validation scenes with the ground truth and the {d} detector's boxes",
+            ("draw", str(lay.detections(d)), "--gt", str(lay.gt), "--images", str(images),
+             "--score-threshold", "0.25", "--out", str(lay.drawn / d)),
+            (lay.drawn / d,),
+        )
+        for d in DETECTORS
+    ]
+
+
+def side_by_side(lay: Layout, scene: Path, od: OutputDir, crop_px: int = 640) -> Path | None:
+    """One picture: the same crop of a drawn scene for each detector, side by side, titled.
+
+    The crop (``crop_px`` square, or the whole scene when smaller) is centred on the densest part of
+    the ground truth. Returns the written path, or None when a drawing is missing.
+    """
+    import cv2
+    import numpy as np
+
+    from tiledet.demo.steps import DETECTORS
+    from tiledet.visualize import output_name
+
+    name = output_name(scene.name)
+    panels = []
+    for d in DETECTORS:
+        bgr = cv2.imread(str(lay.drawn / d / name), cv2.IMREAD_COLOR)
+        if bgr is None:
+            return None
+        panels.append((d, bgr))
+    h, w = panels[0][1].shape[:2]
+    x0, y0 = _dense_corner(lay.gt, scene.name, (w, h), crop_px)
+    titles = {"sliding": "sliding window (CNN)", "yolo": "YOLO on tiles"}
+    crops = []
+    for d, bgr in panels:
+        crop = np.ascontiguousarray(bgr[y0:y0 + crop_px, x0:x0 + crop_px])
+        band = np.full((36, crop.shape[1], 3), 255, np.uint8)
+        cv2.putText(band, titles[d], (8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
+        crops.append(np.vstack([band, crop]))
+    gap = np.full((crops[0].shape[0], 8, 3), 255, np.uint8)
+    ok, data = cv2.imencode(".png", np.hstack([crops[0], gap, crops[1]]))
+    return od.write_bytes("drawn/side_by_side.png", data.tobytes()) if ok else None
+
+
+def _dense_corner(gt_path: Path, file_name: str, size_wh: tuple[int, int], crop_px: int) -> tuple[int, int]:
+    """Top-left corner of the ``crop_px`` window holding the most ground-truth box centres."""
+    import json
+
+    import numpy as np
+
+    w, h = size_wh
+    if w <= crop_px and h <= crop_px:
+        return 0, 0
+    coco = json.loads(gt_path.read_text(encoding="utf-8"))
+    ids = {im["id"] for im in coco["images"] if im["file_name"] == file_name}
+    centres = np.array([[a["bbox"][0] + a["bbox"][2] / 2, a["bbox"][1] + a["bbox"][3] / 2]
+                        for a in coco["annotations"] if a["image_id"] in ids] or [[w / 2, h / 2]])
+    from tiledet.geometry import tile_offsets
+
+    windows = tile_offsets((w, h), crop_px, 0.5)
+    cx, cy = centres[:, 0], centres[:, 1]
+    inside = [((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)).sum() for x0, y0, x1, y1 in windows]
+    x0, y0 = windows[int(np.argmax(inside))][:2]
+    return int(x0), int(y0)
