@@ -45,16 +45,26 @@ def plot_history(history: Sequence[dict], path: Path) -> None:
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: Path) -> None:
-    """Heat map of the row-normalised confusion matrix (recall per row), counts written in the cells."""
+    """Heat map of the row-normalised confusion matrix (recall per row), counts written in the cells.
+
+    Classes with neither samples nor predictions are left out of the figure (still in the CSV).
+    """
     plt = _pyplot()
     cm = np.asarray(confusion, np.float64)
+    keep = np.flatnonzero((cm.sum(0) > 0) | (cm.sum(1) > 0))
+    if keep.size:
+        cm = cm[np.ix_(keep, keep)]
+        class_names = [class_names[i] for i in keep]
     rows = cm.sum(1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     c = len(class_names)
     side = min(max(4.0, 0.45 * c + 2), 30)
     fig, ax = plt.subplots(figsize=(side + 1, side))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(c), class_names, rotation=90 if c > 6 else 0, fontsize=8)
+    rotation = 0 if c <= 3 else (45 if c <= 12 else 90)
+    ax.set_xticks(
+        range(c), class_names, rotation=rotation, ha="right" if rotation == 45 else "center", fontsize=8
+    )
     ax.set_yticks(range(c), class_names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

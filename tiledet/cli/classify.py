@@ -87,12 +87,16 @@ def _rich_progress(show: bool):
 
 
 def _per_class_table(metrics: dict, title: str):
+    """Per-class table; classes with neither samples nor predictions are left out (they are in the files)."""
     from rich.table import Table
 
+    predicted = [sum(col) for col in zip(*metrics["confusion"], strict=True)]
     table = Table(title=title, title_justify="left")
     for column in ("class", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
-    for row in metrics["per_class"]:
+    for row, n_pred in zip(metrics["per_class"], predicted, strict=True):
+        if not row["support"] and not n_pred:
+            continue
         table.add_row(row["class"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
                       str(row["support"]))  # fmt: skip
     table.add_row("macro", f"{metrics['macro_precision']:.4f}", f"{metrics['macro_recall']:.4f}",
