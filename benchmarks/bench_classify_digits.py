@@ -130,64 +130,54 @@ def digits(tmp: Path) -> bool:
 def synthetic(tmp: Path) -> None:
     tiledet = [str(Path(sys.executable).parent / "tiledet")]
     scenes, chips = tmp / "synth", tmp / "chips"
-    subprocess.run(
-        [
-            *tiledet,
-            "synth",
-            "--out",
-            str(scenes),
-            "--scenes",
-            "8",
-            "--size",
-            "1024",
-            "1024",
-            "--image-format",
-            "png",
-            "--quiet",
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            *tiledet,
-            "convert",
-            str(scenes / "xView_train.geojson"),
-            "--images",
-            str(scenes / "images"),
-            "--out",
-            str(chips),
-            "--to",
-            "chips",
-            "--chip-size",
-            "32",
-            "--background",
-            "30",
-            "--val-fraction",
-            "0.25",
-            "--quiet",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    synth = ["synth", "--scenes", "8", "--size", "1024", "1024", "--image-format", "png", "--quiet", "--out"]
+    subprocess.run([*tiledet, *synth, str(scenes)], check=True)
+    convert = [
+        "--to",
+        "chips",
+        "--chip-size",
+        "32",
+        "--background",
+        "30",
+        "--val-fraction",
+        "0.25",
+        "--quiet",
+    ]
+    labels, images = str(scenes / "xView_train.geojson"), str(scenes / "images")
+    cmd = [*tiledet, "convert", labels, "--images", images, "--out", str(chips), *convert]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     from tiledet.classify.config import TrainConfig
     from tiledet.classify.train import train
 
-    start = time.perf_counter()
-    result = train(
-        TrainConfig(
-            data=chips, out=tmp / "run_chips", epochs=15, augment="flip,rot90", device="cpu", plots=False
+    results = {}
+    for balance in ("none", "loss"):
+        start = time.perf_counter()
+        cfg = TrainConfig(
+            data=chips,
+            out=tmp / f"run_chips_{balance}",
+            epochs=15,
+            balance=balance,
+            device="cpu",
+            plots=False,
         )
-    )
-    val = result.split_metrics["val"]
+        results[balance] = train(cfg), time.perf_counter() - start
+    val = {b: r.split_metrics["val"] for b, (r, _) in results.items()}
+    n_train = results["none"][0].split_metrics["train"]["n"]
     print(
-        f"\nsynthetic scenes -> 32 px chips: default cnn, {result.epochs_run} epochs, "
-        f"{time.perf_counter() - start:.1f} s, {result.images_per_s:.0f} img/s; val chips n={val['n']}"
+        f"\nsynthetic scenes -> 32 px chips (train n={n_train}, val n={val['none']['n']}): default cnn, "
+        f"15 epochs, --balance none vs loss"
     )
-    print(f"{'class':<28} {'recall':>7} {'support':>8}")
-    for row in val["per_class"]:
-        if row["support"]:
-            print(f"{row['class']:<28} {row['recall']:7.4f} {row['support']:8d}")
-    print(f"accuracy {val['accuracy']:.4f}  macro recall {val['macro_recall']:.4f}")
+    for b, (r, seconds) in results.items():
+        print(f"  --balance {b}: {seconds:.1f} s, {r.images_per_s:.0f} img/s, best epoch {r.best_epoch}")
+    print(f"{'class':<28} {'support':>8} {'recall none':>12} {'recall loss':>12}")
+    for row_none, row_loss in zip(val["none"]["per_class"], val["loss"]["per_class"], strict=True):
+        if row_none["support"]:
+            print(
+                f"{row_none['class']:<28} {row_none['support']:8d} {row_none['recall']:12.4f} "
+                f"{row_loss['recall']:12.4f}"
+            )
+    for key in ("accuracy", "macro_recall"):
+        print(f"{key:<28} {'':8} {val['none'][key]:12.4f} {val['loss'][key]:12.4f}")
 
 
 def main() -> int:
