@@ -106,3 +106,21 @@ def test_bad_options() -> None:
     with pytest.raises(ConfigError, match="downsample"):
         build_model("cnn", 3, 32, downsample="median")
     assert model_options("cnn", {"filters": [4, 8]}).filters == (4, 8)
+
+
+def test_resnet18_local_weights(tmp_path) -> None:
+    from torchvision.models import resnet18
+
+    from tiledet.errors import InputError
+
+    torch.manual_seed(3)
+    source = resnet18(num_classes=1000)
+    torch.save(source.state_dict(), tmp_path / "r18.pth")
+    model = build_model("resnet18", 4, 64, weights=str(tmp_path / "r18.pth"))
+    torch.testing.assert_close(model.conv1.weight, source.conv1.weight)  # backbone loaded
+    assert model.fc.out_features == 4  # the 1000-class head is replaced
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ConfigError, match="not ResNet-18 weights"):
+        build_model("resnet18", 4, 64, weights=str(tmp_path / "other.pth"))
+    with pytest.raises(InputError, match="weights file not found"):
+        build_model("resnet18", 4, 64, weights=str(tmp_path / "missing.pth"))

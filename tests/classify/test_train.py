@@ -76,6 +76,13 @@ def test_box_head_learns_boxes(shapes: Path, tmp_path: Path) -> None:
     clf = load_classifier(tmp_path / "box" / "best.pt")
     assert clf.box_head
     assert clf.model(torch.zeros(2, 3, 16, 16)).shape == (2, 8)
+    from tiledet.classify.evaluate import predict_images
+
+    header, rows, skipped = predict_images(tmp_path / "box" / "best.pt", [shapes / "val" / "hbar"])
+    assert header[-4:] == ["box_x0", "box_y0", "box_x1", "box_y1"] and skipped == 0 and len(rows) == 8
+    boxes = np.array([[float(v) for v in r[-4:]] for r in rows])
+    assert ((boxes >= 0) & (boxes <= 1)).all()
+    assert (boxes[:, 2] - boxes[:, 0]).mean() > (boxes[:, 3] - boxes[:, 1]).mean()  # hbar: wider than tall
 
 
 def test_deterministic_and_resume(shapes: Path, tmp_path: Path) -> None:
