@@ -204,3 +204,24 @@ def test_cli_negatives_options(tmp_path: Path) -> None:
     rows = _rows(tmp_path / "b/chips.csv")
     assert {r["kind"] for r in rows} == {"object", "hard_negative"}
     assert main([*src[:-2], "--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "dets.json")]) == 2
+
+
+def test_jittered_object_chips_keep_their_true_box(tmp_path: Path) -> None:
+    from tiledet.convert.chip_geometry import JITTER_LOG2_SCALE, JITTER_SHIFT, jitter_windows, object_windows
+
+    boxes = np.array([[40, 40, 60, 60], [100, 90, 130, 110]], float)
+    windows = jitter_windows(np.random.default_rng(0), boxes, 0.5, 3)
+    base = np.repeat(object_windows(boxes, 0.5), 3, axis=0).astype(float)
+    side, new = base[:, 2] - base[:, 0], (windows[:, 2] - windows[:, 0]).astype(float)
+    assert windows.shape == (6, 4) and (windows[:, 2] - windows[:, 0] == windows[:, 3] - windows[:, 1]).all()
+    assert (np.abs(np.log2(new / side)) <= JITTER_LOG2_SCALE + 0.05).all()
+    shift = ((windows[:, :2] + windows[:, 2:]) / 2 - (base[:, :2] + base[:, 2:]) / 2) / side[:, None]
+    assert (np.abs(shift) <= JITTER_SHIFT + 0.05).all() and np.abs(shift).max() > 0
+    _scene(tmp_path / "src", "s.png", (200, 200))
+    splits = {"train": [ImageLabels("s.png", (200, 200), Boxes(boxes, [0, 1]))]}
+    cfg = ChipConfig(chip_size=16, structured=False, jitter=3)
+    report = write_chips_dataset(splits, tmp_path / "src", tmp_path / "out", ["a", "b"], cfg).to_dict()
+    rows = [r for r in _rows(tmp_path / "out/chips.csv") if r["kind"] == "jitter"]
+    assert len(rows) == 6 and report["counts"]["train"] == {"a": 4, "b": 4}
+    assert [float(rows[3][f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")] == boxes[1].tolist()
+    assert rows[3]["class"] == "b" and rows[3]["chip"] == "train/b/s__00001_j0.png"

@@ -140,6 +140,12 @@ def convert_command(
         help="Chips: detections (COCO results JSON, e.g. from 'tiledet detect sliding' on these scenes); "
         "those with IoU < 0.1 to every box become background chips (hard negatives). Default: none.",
     ),
+    jitter: int | None = typer.Option(
+        None,
+        "--jitter",
+        help="Chips: extra chips per object, up to 1/8 window off-centre and 2^(1/8) off-scale (teaches "
+        f"a --box-head where an object sits in a window). Default: {_chip_default('jitter')}.",
+    ),
     negatives_per_scene: int | None = typer.Option(
         None,
         "--negatives-per-scene",
@@ -167,7 +173,7 @@ def convert_command(
     tile_options = given(overlap=overlap, min_visibility=min_visibility, empty_fraction=empty_fraction)
     chip_options = given(
         chip_size=chip_size, context=context, background=background, structured=structured,
-        negatives=negatives, negatives_per_scene=negatives_per_scene,
+        negatives=negatives, negatives_per_scene=negatives_per_scene, jitter=jitter,
     )  # fmt: skip
     kind = to if to is not None else default_of(ConvertConfig, "to")
     _reject_unused_options(kind, tile, tile_options, chip_options)

@@ -138,6 +138,32 @@ def structured_windows(
     return all_windows[order].astype(np.int64), all_owners[order], [tags[i] for i in order]
 
 
+#: Jittered object chips: centre shift up to this fraction of the window side, scale up to 2^(±this).
+JITTER_SHIFT = 0.125
+JITTER_LOG2_SCALE = 0.125
+
+
+def jitter_windows(rng: np.random.Generator, xyxy: np.ndarray, context: float, copies: int) -> np.ndarray:
+    """``copies`` jittered chip windows per object, as a sliding window sees it: slightly off-centre and
+    off-scale. Side ``s * 2^u``, ``u ~ U(±JITTER_LOG2_SCALE)``; centre shifted by ``s * U(±JITTER_SHIFT)``
+    in x and y; ``s`` is the object's chip window side.
+
+    Returns:
+        (N * copies, 4) int64 windows, object by object (object ``i`` owns rows ``i * copies ...``).
+    """
+    base = object_windows(xyxy, context).astype(np.float64)
+    if copies <= 0 or not len(base):
+        return np.zeros((0, 4), np.int64)
+    base = np.repeat(base, copies, axis=0)
+    side = base[:, 2] - base[:, 0]
+    n = len(base)
+    new = np.maximum(1, _round_half_up(side * 2.0 ** rng.uniform(-JITTER_LOG2_SCALE, JITTER_LOG2_SCALE, n)))
+    cx = (base[:, 0] + base[:, 2]) / 2 + side * rng.uniform(-JITTER_SHIFT, JITTER_SHIFT, n)
+    cy = (base[:, 1] + base[:, 3]) / 2 + side * rng.uniform(-JITTER_SHIFT, JITTER_SHIFT, n)
+    x0, y0 = _round_half_up(cx - new / 2), _round_half_up(cy - new / 2)
+    return np.stack([x0, y0, x0 + new, y0 + new], axis=1)
+
+
 def background_windows(
     rng: np.random.Generator, size_wh: tuple[int, int], xyxy: np.ndarray, sides: np.ndarray, count: int
 ) -> np.ndarray:

@@ -47,6 +47,7 @@ from tiledet.convert.chip_geometry import (
     background_windows,
     class_folders,
     cut_chip,
+    jitter_windows,
     object_windows,
     structured_windows,
 )
@@ -91,6 +92,8 @@ class ChipConfig:
         negatives: COCO results JSON of a detector run on these scenes: its false positives become
             background chips (hard negatives); None for none.
         negatives_per_scene: at most this many hard negatives per scene (most confident first).
+        jitter: extra chips per object, slightly off-centre and off-scale (``kind`` ``jitter``), so a
+            box head learns where the object sits in a window that is not centred on it.
     """
 
     chip_size: int = 64
@@ -101,6 +104,7 @@ class ChipConfig:
     structured: bool = True
     negatives: Path | None = None
     negatives_per_scene: int = 50
+    jitter: int = 0
 
     @property
     def with_background(self) -> bool:
@@ -142,7 +146,9 @@ class ChipConfig:
             )
         if self.negatives is not None:
             object.__setattr__(self, "negatives", Path(self.negatives))
-        for name in ("chip_size", "background", "workers", "seed", "negatives_per_scene"):
+        if not whole(self.jitter) or self.jitter < 0:
+            raise ConfigError(f"jitter (--jitter) must be a whole number >= 0, got {self.jitter!r}")
+        for name in ("chip_size", "background", "workers", "seed", "negatives_per_scene", "jitter"):
             object.__setattr__(self, name, int(getattr(self, name)))
 
 
@@ -208,6 +214,8 @@ def _chip_scene(task: _ChipTask) -> _ChipResult:
             (chip, task.split, task.class_names[cls], image.file_name, *box, *window.tolist(), "object")
         )
         result.counts[task.folders[cls]] += 1
+    if cfg.jitter:
+        _write_jitter(task, pixels, stem, result)
     if cfg.structured:
         negatives, owners, tags = structured_windows(image.boxes.xyxy, cfg.context, image.size_wh)
         names = [f"{stem}__{i:05d}_{tag}" for i, tag in zip(owners.tolist(), tags, strict=True)]
@@ -220,6 +228,23 @@ def _chip_scene(task: _ChipTask) -> _ChipResult:
     names = [f"{stem}__hn{j:03d}" for j in range(len(task.hard))]
     _write_background(task, pixels, task.hard, names, "hard_negative", result)
     return result
+
+
+def _write_jitter(task: _ChipTask, pixels: np.ndarray, stem: str, result: _ChipResult) -> None:
+    """Jittered object chips (``cfg.jitter`` per object), seeded per scene independently of background."""
+    image, cfg = task.image, task.cfg
+    rng = np.random.default_rng([*scene_seed(cfg.seed, image.file_name), 1])
+    windows = jitter_windows(rng, image.boxes.xyxy, cfg.context, cfg.jitter)
+    for j, window in enumerate(windows):
+        i, cls = j // cfg.jitter, int(image.boxes.class_ids[j // cfg.jitter])
+        chip = f"{task.split}/{task.folders[cls]}/{stem}__{i:05d}_j{j % cfg.jitter}.png"
+        write_image(task.out.path(chip), cut_chip(pixels, window, cfg.chip_size))
+        box = [round(v, 3) for v in image.boxes.xyxy[i].tolist()]
+        result.rows.append(
+            (chip, task.split, task.class_names[cls], image.file_name, *box, *window.tolist(), "jitter")
+        )
+        result.counts[task.folders[cls]] += 1
+    result.kinds["jitter"] += len(windows)
 
 
 def _write_background(
