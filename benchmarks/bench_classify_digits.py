@@ -8,7 +8,8 @@
    tiledet runs: batch 32, cosine schedule, ``shift`` augmentation (flips/rotations would change digits),
    20 epochs (cnn, lr 2e-3) / 30 epochs (mlp, lr 1e-3), best val epoch restored.
 2. Synthetic scenes (``tiledet synth``) -> chips (``tiledet convert --to chips``, 32 px, background
-   chips) -> default cnn: per-class recall and macro recall on the val chips.
+   chips) -> default cnn with ``--balance none`` and ``loss``: per-class recall, accuracy and macro
+   recall on the val chips.
 
 Run: ``.venv/bin/python benchmarks/bench_classify_digits.py [--skip-synth] [--threads N]``.
 Needs the ``bench`` extra (scikit-learn).
