@@ -69,3 +69,14 @@ def test_bad_checkpoints(tmp_path: Path) -> None:
     torch.save(ckpt, tmp_path / "mismatch.pt")
     with pytest.raises(InputError, match="weights do not fit"):
         load_classifier(tmp_path / "mismatch.pt")
+
+
+def test_package_exports() -> None:
+    import tiledet.classify as c
+    from tiledet.classify.config import TrainConfig
+    from tiledet.classify.train import train
+
+    assert c.train_classifier is train and c.TrainConfig is TrainConfig
+    assert callable(c.run_sweep) and callable(c.run_eval) and callable(c.predict_images)
+    with pytest.raises(AttributeError):
+        c.no_such_name  # noqa: B018
