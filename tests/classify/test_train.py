@@ -175,3 +175,23 @@ def test_cuda_requested_without_cuda(shapes: Path, tmp_path: Path) -> None:
         pytest.skip("a CUDA device is present")
     with pytest.raises(ConfigError, match="no CUDA device"):
         train(_cfg(shapes, tmp_path / "nocuda", device="cuda"))
+
+
+def test_box_targets_from_chips_csv(tmp_path: Path) -> None:
+    from tiledet.classify.data import discover
+
+    root = make_folder(tmp_path / "d", per_class=3, classes=("hbar", "background"), splits=("train", "val"),
+                       chips=True)  # fmt: skip
+    text = (root / "chips.csv").read_text().splitlines()
+    # a background negative naming a nearby object's box, and an object whose box leaves the window
+    text = [ln.replace(",,,,,", ",1,1,5,5,") if "/background/" in ln else ln for ln in text]
+    first = next(i for i, ln in enumerate(text) if "train/hbar/hbar_000.png" in ln)
+    cols = text[first].split(",")
+    cols[4:12] = ["-4", "2", "8", "10", "0", "0", "16", "16"]
+    text[first] = ",".join(cols)
+    (root / "chips.csv").write_text("\n".join(text) + "\n")
+    train = discover(root).splits["train"]
+    bg = train.labels == 1
+    assert np.isnan(train.boxes[bg]).all()
+    i = [p.name for p in train.paths].index("hbar_000.png")
+    np.testing.assert_allclose(train.boxes[i], [0, 2 / 16, 8 / 16, 10 / 16])  # clipped to the window

@@ -8,7 +8,8 @@ Images of any size are decoded as RGB and resized to the model input (``INTER_AR
 ``INTER_LINEAR`` when growing). Unreadable images are skipped and counted.
 
 With ``chips.yaml``/``chips.csv`` (from ``tiledet convert --to chips``), the chip geometry and, per chip,
-the object box inside its window ``(x0, y0, x1, y1) / side`` clipped to [0, 1] (box-head targets) are read.
+the object box inside its window ``(x0, y0, x1, y1) / side`` clipped to [0, 1] (box-head targets) are read;
+``background`` chips never get a box target.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tiledet.ioutil import IMAGE_SUFFIXES
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+BACKGROUND = "background"
 
 
 @dataclass
@@ -203,6 +205,9 @@ def discover(
         lists["all"] = _list_split(root, to_index)
     all_paths = [p for ps, _ in lists.values() for p in ps]
     boxes = _box_targets(root, all_paths)
+    if BACKGROUND in names:  # negatives may name a nearby object's box: background has no box target
+        all_labels = np.asarray([c for _, ls in lists.values() for c in ls], np.int64)
+        boxes[all_labels == names.index(BACKGROUND)] = np.nan
     raw: dict[str, Samples] = {}
     start = 0
     for split, (paths, labels) in lists.items():
