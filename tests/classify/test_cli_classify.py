@@ -107,6 +107,9 @@ def test_cli_bad_input(
     )
     one_line_error(*run(["train", data, "--out", tmp_path / "o", "-o", "filters"], capsys)[::2], "KEY=VALUE")
     one_line_error(
+        *run(["train", data, "--out", tmp_path / "o", "--memory-limit", "-1"], capsys)[::2], "--memory-limit"
+    )
+    one_line_error(
         *run(["train", data, "--out", tmp_path / "o", "--input-size", "6"], capsys)[::2], "too small"
     )
     one_line_error(*run(["train", data, "--out", data / "run"], capsys)[::2], "overlaps the input")

@@ -102,9 +102,7 @@ class TrainConfig:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("workers", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(
-                    f"{name} (--{name.replace('_', '-')}) must be a whole number >= {low}, got {value!r}"
-                )
+                raise ConfigError(f"{name} ({_option(name)}) must be a whole number >= {low}, got {value!r}")
         if self.input_size is not None and (not isinstance(self.input_size, int) or self.input_size < 4):
             raise ConfigError(
                 f"input_size (--input-size) must be a whole number >= 4, got {self.input_size!r}"
@@ -121,9 +119,7 @@ class TrainConfig:
         )
         for name, ok, want in checks:
             if not ok:
-                raise ConfigError(
-                    f"{name} (--{name.replace('_', '-')}) must be {want}, got {getattr(self, name)!r}"
-                )
+                raise ConfigError(f"{name} ({_option(name)}) must be {want}, got {getattr(self, name)!r}")
 
     @property
     def size(self) -> int:
@@ -146,6 +142,11 @@ class TrainConfig:
 def config_keys() -> tuple[str, ...]:
     """Names of every :class:`TrainConfig` field (the keys a sweep grid may set)."""
     return tuple(f.name for f in fields(TrainConfig))
+
+
+def _option(name: str) -> str:
+    """The command-line option of a config field (``memory_limit_gib`` -> ``--memory-limit``)."""
+    return "--memory-limit" if name == "memory_limit_gib" else f"--{name.replace('_', '-')}"
 
 
 def _choice(value: str, allowed: tuple[str, ...], name: str, option: str) -> None:

@@ -180,6 +180,23 @@ def train_command(
         "auto", "--device", help="cpu|cuda|auto. Default: auto (cuda when available)."
     ),
     workers: int = typer.Option(2, "--workers", help="Image-decoding threads / loader workers. Default: 2."),
+    box_weight: float = typer.Option(
+        5.0, "--box-weight", help="Weight of the box loss beside the class loss (--box-head). Default: 5."
+    ),
+    label_smoothing: float = typer.Option(
+        0.0, "--label-smoothing", help="Cross-entropy label smoothing in [0, 1). Default: 0."
+    ),
+    amp: bool = typer.Option(
+        True, "--amp/--no-amp", help="Mixed precision on CUDA (ignored on CPU). Default: on."
+    ),
+    memory_limit: float = typer.Option(
+        2.0,
+        "--memory-limit",
+        help="Decode the data into memory when it fits in this many GiB, else stream. Default: 2.",
+    ),
+    plots: bool = typer.Option(
+        True, "--plots/--no-plots", help="Draw history.png, confusion.png, mistakes.png. Default: on."
+    ),
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run of RUN/last.pt. Default: off."
     ),
@@ -211,7 +228,8 @@ def train_command(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
         scheduler=scheduler, patience=patience, monitor=monitor, augment=augment, balance=balance,
         val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, device=device, workers=workers,
-        resume=resume, force=force,
+        box_weight=box_weight, label_smoothing=label_smoothing, amp=amp, memory_limit_gib=memory_limit,
+        plots=plots, resume=resume, force=force,
     )  # fmt: skip
     with _rich_progress(not quiet) as progress:
         result = train(cfg, _TrainProgress(progress))
