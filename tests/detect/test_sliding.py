@@ -150,6 +150,14 @@ def test_detect_scene_finds_a_planted_response_and_respects_max_det() -> None:
     assert (np.diff(boxes.scores) <= 0).all()
     too_small, stats = detect_scene(det, scene[:8], SlidingConfig(scales=(1.0,)))
     assert len(too_small) == 0 and stats.skipped_scales == [1.0]
+    odd = np.zeros((60, 80, 3), np.uint8)
+    odd[21:30, 41:50] = 255  # off the stride-2 grid: only the shifted grid of --stride-multiple 2 aligns
+    coarse, _ = detect_scene(det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge=False))
+    fine, stats = detect_scene(
+        det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge=False, stride_multiple=2)
+    )
+    assert coarse.xyxy[0].tolist() != [41, 21, 50, 30] and fine.xyxy[0].tolist() == [41, 21, 50, 30]
+    assert stats.cells > 3 * (((60 - 9) // 2 + 1) * ((80 - 9) // 2 + 1))  # 4 grids of (roughly) the same size
 
 
 def test_config_errors_name_the_option() -> None:
@@ -162,3 +170,18 @@ def test_config_errors_name_the_option() -> None:
     ]:
         with pytest.raises(ConfigError, match=option):
             SlidingConfig(**kwargs)
+
+
+def test_cli_parsers() -> None:
+    from tiledet.cli.detect_sliding import parse_object_size, parse_scales, parse_threshold
+
+    assert parse_object_size("8-160") == (8.0, 160.0) and parse_object_size("24") == (24.0, 24.0)
+    assert parse_object_size(None) is None
+    assert parse_threshold("0.4,car=0.6, bus=0.3") == (0.4, (("car", 0.6), ("bus", 0.3)))
+    assert parse_threshold("car=0.7") == (0.5, (("car", 0.7),))
+    assert parse_scales("1,0.5") == (1.0, 0.5) and parse_scales(None) == ()
+    for bad in ("8-", "x-9", "0-10", "20-10"):
+        with pytest.raises(ConfigError, match="--object-size"):
+            parse_object_size(bad)
+    with pytest.raises(ConfigError, match="--threshold"):
+        parse_threshold("car=high")
