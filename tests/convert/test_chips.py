@@ -178,7 +178,7 @@ def test_chips_yaml_csv_and_folders(tmp_path: Path) -> None:
     _flat_scene(src / "sub", "b.png", (120, 100), [])
     a = ImageLabels("a.png", (120, 100), Boxes([[10, 10, 20, 30], [50, 50, 70, 60]], [0, 1]))
     b = ImageLabels("sub/b.png", (120, 100), Boxes([[5, 5, 25, 25]], [1]))
-    cfg = ChipConfig(chip_size=24, context=0.25, background=2, seed=9, workers=1, structured=False)
+    cfg = ChipConfig(chip_size=24, context=0.25, background=2, seed=9, workers=1, structured=False, jitter=0)
     names = ["Truck w/Box", "Small Car"]
     write_chips_dataset({"train": [a], "val": [b]}, src, tmp_path / "out", names, cfg)
     meta = yaml.safe_load((tmp_path / "out/chips.yaml").read_text())

@@ -202,7 +202,7 @@ def test_cli_negatives_options(tmp_path: Path) -> None:
     ]
     assert main([*src, *args]) == 0
     rows = _rows(tmp_path / "b/chips.csv")
-    assert {r["kind"] for r in rows} == {"object", "hard_negative"}
+    assert {r["kind"] for r in rows} == {"object", "jitter", "hard_negative"}  # jitter 2 by default
     assert main([*src[:-2], "--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "dets.json")]) == 2
 
 

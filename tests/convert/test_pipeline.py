@@ -464,7 +464,7 @@ def test_chips_through_the_pipeline(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     convert(cfg_for(tmp_path, labels, images))  # a YOLO run first: must vanish
-    chips = ChipConfig(chip_size=16, background=1, workers=1)
+    chips = ChipConfig(chip_size=16, background=1, workers=1, jitter=0)
     report = convert(cfg_for(tmp_path, labels, images, to="chips", chips=chips, val_fraction=0.5))
     data = json.loads((out / "report.json").read_text())
     assert data["to"] == "chips" and data["chips"]["chip_size"] == 16

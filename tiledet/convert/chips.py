@@ -104,7 +104,7 @@ class ChipConfig:
     structured: bool = True
     negatives: Path | None = None
     negatives_per_scene: int = 50
-    jitter: int = 0
+    jitter: int = 2
 
     @property
     def with_background(self) -> bool:
