@@ -48,9 +48,9 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from tiledet.cli import classify, convert, detect, draw, evaluate, synth
+    from tiledet.cli import classify, convert, demo, detect, draw, evaluate, synth
 
-    for module in (convert, synth, evaluate, draw, classify, detect):
+    for module in (convert, synth, evaluate, draw, classify, detect, demo):
         module.register(app)
 
 
