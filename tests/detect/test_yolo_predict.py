@@ -59,13 +59,18 @@ def test_boxes_match_ultralytics_predictor_on_a_single_tile(weights: Path, scene
     assert ours.equals(reference, atol=1e-3)
 
 
-def test_channels_last_gives_the_same_boxes(weights: Path, scene: np.ndarray) -> None:
+def test_channels_last_gives_the_same_outputs(weights: Path, scene: np.ndarray) -> None:
+    # Raw outputs, not boxes: the firing weights give many boxes of equal score, whose NMS order a
+    # 1e-7 difference between the two memory layouts may flip.
     cfg = SliceConfig(conf=0.05, max_det=300, device="cpu")
     fast = YoloPredictor(weights, cfg)
     plain = contiguous(YoloPredictor(weights, cfg))
+    assert fast.engine.channels_last and not plain.engine.channels_last
     windows = fast.windows((scene.shape[1], scene.shape[0]))
-    for a, b in zip(fast.predict_windows(scene, windows), plain.predict_windows(scene, windows), strict=True):
-        assert a.equals(b, atol=1e-3)
+    batch = fill_batch(scene, windows, Letterbox.for_window((TILE, TILE), 32))
+    a, b = fast.engine(batch), plain.engine(batch)
+    assert a.shape == b.shape
+    assert float((a - b).abs().max()) <= 1e-4 * max(1.0, float(b.abs().max()))
 
 
 def test_batched_prediction_equals_one_tile_at_a_time(weights: Path, scene: np.ndarray) -> None:

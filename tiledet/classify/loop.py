@@ -44,7 +44,8 @@ def _chunks(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Split ``order`` into batches; a trailing batch of 1 joins the previous one (batch norm needs 2)."""
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     return batches
 
 
