@@ -148,3 +148,18 @@ def test_build_model_cnn_is_exact_when_available() -> None:
     assert fcn.exact and fcn.window <= 32
     x = torch.randn(1, 3, 57, 49)
     assert measure_agreement(fcn, model, x, cells=16) < 1e-4
+
+
+def test_inference_copy_folds_batchnorm_and_keeps_the_maps() -> None:
+    torch.manual_seed(2)
+    model = _randomise(_cnn())
+    fcn = fully_convolutional(model)
+    fast = fcn.for_inference()
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())  # the 2d BN before ReLU is folded
+    assert any(isinstance(m, nn.BatchNorm2d) for m in fcn.modules())  # the original is untouched
+    assert (fast.window, fast.stride, fast.exact) == (fcn.window, fcn.stride, fcn.exact)
+    x = torch.randn(2, 3, 61, 53)
+    with torch.no_grad():
+        expected = _crops_reference(model, x, 30, 4)
+        torch.testing.assert_close(fast(x), expected, atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast(x.contiguous(memory_format=torch.channels_last)), expected, atol=1e-4, rtol=0)

@@ -185,3 +185,41 @@ def test_cli_parsers() -> None:
             parse_object_size(bad)
     with pytest.raises(ConfigError, match="--threshold"):
         parse_threshold("car=high")
+
+
+def _naive_merge(candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every kept box against every candidate, one pair at a time."""
+    merged, mass = kept.xyxy.copy(), np.zeros(len(kept))
+    for i, a in enumerate(kept.xyxy):
+        total, acc = 0.0, np.zeros(4)
+        for b, cls, score in zip(candidates.xyxy, candidates.class_ids, candidates.scores, strict=True):
+            ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+            iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+            union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+            same = class_agnostic or cls == kept.class_ids[i]
+            if union > 0 and ix * iy / union > iou and same:
+                total += score
+                acc += score * b
+        mass[i] = total
+        if total > 0:
+            merged[i] = acc / total
+    return merged, mass
+
+
+@pytest.mark.parametrize("class_agnostic", [True, False])
+@pytest.mark.parametrize("n", [0, 1, 60])
+def test_merge_clusters_equals_naive_loop(n: int, class_agnostic: bool) -> None:
+    from tiledet.detect.sliding import merge_clusters
+
+    rng = np.random.default_rng(n)
+    xy = rng.uniform(0, 120, (n, 2))
+    wh = rng.uniform(0, 30, (n, 2))  # includes near-degenerate boxes
+    candidates = Boxes(np.hstack([xy, xy + wh]), rng.integers(0, 2, n), rng.uniform(0.5, 1, n))
+    kept = candidates.nms(0.3, class_agnostic=class_agnostic) if n else candidates
+    merged, mass = merge_clusters(candidates, kept, 0.5, class_agnostic)
+    ref_xyxy, ref_mass = _naive_merge(candidates, kept, 0.5, class_agnostic)
+    np.testing.assert_allclose(mass, ref_mass, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(merged.xyxy, ref_xyxy, rtol=1e-9, atol=1e-9)
+    assert np.array_equal(merged.class_ids, kept.class_ids) and np.array_equal(merged.scores, kept.scores)
+    if n:
+        assert (mass >= kept.scores - 1e-12).all()  # a kept box is in its own cluster

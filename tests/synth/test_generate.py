@@ -38,7 +38,8 @@ def test_same_seed_gives_same_bytes(tmp_path: Path, image_format: str) -> None:
     files_a, files_b = _files(a.out), _files(b.out)
     expected = {
         f"images/synth_0000.{image_format}", f"images/synth_0001.{image_format}",
-        "xView_train.geojson", "labels.csv", "labels_semicolon.txt", "synth.yaml", ".tiledet-manifest.json",
+        "xView_train.geojson", "labels.csv", "labels_semicolon.txt", "synth.yaml", "classes.txt",
+        ".tiledet-manifest.json",
     }
     assert set(files_a) == expected
     assert files_a == files_b
@@ -182,6 +183,22 @@ def test_synth_yaml_records_settings_and_recipe(synth_dir) -> None:
     assert doc["boxes"] == synth_dir.num_boxes
     recorded = [c["type_id"] for c in doc["recipe"]["classes"]]
     assert recorded == [c.type_id for c in load_synth_recipe().classes]
+
+
+def test_class_list_names_the_recipe_classes_and_converts_every_box(synth_dir, tmp_path: Path) -> None:
+    from tiledet.convert.pipeline import ConvertConfig, convert
+
+    lines = (synth_dir.out / "classes.txt").read_text().splitlines()
+    recipe = load_synth_recipe()
+    assert lines == [f"{t}:{n}" for t, n in sorted({(c.type_id, c.name) for c in recipe.classes})]
+    classes = ClassMap.from_file(synth_dir.out / "classes.txt")
+    assert list(classes.names) == [line.split(":", 1)[1] for line in lines]
+    report = convert(ConvertConfig(
+        src=synth_dir.out / "xView_train.geojson", images_dir=synth_dir.out / "images", out=tmp_path / "y",
+        classes=str(synth_dir.out / "classes.txt"),
+    ))
+    assert report.class_names == tuple(classes.names)
+    assert report.input_boxes == report.written_boxes == synth_dir.num_boxes  # no box dropped as unknown_class
 
 
 def test_images_have_the_requested_size(synth_dir) -> None:

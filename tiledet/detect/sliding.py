@@ -114,7 +114,7 @@ class SlidingDetector:
         """From a :func:`tiledet.classify.load_classifier` result; ``context`` when it has none."""
         from tiledet.detect.fcn import fully_convolutional
 
-        fcn = fully_convolutional(clf.model, input_size=clf.input_size).to(device)
+        fcn = fully_convolutional(clf.model, input_size=clf.input_size).for_inference().to(device)
         ctx = float(clf.context) if clf.context is not None else float(context)
         return cls(
             fcn, clf.preprocess, list(clf.class_names), clf.background_index, ctx, bool(clf.box_head), device
@@ -228,7 +228,8 @@ def score_blocks(
     for batch in _batches(layout, cfg.batch_size):
         crops = np.stack([resample_block(pixels, scale, b.x0, b.y0, b.width, b.height) for b in batch])
         with torch.inference_mode():
-            out = fcn(detector.preprocess(crops, device=detector.device)).float().cpu().numpy()
+            batch_in = detector.preprocess(crops, device=detector.device).contiguous(memory_format=torch.channels_last)
+            out = fcn(batch_in).float().cpu().numpy()
         for block, maps in zip(batch, out, strict=True):
             yield block, np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
 
@@ -289,40 +290,40 @@ def _nms(boxes: Boxes, cfg: SlidingConfig) -> Boxes:
     return boxes.nms(cfg.iou, class_agnostic=cfg.class_agnostic) if len(boxes) else boxes
 
 
-def merge_clusters(
-    candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool, chunk: int = 8192
-) -> tuple[Boxes, np.ndarray]:
+def merge_clusters(candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool) -> tuple[Boxes, np.ndarray]:
     """Each kept box replaced by the score-weighted mean of the candidates that overlap it.
 
     A sliding window fires for an object at several neighbouring positions and scales; their mean box
     is centred better and sized better than any single window. Candidates with IoU > ``iou`` with a
-    kept box (and of its class unless ``class_agnostic``) are its cluster.
+    kept box (and of its class unless ``class_agnostic``) are its cluster. Only pairs whose boxes
+    touch are compared (a shapely ``STRtree`` finds them), so the cost grows with the number of
+    overlapping pairs, not with ``len(kept) * len(candidates)``.
 
     Args:
         candidates: all candidate boxes with scores.
         kept: the boxes NMS kept (a subset of ``candidates``).
         iou: cluster membership threshold.
         class_agnostic: clusters across classes.
-        chunk: candidates compared at a time (memory: ``len(kept) * chunk``).
 
     Returns:
         ``(merged boxes with the kept scores and classes, (K,) summed scores of each cluster)``.
     """
-    import torch
-    from torchvision.ops import box_iou
+    import shapely
 
-    if len(kept) == 0:
-        return kept, np.zeros(0)
-    anchor = torch.from_numpy(kept.xyxy)
-    sums, mass = np.zeros((len(kept), 4)), np.zeros(len(kept))
-    for start in range(0, len(candidates), chunk):
-        part = candidates[start : start + chunk]
-        member = (box_iou(anchor, torch.from_numpy(part.xyxy)) > iou).numpy()
-        if not class_agnostic:
-            member &= kept.class_ids[:, None] == part.class_ids[None, :]
-        weight = member * part.scores[None, :]
-        sums += weight @ part.xyxy
-        mass += weight.sum(axis=1)
+    k = len(kept)
+    if k == 0 or len(candidates) == 0:
+        return kept, np.zeros(k)
+    tree = shapely.STRtree(shapely.box(*kept.xyxy.T))
+    cand_idx, kept_idx = tree.query(shapely.box(*candidates.xyxy.T))
+    a, b = kept.xyxy[kept_idx], candidates.xyxy[cand_idx]
+    inter = np.prod(np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None), axis=1)
+    union = np.prod(a[:, 2:] - a[:, :2], axis=1) + np.prod(b[:, 2:] - b[:, :2], axis=1) - inter
+    member = inter > iou * union
+    if not class_agnostic:
+        member &= kept.class_ids[kept_idx] == candidates.class_ids[cand_idx]
+    weight = np.where(member, candidates.scores[cand_idx], 0.0)
+    mass = np.bincount(kept_idx, weights=weight, minlength=k)
+    sums = np.stack([np.bincount(kept_idx, weights=weight * b[:, j], minlength=k) for j in range(4)], axis=1)
     merged = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-12)[:, None], kept.xyxy)
     return Boxes(merged, kept.class_ids, kept.scores), mass
 

@@ -184,11 +184,22 @@ def write_image(path: Path, image_rgb: np.ndarray) -> None:
         raise InputError(f"{path}: cannot write image ({e})") from e
 
 
+#: The class list ``synth`` writes beside the labels.
+CLASSES_NAME = "classes.txt"
+
+
+def class_list_text(recipe: Recipe) -> str:
+    """The recipe's classes as ``type_id:name`` lines in type-id order (xView's class-file format)."""
+    pairs = sorted({(c.type_id, c.name) for c in recipe.classes})
+    return "".join(f"{type_id}:{name}\n" for type_id, name in pairs)
+
+
 def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = None) -> SynthResult:
     """Render ``cfg.scenes`` scenes and write images, the three label files and ``synth.yaml``.
 
     Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
-    ``OUT/labels_semicolon.txt`` and ``OUT/synth.yaml``. ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
+    ``OUT/labels_semicolon.txt``, ``OUT/synth.yaml`` and ``OUT/classes.txt`` (the recipe's classes as
+    ``type_id:name`` lines, as xView's own class list; ``convert --classes`` takes it). ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
     a non-empty folder tiledet did not write is refused unless ``cfg.force``; files of a previous run
     there that this run does not write (e.g. more scenes) are removed, nothing else.
 
@@ -234,4 +245,5 @@ def _generate(
         "boxes": sum(len(s.type_ids) for s in scenes),
     }
     write_synth_yaml(od.path("synth.yaml"), settings, recipe.raw)
+    od.write_text(CLASSES_NAME, class_list_text(recipe))
     return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml")
