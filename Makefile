@@ -22,10 +22,10 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(STAMP)
-	bash scripts/demo.sh $(DEMO)
+	$(BIN)/tiledet demo --out $(DEMO)
 
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf runs .pytest_cache

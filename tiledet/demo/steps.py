@@ -42,11 +42,14 @@ class Preset:
     background: int
 
 
+#: The recipe of the synthetic demo scenes (five xView classes, densely packed; see ``datasets/``).
+DEMO_RECIPE = "synthetic_xview_demo.yaml"
+
 PRESETS = {
-    "full": Preset(scenes=6, size_px=1600, val_fraction=0.34, tile_px=320, yolo_epochs=30,
-                   chip_px=32, clf_epochs=15, background=200),
-    "quick": Preset(scenes=3, size_px=1024, val_fraction=0.34, tile_px=320, yolo_epochs=12,
-                    chip_px=32, clf_epochs=6, background=100),
+    "full": Preset(scenes=6, size_px=1600, val_fraction=0.34, tile_px=320, yolo_epochs=12,
+                   chip_px=32, clf_epochs=8, background=200),
+    "quick": Preset(scenes=3, size_px=1024, val_fraction=0.34, tile_px=320, yolo_epochs=3,
+                    chip_px=32, clf_epochs=3, background=100),
     "real": Preset(scenes=0, size_px=0, val_fraction=0.25, tile_px=320, yolo_epochs=100,
                    chip_px=32, clf_epochs=30, background=200),
 }
@@ -203,19 +206,21 @@ def data_steps(cfg: DemoConfig) -> list[Step]:
         steps.append(Step(
             "synth", f"generate {p.scenes} synthetic xView-format scenes of {p.size_px}×{p.size_px} px",
             ("synth", "--out", str(lay.synth), "--scenes", str(p.scenes), "--size", str(p.size_px),
-             str(p.size_px), "--seed", seed, "--image-format", "png"),
+             str(p.size_px), "--seed", seed, "--image-format", "png", "--recipe", DEMO_RECIPE),
             (lay.synth,),
         ))
-    split = ("--val-fraction", str(p.val_fraction), "--seed", seed)
+    common = ("--val-fraction", str(p.val_fraction), "--seed", seed)
+    if cfg.real is None:  # the recipe's five classes, not all 60 of xView
+        common += ("--classes", str(Layout(cfg.out).synth / "classes.txt"))
     steps.append(Step(
         "tiles", f"cut the training scenes into {p.tile_px} px tiles for YOLO; keep validation scenes whole",
-        ("convert", str(labels), "--images", str(images), "--out", str(lay.tiles), *split,
+        ("convert", str(labels), "--images", str(images), "--out", str(lay.tiles), *common,
          "--tile", str(p.tile_px), "--overlap", "0.2", "--empty-fraction", "0.1"),
         (lay.tiles, lay.gt),
     ))
     steps.append(Step(
         "chips", f"cut {p.chip_px} px object chips and background chips for the classifier",
-        ("convert", str(labels), "--images", str(images), "--out", str(lay.chips), *split,
+        ("convert", str(labels), "--images", str(images), "--out", str(lay.chips), *common,
          "--to", "chips", "--chip-size", str(p.chip_px), "--background", str(p.background)),
         (lay.chips,),
     ))
@@ -243,7 +248,7 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
     return [
         Step("classifier", f"train the default CNN classifier on the chips ({p.clf_epochs} epochs)",
              ("classify", "train", str(lay.chips), "--model", "cnn", "--out", str(lay.classifier),
-              "--epochs", str(p.clf_epochs), "--seed", seed, *dev),
+              "--epochs", str(p.clf_epochs), "--balance", "loss", "--seed", seed, *dev),
              (lay.classifier, lay.classifier / "best.pt"), "sliding", "train"),
         Step("sliding", "run the classifier as a fully-convolutional sliding-window detector",
              ("detect", "sliding", str(lay.classifier / "best.pt"), *scenes,
@@ -252,7 +257,7 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
         Step("yolo-train", f"train YOLO (yolo11n from YAML, {p.yolo_epochs} epochs) on the tiles",
              ("detect", "train-yolo", str(lay.tiles / "data.yaml"), "--model", "yolo11n.yaml",
               "--out", str(lay.yolo), "--epochs", str(p.yolo_epochs), "--imgsz", str(p.tile_px),
-              "--seed", seed, *dev),
+              "--workers", "1", "--seed", seed, *dev),
              (lay.yolo,), "yolo", "train"),
         Step("yolo", "run YOLO over the whole validation scenes with batched sliced inference",
              ("detect", "yolo", str(lay.yolo / "weights" / "best.pt"), *scenes,
