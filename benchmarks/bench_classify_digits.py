@@ -11,8 +11,10 @@
    chips) -> default cnn with ``--balance none`` and ``loss``: per-class recall, accuracy and macro
    recall on the val chips.
 
-Run: ``.venv/bin/python benchmarks/bench_classify_digits.py [--skip-synth] [--threads N]``.
-Needs the ``bench`` extra (scikit-learn).
+Run: ``.venv/bin/python benchmarks/bench_classify_digits.py [--skip-synth] [--threads N] [--quick]``.
+``--quick`` is a smoke run (every 3rd digit, 1 epoch cnn / 2 mlp, sklearn capped at 10 iterations;
+2 synthetic scenes of 512 px, 1 epoch per balance mode): the targets are not judged. Needs the
+``bench`` extra (scikit-learn).
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import report
 
 CNN_TARGET, MLP_TARGET, SECONDS_TARGET = 0.98, 0.95, 120.0
 
 
-def write_digits(root: Path) -> Path:
-    """Write the digits as 32×32 RGB PNGs in ``root/{digit}/``."""
+def write_digits(root: Path, step: int = 1) -> Path:
+    """Write the digits (every ``step``-th one) as 32×32 RGB PNGs in ``root/{digit}/``."""
     import cv2
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+    for i, (image, label) in enumerate(zip(digits.images[::step], digits.target[::step], strict=True)):
         gray = np.clip(image * (255 / 16), 0, 255).astype(np.uint8)
         big = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_LINEAR)
         folder = root / str(label)
@@ -66,7 +69,7 @@ def train_tiledet(data: Path, out: Path, model: str, **kw: object) -> dict:
     }
 
 
-def train_sklearn(data: Path) -> dict:
+def train_sklearn(data: Path, max_iter: int = 300) -> dict:
     from sklearn.neural_network import MLPClassifier
 
     from tiledet.classify.data import decode_samples, discover
@@ -76,7 +79,7 @@ def train_sklearn(data: Path) -> dict:
     for split in ("train", "test"):
         samples = decode_samples(ds.splits[split], 32, {})
         x[split] = (samples.images.reshape(len(samples), -1) / 255.0, samples.labels)
-    clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=300, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=max_iter, random_state=0)
     start, cpu = time.perf_counter(), time.process_time()
     clf.fit(*x["train"])
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -95,15 +98,20 @@ def train_sklearn(data: Path) -> dict:
     }
 
 
-def digits(tmp: Path) -> bool:
-    data = write_digits(tmp / "digits")
+def digits(tmp: Path, quick: bool = False) -> bool:
+    """Train and compare on the digits; returns whether the targets were met (always True when quick)."""
+    from tiledet.classify.data import discover
+
+    data = write_digits(tmp / "digits", 3 if quick else 1)
     common = {"batch_size": 32, "scheduler": "cosine", "patience": 0, "augment": "shift"}
+    epochs = {"cnn": 1, "mlp": 2} if quick else {"cnn": 20, "mlp": 30}
     rows = [
-        train_tiledet(data, tmp / "run_cnn", "cnn", epochs=20, lr=2e-3, **common),
-        train_tiledet(data, tmp / "run_mlp", "mlp", epochs=30, lr=1e-3, **common),
-        train_sklearn(data),
+        train_tiledet(data, tmp / "run_cnn", "cnn", epochs=epochs["cnn"], lr=2e-3, **common),
+        train_tiledet(data, tmp / "run_mlp", "mlp", epochs=epochs["mlp"], lr=1e-3, **common),
+        train_sklearn(data, max_iter=10 if quick else 300),
     ]
-    print("digits (sklearn 8x8 -> 32x32 RGB), stratified split seed 0 (64/16/20 %), test n=359, CPU")
+    n_test = len(discover(data, 0.2, 0.2, seed=0).splits["test"])
+    print(f"digits (sklearn 8x8 -> 32x32 RGB), stratified split seed 0 (64/16/20 %), test n={n_test}, CPU")
     print(f"{'model':<28} {'test acc':>8} {'train s':>8} {'cpu s':>7} {'img/s':>7} {'epochs':>6} {'best':>5}")
     for r in rows:
         print(
@@ -125,13 +133,20 @@ def digits(tmp: Path) -> bool:
             f"{row['test_accuracy'] - sk['test_accuracy']:+.4f}, training time vs sklearn "
             f"{row['train_seconds'] / sk['train_seconds']:.2f}x -> {'PASS' if passed else 'FAIL'}"
         )
-    return ok
+        report(f"digits 32x32 RGB, {row['name']} ({row['epochs']} epochs): test accuracy, CPU time",
+               sk["name"], sk["train_seconds"] / row["train_seconds"],
+               f"acc >= {target}, <= {SECONDS_TARGET:.0f} CPU-s",
+               f"acc {row['test_accuracy']:.4f} vs {sk['test_accuracy']:.4f}; {row['cpu_seconds']:.1f} CPU-s "
+               f"whole run; training {row['train_seconds']:.1f} s vs {sk['train_seconds']:.1f} s",
+               None if quick else passed)  # fmt: skip
+    return ok or quick
 
 
-def synthetic(tmp: Path) -> None:
+def synthetic(tmp: Path, quick: bool = False) -> None:
     tiledet = [str(Path(sys.executable).parent / "tiledet")]
     scenes, chips = tmp / "synth", tmp / "chips"
-    synth = ["synth", "--scenes", "8", "--size", "1024", "1024", "--image-format", "png", "--quiet", "--out"]
+    n_scenes, side, epochs = ("2", "512", 1) if quick else ("8", "1024", 15)
+    synth = ["synth", "--scenes", n_scenes, "--size", side, side, "--image-format", "png", "--quiet", "--out"]
     subprocess.run([*tiledet, *synth, str(scenes)], check=True)
     convert = [
         "--to",
@@ -156,7 +171,7 @@ def synthetic(tmp: Path) -> None:
         cfg = TrainConfig(
             data=chips,
             out=tmp / f"run_chips_{balance}",
-            epochs=15,
+            epochs=epochs,
             balance=balance,
             device="cpu",
             plots=False,
@@ -166,7 +181,7 @@ def synthetic(tmp: Path) -> None:
     n_train = results["none"][0].split_metrics["train"]["n"]
     print(
         f"\nsynthetic scenes -> 32 px chips (train n={n_train}, val n={val['none']['n']}): default cnn, "
-        f"15 epochs, --balance none vs loss"
+        f"{epochs} epochs, --balance none vs loss"
     )
     for b, (r, seconds) in results.items():
         print(f"  --balance {b}: {seconds:.1f} s, {r.images_per_s:.0f} img/s, best epoch {r.best_epoch}")
@@ -179,12 +194,18 @@ def synthetic(tmp: Path) -> None:
             )
     for key in ("accuracy", "macro_recall"):
         print(f"{key:<28} {'':8} {val['none'][key]:12.4f} {val['loss'][key]:12.4f}")
+    none, loss = val["none"], val["loss"]
+    report(f"synthetic scenes -> 32 px chips, default cnn ({epochs} epochs), --balance loss: val recall",
+           "--balance none", None, "none stated",
+           f"macro recall {loss['macro_recall']:.4f} vs {none['macro_recall']:.4f}, accuracy "
+           f"{loss['accuracy']:.4f} vs {none['accuracy']:.4f} (val n={none['n']})", None)  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-synth", action="store_true", help="only the digits benchmark")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--quick", action="store_true", help="smoke run (targets not judged)")
     args = parser.parse_args()
     import torch
 
@@ -192,9 +213,9 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory(prefix="bench_classify_") as name:
-        ok = digits(Path(name))
+        ok = digits(Path(name), args.quick)
         if not args.skip_synth:
-            synthetic(Path(name))
+            synthetic(Path(name), args.quick)
     return 0 if ok else 1
 
 

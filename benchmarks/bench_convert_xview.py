@@ -40,6 +40,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from _report import report
 
 #: Stub image sizes (width, height); image k gets size k % len(SIZES).
 SIZES = ((3000, 3000), (2800, 3200), (3500, 2600))
@@ -277,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         args.boxes, args.images = 20_000, 40
     scratch = Path(tempfile.mkdtemp(prefix="bench_convert_xview_", dir=args.workdir))
     try:
-        return _bench(scratch, args.boxes, args.images, args.seed)
+        return _bench(scratch, args.boxes, args.images, args.seed, args.quick)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _bench(scratch: Path, n_boxes: int, n_images: int, seed: int) -> int:
+def _bench(scratch: Path, n_boxes: int, n_images: int, seed: int, quick: bool = False) -> int:
+    """Generate, convert with both tools, compare and print; ``quick``: the targets are not judged."""
     t0 = time.perf_counter()
     geojson = generate(scratch / "xView", n_boxes, n_images, seed)
     size_mb = geojson.stat().st_size / 2**20
@@ -299,6 +301,15 @@ def _bench(scratch: Path, n_boxes: int, n_images: int, seed: int) -> int:
     print(f"tiledet peak {ours_mb:.1f} MiB vs GeoJSON file {size_mb:.1f} MiB: "
           f"{'below' if ours_mb < size_mb else 'NOT below'} (target: below)")  # fmt: skip
     print(f"labels: {'identical' if same else 'DIFFERENT'}: {detail}")
+    what = f"xView GeoJSON -> YOLO labels ({n_boxes} boxes, {n_images} images)"
+    peer = "ultralytics xView.yaml convert_labels"
+    report(f"{what}, speed", peer, peer_s / ours_s, ">= 5x", f"{ours_s:.2f} s vs {peer_s:.2f} s",
+           None if quick else peer_s / ours_s >= 5)  # fmt: skip
+    report(f"{what}, tiledet peak memory vs GeoJSON size", "the GeoJSON file", size_mb / ours_mb,
+           "peak < file (ratio file/peak > 1)",
+           f"{ours_mb:.1f} MiB vs {size_mb:.1f} MiB file (ultralytics peak {peer_mb:.1f} MiB)",
+           None if quick else ours_mb < size_mb)  # fmt: skip
+    report(f"{what}, same label files", peer, None, "identical (within 1e-6)", detail, same)
     return 0 if same else 1
 
 

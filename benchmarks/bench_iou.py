@@ -3,9 +3,11 @@
 Random boxes (sides 8-80 px in a 3000 x 3000 scene, float64) are compared pairwise, (N, M) IoU, with
 each contender timed best-of-``--repeat`` in the same process; torchvision's time includes the
 numpy -> tensor -> numpy conversions ``Boxes.iou`` would need. Printed: both times, the ratio
-torchvision / numpy (> 1: numpy faster) and the largest absolute difference of the results.
+torchvision / numpy (> 1: numpy faster) and the largest absolute difference of the results. No
+target is stated.
 
-Usage: ``nice -n 10 .venv/bin/python benchmarks/bench_iou.py [--n 10000] [--m 1000 10000] [--repeat 3]``.
+Usage: ``nice -n 10 .venv/bin/python benchmarks/bench_iou.py [--n 10000] [--m 1000 10000] [--repeat 3]``;
+``--quick`` (smoke run): M = 1000 only, best of 2.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import time
 
 import numpy as np
+from _report import report
 
 
 def random_xyxy(rng: np.random.Generator, n: int, size: float = 3000.0) -> np.ndarray:
@@ -39,7 +42,10 @@ def main() -> None:
     parser.add_argument("--m", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="smoke run: M = 1000 only, best of 2")
     args = parser.parse_args()
+    if args.quick:
+        args.m, args.repeat = [1_000], 2
 
     import torch
     from torchvision.ops import box_iou
@@ -61,6 +67,9 @@ def main() -> None:
             f"N={args.n} M={m}: numpy {t_np * 1e3:.0f} ms, torchvision {t_tv * 1e3:.0f} ms, "
             f"torchvision/numpy = {t_tv / t_np:.2f}, max |diff| = {diff:.1e}"
         )
+        report(f"pairwise IoU, N={args.n} x M={m} boxes (float64)",
+               "torchvision.ops.box_iou (incl. numpy<->torch)", t_tv / t_np, "none stated",
+               f"{t_np * 1e3:.0f} ms vs {t_tv * 1e3:.0f} ms, max |diff| {diff:.1e}", None)  # fmt: skip
         del r_np, r_tv
 
 

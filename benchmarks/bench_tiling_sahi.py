@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _report import report
 
 # SAHI must not try to fetch anything (no model is used here, but be explicit)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -265,6 +266,10 @@ def _big_scene_memory(scratch: Path, side: int, tile: int) -> None:
         f"{base.peak_one_mib:.0f} MiB for a 64 px scene ({more:.0f} MiB more), "
         f"for a decoded scene of {scene_mib:.0f} MiB plus a tile of {tile_mib:.1f} MiB"
     )
+    report(f"tiling one {side}x{side} scene (tile {tile}, 1 worker), peak RSS", "a 64 px scene (baseline)",
+           None, "none stated",
+           f"{big.peak_one_mib:.0f} MiB vs {base.peak_one_mib:.0f} MiB ({more:.0f} MiB more; decoded scene "
+           f"{scene_mib:.0f} MiB + tile {tile_mib:.1f} MiB)", None)  # fmt: skip
 
 
 def _bytes(folder: Path) -> int:
@@ -327,17 +332,23 @@ def main() -> None:
             f"cpus {os.cpu_count()}"
         )
         images_dir, coco = _make_scenes(scratch / "data", ns.scenes, ns.size, ns.seed, ns.noise)
-        _compare_tools("synthetic" + (" (noisy)" if ns.noise else ""), images_dir, coco, scratch, args)
+        label = "synthetic" + (" (noisy)" if ns.noise else "")
+        _compare_tools(label, images_dir, coco, scratch, args, ns.quick)
         if ns.dota is not None:
             images_dir, coco = _dota_coco(ns.dota, scratch / "dota")
-            _compare_tools(f"DOTA ({ns.dota})", images_dir, coco, scratch / "dota", args)
+            _compare_tools(f"DOTA ({ns.dota})", images_dir, coco, scratch / "dota", args, ns.quick)
     finally:
         if ns.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _compare_tools(label: str, images_dir: Path, coco: Path, scratch: Path, args: dict) -> None:
-    """Tile one dataset with both tools; print times, memory, PNG sizes, ratios and the box check."""
+def _compare_tools(
+    label: str, images_dir: Path, coco: Path, scratch: Path, args: dict, quick: bool = False
+) -> None:
+    """Tile one dataset with both tools; print times, memory, PNG sizes, ratios and the box check.
+
+    ``quick``: the speed target is not judged (too little work for a representative ratio).
+    """
     data = json.loads(coco.read_text())
     n_boxes, n_scenes = len(data["annotations"]), len(data["images"])
     print(f"== {label}: {n_scenes} scenes, {n_boxes} boxes ({n_boxes / max(n_scenes, 1):.0f} per scene)")
@@ -357,7 +368,8 @@ def _compare_tools(label: str, images_dir: Path, coco: Path, scratch: Path, args
     wall = runs["sahi"].seconds / runs["tiledet"].seconds
     cpu = runs["sahi"].cpu_seconds / runs["tiledet"].cpu_seconds
     print(f"speed ratio sahi / tiledet: {wall:.1f}x wall (target >= 5x), {cpu:.1f}x CPU time")
-    print(f"PNG bytes tiledet / sahi: {sizes['tiledet'] / max(sizes['sahi'], 1):.2f} (target <= 1.25)")
+    png = sizes["tiledet"] / max(sizes["sahi"], 1)
+    print(f"PNG bytes tiledet / sahi: {png:.2f} (target <= 1.25)")
     check = _compare(scratch / "out_tiledet/annotations/train.json", scratch / "out_sahi/sahi_coco.json")
     print("same kept boxes per tile:", json.dumps(check))
     ok = (
@@ -367,6 +379,18 @@ def _compare_tools(label: str, images_dir: Path, coco: Path, scratch: Path, args
         == check["tiles_with_same_boxes"]
     )
     print("identical windows and boxes (within 1e-3 px):", "yes" if ok else "NO")
+    what = f"tiling {label}, {n_scenes} scenes, {args['tile']} px tiles"
+    ours, theirs = runs["tiledet"], runs["sahi"]
+    report(f"{what}: speed", "SAHI slice_coco", wall, ">= 5x (wall)",
+           f"{ours.seconds:.2f} s vs {theirs.seconds:.2f} s wall, CPU ratio {cpu:.1f}x; peak RSS "
+           f"{ours.peak_tree_mib:.0f} vs {theirs.peak_tree_mib:.0f} MiB (all processes)",
+           None if quick else wall >= 5)  # fmt: skip
+    report(f"{what}: PNG bytes tiledet / sahi", "SAHI slice_coco", png, "<= 1.25",
+           f"{sizes['tiledet'] / 2**20:.1f} MiB vs {sizes['sahi'] / 2**20:.1f} MiB", png <= 1.25)  # fmt: skip
+    report(f"{what}: same windows and kept boxes", "SAHI slice_coco", None, "identical (within 1e-3 px)",
+           f"{check['tiles_with_same_boxes']}/{check['windows_common']} common windows same boxes "
+           f"({check['windows_tiledet']} vs {check['windows_sahi']} windows); "
+           f"{check['sahi_slivers_under_1px']} SAHI slivers < 1 px excluded", ok)  # fmt: skip
 
 
 if __name__ == "__main__":
