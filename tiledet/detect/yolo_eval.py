@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: Detections kept per image when scoring whole scenes (pycocotools ``maxDets``; dense scenes need many).
 VAL_FULL_MAX_DETS = 1000
+#: Score threshold when scoring whole scenes: mAP integrates the whole precision-recall curve, so low
+#: scores count (Ultralytics' own validation uses 0.001 too; a young model's scores are all low).
+VAL_FULL_CONF = 0.001
 
 
 def val_full_scenes(gt_path: Path) -> list:
@@ -60,7 +63,7 @@ def evaluate_val_full(weights: Path, info: DatasetInfo, imgsz: int, device: str,
     assert info.val_full is not None  # caller checks; not user input
     scenes = val_full_scenes(info.val_full)
     slicing = SliceConfig(tile=info.tile or imgsz, overlap=info.overlap if info.overlap is not None else 0.2,
-                          device=device)
+                          conf=VAL_FULL_CONF, device=device)
     predictor = YoloPredictor(weights, slicing)
     entries: list[dict] = []
     t0 = time.perf_counter()
