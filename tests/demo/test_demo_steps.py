@@ -112,6 +112,31 @@ def test_run_steps_runs_skips_and_forces(tmp_path: Path) -> None:
                       ("done", "synth")]
 
 
+def test_a_step_that_reruns_reruns_every_later_step(tmp_path: Path) -> None:
+    def synth_step(name: str) -> Step:
+        out = tmp_path / "demo" / name
+        argv = ("synth", "--out", str(out), "--scenes", "1", "--size", "64", "64", "--image-format", "png",
+                "--quiet")
+        return Step(name, "tiny scenes", argv, (out,))
+
+    first, later = synth_step("a"), synth_step("b")
+    state: dict = {}
+    with OutputDir(tmp_path / "demo") as od:
+        run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
+    del state["a"]  # no record of how a's outputs were made: a runs again
+    with OutputDir(tmp_path / "demo") as od:
+        again = run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
+    # b's outputs are complete, but it reads what a wrote: it runs again too
+    assert [r.status for r in again] == ["ran", "ran"]
+    changed = Step("a", "tiny scenes", (*first.argv, "--seed", "3"), first.outputs)
+    with OutputDir(tmp_path / "demo") as od:
+        statuses = [r.status for r in run_steps([changed, later], od, state, False, True, lambda *a: None)]
+    assert statuses == ["ran", "ran"]  # other settings: outputs made by another command are not reused
+    with OutputDir(tmp_path / "demo") as od:
+        statuses = [r.status for r in run_steps([changed, later], od, state, False, True, lambda *a: None)]
+    assert statuses == ["skipped", "skipped"]
+
+
 def test_run_steps_failure_names_step_and_command(tmp_path: Path) -> None:
     argv = ("convert", str(tmp_path / "no.json"), "--images", str(tmp_path), "--out", str(tmp_path / "o"))
     bad = Step("bad", "a failing step", argv, ())

@@ -162,4 +162,5 @@ def test_inference_copy_folds_batchnorm_and_keeps_the_maps() -> None:
     with torch.no_grad():
         expected = _crops_reference(model, x, 30, 4)
         torch.testing.assert_close(fast(x), expected, atol=1e-4, rtol=0)
-        torch.testing.assert_close(fast(x.contiguous(memory_format=torch.channels_last)), expected, atol=1e-4, rtol=0)
+        nhwc = x.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(fast(nhwc), expected, atol=1e-4, rtol=0)

@@ -187,7 +187,9 @@ def test_cli_parsers() -> None:
         parse_threshold("car=high")
 
 
-def _naive_merge(candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool) -> tuple[np.ndarray, np.ndarray]:
+def _naive_merge(
+    candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Every kept box against every candidate, one pair at a time."""
     merged, mass = kept.xyxy.copy(), np.zeros(len(kept))
     for i, a in enumerate(kept.xyxy):

@@ -198,7 +198,7 @@ def test_class_list_names_the_recipe_classes_and_converts_every_box(synth_dir, t
         classes=str(synth_dir.out / "classes.txt"),
     ))
     assert report.class_names == tuple(classes.names)
-    assert report.input_boxes == report.written_boxes == synth_dir.num_boxes  # no box dropped as unknown_class
+    assert report.input_boxes == report.written_boxes == synth_dir.num_boxes  # none unknown_class
 
 
 def test_images_have_the_requested_size(synth_dir) -> None:

@@ -114,12 +114,18 @@ def run_steps(
 ) -> list[StepResult]:
     """Run (or skip) ``steps`` in order, recording each in ``state``; stops at the first failure.
 
+    A step is skipped only when its outputs are complete, were made by the same command (as recorded
+    in ``state``), and no step before it ran in this call
+    (a step that ran may have changed what the later ones read): pass ``force`` to carry that over.
+
     Raises:
         TiledetError: naming the failed step, its command and its log.
     """
     results = []
     for step in steps:
-        if not force and step_complete(step) and step.name in state:
+        ran = any(r.status == "ran" for r in results)
+        same = state.get(step.name, {}).get("command") == step.command  # made with these settings
+        if not (force or ran) and same and step_complete(step):
             result = StepResult(**{**state[step.name], "status": "skipped"})
             on_event("skip", step, result)
             results.append(result)
@@ -168,12 +174,17 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
     with OutputDir(cfg.out, sources=sources, what="--out") as od:
         state = _read_state(cfg.out) if not cfg.force else {}
         result = DemoResult()
-        result.steps += run_steps(data_steps(cfg), od, state, cfg.force, quiet, on_event)
+
+        def run(steps: list[Step]) -> None:  # once a step has run, every later step runs too
+            redo = cfg.force or any(r.status == "ran" for r in result.steps)
+            result.steps.extend(run_steps(steps, od, state, redo, quiet, on_event))
+
+        run(data_steps(cfg))
         images, _labels = scene_source(cfg)
         scenes = validation_scenes(lay.gt, images)
-        result.steps += run_steps(detector_steps(cfg, scenes), od, state, cfg.force, quiet, on_event)
+        run(detector_steps(cfg, scenes))
         result.metrics = json.loads((lay.eval / "metrics.json").read_text(encoding="utf-8"))
-        result.steps += run_steps(draw_steps(lay, images, scenes[0]), od, state, cfg.force, quiet, on_event)
+        run(draw_steps(lay, images, scenes[0]))
         result.table = build_table(result.metrics, result.steps, len(scenes), DETECTORS)
         picture = side_by_side(lay, scenes[0], od)
         result.files = ([picture] if picture else []) + _figures(lay)

@@ -264,7 +264,8 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
              (lay.yolo,), "yolo", "train"),
         Step("yolo", "run YOLO over the whole validation scenes with batched sliced inference",
              ("detect", "yolo", str(lay.yolo / "weights" / "best.pt"), *scenes,
-              "--tile", str(p.tile_px), "--conf", "0.001", "--out", str(lay.detections("yolo")), *dev),
+              "--tile", str(p.tile_px), "--conf", "0.001", "--merge", "nms",  # as mAP is scored
+              "--out", str(lay.detections("yolo")), *dev),
              (lay.detections("yolo"),), "yolo", "detect"),
         Step("eval", "score both detectors with COCO mAP against the untiled validation ground truth",
              ("eval", str(lay.gt), *(str(lay.detections(d)) for d in DETECTORS),

@@ -228,7 +228,8 @@ def score_blocks(
     for batch in _batches(layout, cfg.batch_size):
         crops = np.stack([resample_block(pixels, scale, b.x0, b.y0, b.width, b.height) for b in batch])
         with torch.inference_mode():
-            batch_in = detector.preprocess(crops, device=detector.device).contiguous(memory_format=torch.channels_last)
+            batch_in = detector.preprocess(crops, device=detector.device)
+            batch_in = batch_in.contiguous(memory_format=torch.channels_last)
             out = fcn(batch_in).float().cpu().numpy()
         for block, maps in zip(batch, out, strict=True):
             yield block, np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
@@ -290,7 +291,9 @@ def _nms(boxes: Boxes, cfg: SlidingConfig) -> Boxes:
     return boxes.nms(cfg.iou, class_agnostic=cfg.class_agnostic) if len(boxes) else boxes
 
 
-def merge_clusters(candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool) -> tuple[Boxes, np.ndarray]:
+def merge_clusters(
+    candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool
+) -> tuple[Boxes, np.ndarray]:
     """Each kept box replaced by the score-weighted mean of the candidates that overlap it.
 
     A sliding window fires for an object at several neighbouring positions and scales; their mean box

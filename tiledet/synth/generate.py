@@ -199,7 +199,8 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
 
     Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
     ``OUT/labels_semicolon.txt``, ``OUT/synth.yaml`` and ``OUT/classes.txt`` (the recipe's classes as
-    ``type_id:name`` lines, as xView's own class list; ``convert --classes`` takes it). ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
+    ``type_id:name`` lines, as xView's own class list; ``convert --classes`` takes it).
+    ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
     a non-empty folder tiledet did not write is refused unless ``cfg.force``; files of a previous run
     there that this run does not write (e.g. more scenes) are removed, nothing else.
 
