@@ -81,6 +81,9 @@ def test_output_complete(tmp_path: Path) -> None:
     assert not output_complete(f)  # a file tiledet did not record
     record_output_file(f)
     assert output_complete(f)
+    with OutputDir(folder) as od:
+        od.write_text("annotations/val.json", "{}")
+    assert output_complete(folder / "annotations" / "val.json")  # listed by run/'s manifest
 
 
 def test_run_steps_runs_skips_and_forces(tmp_path: Path) -> None:

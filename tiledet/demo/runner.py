@@ -69,7 +69,7 @@ StepEvent = Callable[[str, Step, "StepResult | None"], None]
 
 
 def output_complete(path: Path) -> bool:
-    """A folder with a complete tiledet manifest, or a file its folder's manifest lists."""
+    """A folder with a complete tiledet manifest, or a file the nearest manifest above it lists."""
     if path.is_dir():
         if not (path / MANIFEST).is_file():
             return False
@@ -77,8 +77,11 @@ def output_complete(path: Path) -> bool:
         return complete
     if not path.is_file():
         return False
-    owned, complete = read_manifest(path.parent)
-    return complete and path.name in owned
+    for folder in path.parents:  # the nearest folder with a manifest owns the file (or nobody does)
+        if (folder / MANIFEST).is_file():
+            owned, complete = read_manifest(folder)
+            return complete and path.relative_to(folder).as_posix() in owned
+    return False
 
 
 def step_complete(step: Step) -> bool:
