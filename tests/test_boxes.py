@@ -190,3 +190,18 @@ def test_from_ultralytics_reads_a_real_results_object():
     np.testing.assert_allclose(b.scores, [0.9, 0.4], rtol=1e-6)
     empty = Results(np.zeros((8, 8, 3), np.uint8), path="b.png", names={0: "a"}, boxes=torch.zeros((0, 6)))
     assert len(Boxes.from_ultralytics(empty)) == 0
+
+
+def test_paired_iou_is_the_diagonal_of_the_pairwise_iou() -> None:
+    from tiledet.boxes import iou_xyxy, paired_iou_xyxy
+
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(0, 50, (40, 2))
+    a = np.hstack([xy, xy + rng.uniform(0, 20, (40, 2))])
+    b = a + rng.uniform(-10, 10, (40, 4))
+    b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])  # valid boxes, some of zero area
+    b[0] = [5, 5, 5, 5]  # a point: IoU 0
+    assert np.allclose(paired_iou_xyxy(a, b), np.diag(iou_xyxy(a, b)), atol=1e-12)
+    assert paired_iou_xyxy(a, b)[0] == 0.0
+    assert paired_iou_xyxy(np.zeros((0, 4)), np.zeros((0, 4))).shape == (0,)
+    assert paired_iou_xyxy([[0, 0, 2, 2]], [[1, 0, 3, 2]])[0] == pytest.approx(2 / 6)  # hand-computed

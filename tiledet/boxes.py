@@ -20,6 +20,25 @@ def _as_float_array(values: object, shape_desc: str) -> np.ndarray:
     return array
 
 
+def paired_iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """IoU of matching rows: ``a[i]`` with ``b[i]`` (not all pairs, see :func:`iou_xyxy`).
+
+    Args:
+        a_xyxy, b_xyxy: (N, 4) boxes, same units.
+
+    Returns:
+        (N,) float64 IoU in [0, 1]; 0 where the union is empty. Negative widths count as 0 area.
+    """
+    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
+    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
+    inter = wh[:, 0] * wh[:, 1]
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """Pairwise IoU of two sets of ``xyxy`` boxes (numpy, float64, memory-frugal).
 

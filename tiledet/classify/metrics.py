@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tiledet.boxes import paired_iou_xyxy
+
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) int64 counts: row = true class, column = predicted class."""
@@ -74,10 +76,4 @@ def classification_metrics(
 
 def box_iou(pred_xyxy: np.ndarray, true_xyxy: np.ndarray) -> np.ndarray:
     """(N,) IoU of matching rows of two (N, 4) box arrays (predictions clipped to [0, 1])."""
-    p = np.clip(np.asarray(pred_xyxy, np.float64), 0, 1)
-    t = np.asarray(true_xyxy, np.float64)
-    iw = np.clip(np.minimum(p[:, 2], t[:, 2]) - np.maximum(p[:, 0], t[:, 0]), 0, None)
-    ih = np.clip(np.minimum(p[:, 3], t[:, 3]) - np.maximum(p[:, 1], t[:, 1]), 0, None)
-    inter = iw * ih
-    area = lambda b: np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)  # noqa: E731
-    return _safe_div(inter, area(p) + area(t) - inter)
+    return paired_iou_xyxy(np.clip(np.asarray(pred_xyxy, np.float64), 0, 1), true_xyxy)

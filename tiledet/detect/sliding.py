@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tiledet.boxes import Boxes
+from tiledet.boxes import Boxes, paired_iou_xyxy
 from tiledet.detect.pyramid import Block, blocks, pyramid_scales, resample_block, resized_size
 from tiledet.errors import ConfigError
 
@@ -318,10 +318,8 @@ def merge_clusters(
         return kept, np.zeros(k)
     tree = shapely.STRtree(shapely.box(*kept.xyxy.T))
     cand_idx, kept_idx = tree.query(shapely.box(*candidates.xyxy.T))
-    a, b = kept.xyxy[kept_idx], candidates.xyxy[cand_idx]
-    inter = np.prod(np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None), axis=1)
-    union = np.prod(a[:, 2:] - a[:, :2], axis=1) + np.prod(b[:, 2:] - b[:, :2], axis=1) - inter
-    member = inter > iou * union
+    b = candidates.xyxy[cand_idx]
+    member = paired_iou_xyxy(kept.xyxy[kept_idx], b) > iou
     if not class_agnostic:
         member &= kept.class_ids[kept_idx] == candidates.class_ids[cand_idx]
     weight = np.where(member, candidates.scores[cand_idx], 0.0)
