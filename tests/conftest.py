@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The suite runs as one pytest-xdist worker per core: one compute thread per worker, not one per core
+# (tiledet's inference otherwise takes every core, see tiledet.ultra.cpu_threads).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 _DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def test_pil_image_open_is_the_original_after_ultralytics_patch(tmp_path):
     bad = tmp_path / "bad.webp"  # cv2 cannot read it either: scene_io falls back to Pillow
@@ -32,3 +34,50 @@ def test_pil_image_open_is_the_original_after_ultralytics_patch(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "ERROR UnreadableImage" in out.stdout, out.stdout + out.stderr
     assert "pi-heif" not in out.stdout + out.stderr
+
+
+_THREADS_CODE = textwrap.dedent(
+    """
+    import os, sys
+    if sys.argv[1] == "ultralytics-first":  # as when another library (SAHI, say) imports it first
+        import ultralytics
+    from tiledet.ultra import cpu_threads, import_ultralytics
+    import_ultralytics()  # sets OMP_NUM_THREADS=1 when unset
+    import torch
+    from ultralytics.utils.torch_utils import select_device
+    select_device("cpu", verbose=False)  # sets torch to cores - 1 threads
+    from tiledet.detect.engines import TorchEngine
+    model = torch.nn.Conv2d(3, 2, 1)
+    engine = TorchEngine(model, torch.device("cpu"), channels_last=True)
+    engine(__import__("numpy").zeros((1, 8, 8, 3), "uint8"))
+    print("THREADS", cpu_threads(), torch.get_num_threads(), len(os.sched_getaffinity(0)))
+    """
+)
+
+
+def _threads(env_threads: str | None, order: str) -> tuple[int, int, int]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if env_threads is not None:
+        env["OMP_NUM_THREADS"] = env_threads
+    env["YOLO_OFFLINE"] = "1"
+    out = subprocess.run([sys.executable, "-c", _THREADS_CODE, order], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("THREADS"))
+    chosen, torch_threads, cores = (int(v) for v in line.split()[1:])
+    return chosen, torch_threads, cores
+
+
+@pytest.mark.parametrize("order", ["tiledet-first", "ultralytics-first"])
+def test_torch_inference_uses_every_core_despite_ultralytics_thread_settings(order):
+    chosen, torch_threads, cores = _threads(None, order)
+    assert chosen == cores
+    assert torch_threads == cores
+
+
+@pytest.mark.parametrize("order", ["tiledet-first", "ultralytics-first"])
+def test_torch_inference_keeps_the_users_omp_num_threads(order):
+    chosen, torch_threads, _ = _threads("1", order)
+    assert (chosen, torch_threads) == (1, 1)

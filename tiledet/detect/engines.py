@@ -3,7 +3,8 @@
 Every engine maps a (B, H, W, 3) uint8 RGB batch to the raw network output (B, 4 + nc, A) as a
 torch tensor; decoding is shared (:func:`tiledet.detect.yolo_predict.decode_predictions`).
 
-- ``torch``: the fused PyTorch model; channels-last memory layout on CPU (faster there).
+- ``torch``: the fused PyTorch model; channels-last memory layout on CPU (faster there), on
+  :func:`tiledet.ultra.cpu_threads` threads (Ultralytics would leave torch on ``cores - 1``).
 - ``torch-bf16``: the same under ``torch.autocast`` to bfloat16 (about 2x faster on CPUs with AMX,
   slower on CPUs without native bf16; ``auto`` measures which).
 - ``onnx`` / ``openvino``: the model exported once by Ultralytics' own exporter (dynamic input
@@ -76,8 +77,13 @@ class TorchEngine:
     def __init__(self, model: object, device: object, channels_last: bool, bf16: bool = False) -> None:
         import torch
 
+        from tiledet.ultra import cpu_threads
+
         self.name = "torch-bf16" if bf16 else "torch"
         self.device = device
+        # Ultralytics' select_device (run by any YOLO predictor or trainer in this process) resets the
+        # thread count, so it is checked on every call.
+        self.threads = cpu_threads() if getattr(device, "type", "cpu") == "cpu" else None
         self.channels_last = channels_last
         self.bf16 = bf16
         self.model = model.to(memory_format=torch.channels_last) if channels_last else model  # type: ignore[attr-defined]
@@ -85,6 +91,8 @@ class TorchEngine:
     def __call__(self, batch: np.ndarray) -> object:
         import torch
 
+        if self.threads is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
         if not self.channels_last:
             x = x.contiguous()
