@@ -13,6 +13,10 @@ Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResu
 :func:`run_evaluation` (writes metrics files) with an :class:`EvalConfig`; detectors write results
 with :func:`detections_to_results` + :func:`write_results_json`. Geometry: :func:`tile_offsets`,
 :func:`tile_stem`, :func:`parse_tile_stem`. Models: :func:`load_classifier`, :func:`fully_convolutional`.
+Detectors: :class:`YoloPredictor` with a :class:`SliceConfig` (sliced YOLO inference:
+``tiledet.YoloPredictor("best.pt")(image_rgb) -> Boxes``), :func:`train_yolo` with a
+:class:`YoloTrainConfig`, :class:`SlidingDetector` + :func:`detect_scene` with a :class:`SlidingConfig`
+(a classifier as a sliding window), and :func:`merge_boxes` (NMS / greedy NMM across tiles).
 """
 
 from __future__ import annotations
@@ -46,6 +50,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "draw_boxes": ("tiledet.draw", "draw_boxes"),
     "load_classifier": ("tiledet.classify", "load_classifier"),
     "fully_convolutional": ("tiledet.detect", "fully_convolutional"),
+    "YoloPredictor": ("tiledet.detect.yolo_predict", "YoloPredictor"),
+    "SliceConfig": ("tiledet.detect.yolo_predict", "SliceConfig"),
+    "train_yolo": ("tiledet.detect.yolo_train", "train_yolo"),
+    "YoloTrainConfig": ("tiledet.detect.yolo_train", "TrainConfig"),
+    "SlidingDetector": ("tiledet.detect.sliding", "SlidingDetector"),
+    "SlidingConfig": ("tiledet.detect.sliding", "SlidingConfig"),
+    "detect_scene": ("tiledet.detect.sliding", "detect_scene"),
+    "merge_boxes": ("tiledet.detect.merge", "merge_boxes"),
     "TiledetError": ("tiledet.errors", "TiledetError"),
     "ConfigError": ("tiledet.errors", "ConfigError"),
     "InputError": ("tiledet.errors", "InputError"),
@@ -63,11 +75,17 @@ __all__ = [
     "InputError",
     "LabeledDataset",
     "LoadResult",
+    "SliceConfig",
+    "SlidingConfig",
+    "SlidingDetector",
     "SynthConfig",
     "TileConfig",
     "TiledetError",
+    "YoloPredictor",
+    "YoloTrainConfig",
     "__version__",
     "convert_labels",
+    "detect_scene",
     "detections_to_results",
     "draw_boxes",
     "evaluate_detections",
@@ -75,10 +93,12 @@ __all__ = [
     "generate_scenes",
     "load_classifier",
     "load_labels",
+    "merge_boxes",
     "parse_tile_stem",
     "run_evaluation",
     "tile_offsets",
     "tile_stem",
+    "train_yolo",
     "write_results_json",
 ]
 
@@ -91,6 +111,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in 
     from tiledet.convert.pipeline import convert as convert_labels
     from tiledet.convert.tiling import TileConfig
     from tiledet.detect import fully_convolutional
+    from tiledet.detect.merge import merge_boxes
+    from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene
+    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+    from tiledet.detect.yolo_train import TrainConfig as YoloTrainConfig
+    from tiledet.detect.yolo_train import train_yolo
     from tiledet.draw import draw_boxes
     from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
     from tiledet.evaluate.detections import detections_to_results, write_results_json
