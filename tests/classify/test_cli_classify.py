@@ -71,6 +71,13 @@ def test_train_eval_predict(
     code, out, _ = run(["eval", run_path / "best.pt", data, "--out", tmp_path / "ev"], capsys)
     assert code == 0 and "accuracy" in out and "macro" in out
     assert (tmp_path / "ev" / "confusion.png").is_file()
+    code, out, err = run(["eval", run_path / "best.pt", data, "--out", tmp_path / "evq", "--quiet"], capsys)
+    assert code == 0 and out == "" and err == ""
+    assert json.loads((tmp_path / "evq" / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        metrics["accuracy"]
+    )
+    code, _, err = run(["eval", run_path / "best.pt", data, "--quiet"], capsys)
+    assert code == 2 and "--quiet without --out" in err
     code, out, _ = run(
         [
             "predict",

@@ -277,6 +277,9 @@ def eval_command(
     force: bool = typer.Option(
         False, "--force", help="Write --out into a non-empty folder tiledet did not create. Default: off."
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Print nothing; the files in --out are the result (needs --out). Default: off."
+    ),
 ) -> None:
     """Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix."""
     import json
@@ -285,8 +288,12 @@ def eval_command(
 
     if output_format not in ("table", "json"):
         raise ConfigError(f"--format must be table or json, got {output_format!r}")
+    if quiet and out is None:
+        raise ConfigError("--quiet without --out would produce nothing; give --out FOLDER")
     cfg = EvalConfig(checkpoint, data, split, out, batch_size, device, force)
     metrics = run_eval(cfg)
+    if quiet:
+        return
     if output_format == "json":
         typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "confusion"}, indent=2))
         return
