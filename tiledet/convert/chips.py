@@ -33,8 +33,6 @@ folder mapping and the counts; ``OUT/chips.csv`` maps every chip to its scene, b
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +49,13 @@ from tiledet.convert.chip_geometry import (
     object_windows,
     structured_windows,
 )
-from tiledet.convert.chips_manifest import ChipsManifest
+from tiledet.convert.chips_report import (
+    BACKGROUND,
+    ChipReport,
+    object_sizes,
+    write_csv,
+    write_yaml,
+)
 from tiledet.convert.negatives import hard_negative_windows
 from tiledet.convert.scene_io import (
     UnreadableImage,
@@ -62,22 +66,14 @@ from tiledet.convert.scene_io import (
     write_image,
 )
 from tiledet.errors import ConfigError
-from tiledet.ioutil import atomic_write_text, atomic_write_yaml
 from tiledet.labels import Drop, ImageLabels
 
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
     from tiledet.outdir import OutputDir
 
-BACKGROUND = "background"
 #: Largest ``chip_size`` accepted, px (a 4096² RGB chip is 48 MiB).
 MAX_CHIP_SIZE = 4096
-CSV_COLUMNS = (
-    "chip", "split", "class", "scene", "box_x0", "box_y0", "box_x1", "box_y1",
-    "window_x0", "window_y0", "window_x1", "window_y1", "kind",
-)  # fmt: skip
-
-
 @dataclass(frozen=True)
 class ChipConfig:
     """How chips are cut.
@@ -260,55 +256,6 @@ def _write_background(
     result.kinds[kind] += len(windows)
 
 
-@dataclass(eq=False)
-class ChipReport:
-    """What :func:`write_chips_dataset` wrote and what it left out.
-
-    Attributes:
-        cfg: the chip settings.
-        folders: class name -> folder name (``background`` included when requested).
-        counts: per split, chips per class folder.
-        background_requested: per split, background chips asked for (scenes × ``cfg.background``).
-        background_placed: per split, background chips actually placed.
-        drops: one record per box whose scene could not be read (``unreadable_image``).
-        unreadable: scene file name -> why it could not be read.
-        kinds: background chips by kind (``background``, ``structured``, ``hard_negative``).
-        hard_negatives: what reading ``cfg.negatives`` found (detections, matched scenes, kept...).
-    """
-
-    cfg: ChipConfig
-    folders: dict[str, str]
-    counts: dict[str, Counter[str]] = field(default_factory=dict)
-    background_requested: Counter[str] = field(default_factory=Counter)
-    background_placed: Counter[str] = field(default_factory=Counter)
-    drops: list[Drop] = field(default_factory=list)
-    unreadable: dict[str, str] = field(default_factory=dict)
-    kinds: Counter[str] = field(default_factory=Counter)
-    hard_negatives: dict[str, int] = field(default_factory=dict)
-    object_size_px: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary: settings, folders, chips per split and class, background placement, skips."""
-        return {
-            "chip_size": self.cfg.chip_size,
-            "context": self.cfg.context,
-            "background": self.cfg.background,
-            "seed": self.cfg.seed,
-            "class_folders": dict(self.folders),
-            "counts": {s: {f: int(c[f]) for f in self.folders.values()} for s, c in self.counts.items()},
-            "object_chips": sum(n for c in self.counts.values() for f, n in c.items() if f != BACKGROUND),
-            "background_requested": dict(self.background_requested),
-            "background_placed": dict(self.background_placed),
-            "background_by_kind": {
-                k: int(self.kinds[k]) for k in ("background", "structured", "hard_negative")
-            },
-            "structured_negatives": self.cfg.structured,
-            "hard_negatives": dict(self.hard_negatives),
-            "drops_by_reason": dict(Counter(d.reason for d in self.drops)),
-            "unreadable_scenes": dict(self.unreadable),
-        }
-
-
 def _background_sides(splits: Mapping[str, Sequence[ImageLabels]], cfg: ChipConfig) -> np.ndarray:
     """Sides to draw background chips from: 257 quantiles of all object chip sides, or a fixed range."""
     if cfg.background == 0:
@@ -409,49 +356,7 @@ def _write_chips(
         report.drops.extend(result.drops)
         if result.error:
             report.unreadable[task.image.file_name] = result.error
-    report.object_size_px = _object_sizes(splits)
-    _write_csv(od.path("chips.csv"), rows)
-    _write_yaml(od.path("chips.yaml"), report, names)
+    report.object_size_px = object_sizes(splits)
+    write_csv(od.path("chips.csv"), rows)
+    write_yaml(od.path("chips.yaml"), report, names)
     return report
-
-
-def _write_csv(path: Path, rows: list[tuple]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
-
-
-def _write_yaml(path: Path, report: ChipReport, class_names: tuple[str, ...]) -> None:
-    """``chips.yaml`` (:class:`~tiledet.convert.chips_manifest.ChipsManifest`) at ``path``."""
-    summary = report.to_dict()
-    with_bg = BACKGROUND in report.folders and report.cfg.with_background
-    manifest = ChipsManifest(
-        chip_size=report.cfg.chip_size,
-        context=report.cfg.context,
-        class_names=(*class_names, BACKGROUND) if with_bg else tuple(class_names),
-        class_folders=summary["class_folders"],
-        seed=report.cfg.seed,
-        background_per_scene=report.cfg.background,
-        object_size_px=report.object_size_px,
-        extra={
-            "padding": "constant: per-channel mean of the visible part of the chip window",
-            "counts": summary["counts"],
-            "background_requested": summary["background_requested"],
-            "background_placed": summary["background_placed"],
-            "background_by_kind": summary["background_by_kind"],
-            "structured_negatives": report.cfg.structured,
-        },
-    )
-    atomic_write_yaml(path, manifest.to_dict())
-
-
-def _object_sizes(splits: Mapping[str, Sequence[ImageLabels]]) -> dict[str, float]:
-    """Longer box side over all scenes: min, 2nd percentile, median, 98th percentile, max (px)."""
-    sides = [np.maximum(im.boxes.width, im.boxes.height) for ims in splits.values() for im in ims]
-    all_sides = np.concatenate(sides) if sides else np.zeros(0)
-    if all_sides.size == 0:
-        return {}
-    q = np.quantile(all_sides, [0.0, 0.02, 0.5, 0.98, 1.0])
-    return dict(zip(("min", "p02", "median", "p98", "max"), (round(float(v), 2) for v in q), strict=True))
