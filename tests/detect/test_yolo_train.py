@@ -52,11 +52,37 @@ def test_training_is_offline_and_leaves_the_dataset_untouched(trained: dict) -> 
     assert trained["after"] == trained["before"]  # no labels/*.cache or anything else written there
 
 
+def test_cpu_training_resets_the_thread_count_ultralytics_lowers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tiledet.detect import yolo_train
+
+    monkeypatch.setattr("tiledet.ultra.cpu_threads", lambda: 2)
+    callbacks: dict = {}
+
+    class Recorder:  # stands in for ultralytics.YOLO: only add_callback is used
+        def add_callback(self, event: str, fn: object) -> None:
+            callbacks[event] = fn
+
+    before = torch.get_num_threads()
+    try:
+        assert yolo_train._use_cpu_threads(Recorder()) == 2
+        torch.set_num_threads(1)  # what Ultralytics' select_device does on a 2-core machine
+        callbacks["on_train_start"](None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    from ultralytics.utils.callbacks.base import default_callbacks
+
+    assert "on_train_start" in default_callbacks  # the event still exists in this Ultralytics
+
+
 def test_run_folder_keeps_config_batch_reason_weights_curves_and_full_scene_metrics(trained: dict) -> None:
     run = trained["root"] / "run"
     info = json.loads((run / "run.json").read_text())
     assert info["batch"] == 8 and "not applicable on cpu" in info["batch_reason"]
     assert info["gpu_memory"] == {"applicable": False}
+    from tiledet.ultra import cpu_threads
+
+    assert info["cpu_threads"] == cpu_threads()  # the suite sets OMP_NUM_THREADS=1 (tests/conftest.py)
     assert info["config"]["optimizer"] == "AdamW" and info["config"]["lr0"] == 0.002
     assert info["imgsz"] == TILE and "tile size" in info["imgsz_reason"]
     assert (run / "weights" / "best.pt").is_file() and (run / "results.csv").is_file()
