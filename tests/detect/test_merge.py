@@ -7,7 +7,7 @@ import pytest
 
 import tiledet.detect.merge as merge_mod
 from tiledet.boxes import Boxes
-from tiledet.detect.merge import matching_pairs, merge_boxes, pair_overlap, top_k
+from tiledet.detect.merge import merge_boxes, pair_overlap, top_k
 from tiledet.errors import ConfigError
 
 
@@ -84,17 +84,33 @@ def _random_boxes(n: int, seed: int, classes: int = 3, extent: float = 400.0) ->
 
 
 @pytest.mark.parametrize("match", ["iou", "ios"])
-def test_matching_pairs_equal_a_naive_all_pairs_loop(match: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(merge_mod, "_CHUNK_VALUES", 64)  # force many sweep chunks
+def test_touching_then_matching_equals_a_naive_all_pairs_loop(match: str) -> None:
     b = _random_boxes(300, seed=1)
-    rows, cols = matching_pairs(b.xyxy, match, 0.2)
-    got = set(zip(rows.tolist(), cols.tolist(), strict=True))
-    n = len(b)
-    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    ii, jj = ii.ravel(), jj.ravel()
-    ok = (ii != jj) & (pair_overlap(b.xyxy[ii], b.xyxy[jj], match) >= 0.2)
-    assert got == set(zip(ii[ok].tolist(), jj[ok].tolist(), strict=True))
-    assert len(got) > 50  # the case is not trivial
+    b = Boxes(np.vstack([b.xyxy, [[50, 50, 50, 80]]]), [*b.class_ids, 0], [*b.scores, 0.5])  # zero-area box
+    touching = merge_mod._Touching(b.xyxy)
+    n, found = len(b), 0
+    for i in range(n):
+        got = set(merge_mod.matching(b.xyxy, i, touching(i), match, 0.2).tolist()) - {i}
+        others = np.array([j for j in range(n) if j != i])
+        ok = pair_overlap(b.xyxy[others], np.repeat(b.xyxy[i : i + 1], n - 1, 0), match) >= 0.2
+        assert got == set(others[ok].tolist()), i
+        found += len(got)
+    assert found > 50  # the case is not trivial
+
+
+def test_crowded_low_confidence_boxes_merge_like_torchvision() -> None:
+    """A young model at conf 0.001: thousands of large boxes that all overlap (was quadratic memory)."""
+    torch = pytest.importorskip("torch")
+    from torchvision.ops import batched_nms
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 1000, (6000, 2))
+    wh = rng.uniform(10, 320, (6000, 2))
+    b = Boxes(np.hstack([xy, xy + wh]), rng.integers(0, 2, 6000), rng.uniform(0.001, 0.2, 6000))
+    got = merge_boxes(b, "nms", "iou", 0.5)
+    as_t = torch.from_numpy
+    keep = batched_nms(as_t(b.xyxy), as_t(b.scores), as_t(b.class_ids), 0.5)
+    assert got.equals(b[keep.numpy()], atol=1e-9)
 
 
 def test_nms_iou_equals_torchvision_batched_nms() -> None:

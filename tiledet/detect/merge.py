@@ -10,8 +10,9 @@ Both follow SAHI's postprocessing (``sahi.postprocess.combine``) so results can 
   it; each merge is re-checked against the grown box and takes the union of the two boxes and the
   higher score.
 
-The overlap pairs are found with a sweep over boxes sorted by ``x0`` (only boxes whose x ranges
-overlap are compared), so memory grows with the number of overlapping pairs, not with N².
+Each kept box asks a shapely ``STRtree`` for the boxes that touch it, so only touching boxes are
+compared and memory stays linear in the number of boxes, however crowded (a young model at conf
+0.001 gives thousands of large, overlapping boxes per scene).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from tiledet.errors import ConfigError
 
 MERGE_METHODS = ("nms", "greedy-nmm")
 MATCH_METRICS = ("iou", "ios")
-#: Pairwise overlap values computed per sweep chunk (bounds the temporary memory, ~8 bytes each).
-_CHUNK_VALUES = 1 << 22
 
 
 def check_merge_options(method: str, match: str, threshold: float) -> None:
@@ -58,45 +57,27 @@ def pair_overlap(a_xyxy: np.ndarray, b_xyxy: np.ndarray, match: str) -> np.ndarr
         return np.where(denom > 0, inter / np.where(denom > 0, denom, 1.0), 0.0)
 
 
-def matching_pairs(xyxy: np.ndarray, match: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """All index pairs ``(i, j)``, ``i != j``, whose overlap is ``>= threshold`` (both directions).
+class _Touching:
+    """Which boxes touch a given box: a shapely ``STRtree`` over the boxes (queried per kept box, so
+    memory stays linear in the number of boxes however much they overlap)."""
 
-    Args:
-        xyxy: (N, 4) boxes, pixels.
-        match: ``"iou"`` or ``"ios"``.
-        threshold: overlap threshold in (0, 1].
+    def __init__(self, xyxy: np.ndarray) -> None:
+        import shapely
 
-    Returns:
-        Two (P,) int64 arrays ``rows, cols``.
-    """
-    n = len(xyxy)
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(xyxy[:, 0], kind="stable")
-    boxes = xyxy[order]
-    x0 = boxes[:, 0]
-    max_w = float((boxes[:, 2] - boxes[:, 0]).max())
-    rows_out, cols_out = [], []
-    start = 0
-    while start < n:
-        x_hi_guess = x0[start] + max_w
-        span = int(np.searchsorted(x0, x_hi_guess, side="right")) - start
-        # columns ~ rows + 2 * span, so rows * columns stays near _CHUNK_VALUES
-        rows = max(1, min(int(_CHUNK_VALUES**0.5), _CHUNK_VALUES // (2 * span + 1)))
-        stop = min(n, start + rows)
-        chunk = boxes[start:stop]
-        lo_col = int(np.searchsorted(x0, chunk[:, 0].min() - max_w, side="left"))
-        hi_col = int(np.searchsorted(x0, chunk[:, 2].max(), side="right"))
-        cols = np.arange(lo_col, hi_col)
-        r, c = np.meshgrid(np.arange(start, stop), cols, indexing="ij")
-        r, c = r.ravel(), c.ravel()
-        keep = r != c
-        r, c = r[keep], c[keep]
-        ok = pair_overlap(boxes[r], boxes[c], match) >= threshold
-        rows_out.append(order[r[ok]])
-        cols_out.append(order[c[ok]])
-        start = stop
-    return np.concatenate(rows_out), np.concatenate(cols_out)
+        self.geoms = shapely.box(xyxy[:, 0], xyxy[:, 1], xyxy[:, 2], xyxy[:, 3])
+        self.tree = shapely.STRtree(self.geoms)
+
+    def __call__(self, i: int) -> np.ndarray:
+        """Indices of the boxes whose extent intersects box ``i``'s (``i`` included)."""
+        return np.asarray(self.tree.query(self.geoms[i]), np.int64)
+
+
+def matching(xyxy: np.ndarray, i: int, cand: np.ndarray, match: str, threshold: float) -> np.ndarray:
+    """The ``cand`` indices whose overlap with box ``i`` is ``>= threshold``."""
+    if len(cand) == 0:
+        return cand
+    ov = pair_overlap(xyxy[cand], np.broadcast_to(xyxy[i], (len(cand), 4)), match)
+    return cand[ov >= threshold]
 
 
 def score_order(xyxy: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -104,25 +85,18 @@ def score_order(xyxy: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.lexsort((xyxy[:, 3], xyxy[:, 2], xyxy[:, 1], xyxy[:, 0], -scores))
 
 
-def _neighbours(n: int, rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
-    """Adjacency lists from pair arrays: ``result[i]`` = the ``cols`` paired with ``i``."""
-    order = np.argsort(rows, kind="stable")
-    rows, cols = rows[order], cols[order]
-    bounds = np.searchsorted(rows, np.arange(n + 1))
-    return [cols[bounds[i] : bounds[i + 1]] for i in range(n)]
-
-
 def _nms_one_class(xyxy: np.ndarray, scores: np.ndarray, match: str, threshold: float) -> np.ndarray:
     """Kept indices (score order) of NMS over boxes of one class."""
     order = score_order(xyxy, scores)
-    neighbours = _neighbours(len(xyxy), *matching_pairs(xyxy, match, threshold))
+    touching = _Touching(xyxy)
     suppressed = np.zeros(len(xyxy), bool)
     keep = []
-    for idx in order:
+    for idx in order.tolist():
         if suppressed[idx]:
             continue
         keep.append(idx)
-        suppressed[neighbours[idx]] = True
+        cand = touching(idx)
+        suppressed[matching(xyxy, idx, cand[~suppressed[cand]], match, threshold)] = True
     return np.asarray(keep, np.int64)
 
 
@@ -133,15 +107,15 @@ def _nmm_one_class(
     order = score_order(xyxy, scores)
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    neighbours = _neighbours(len(xyxy), *matching_pairs(xyxy, match, threshold))
+    touching = _Touching(xyxy)
     claimed = np.zeros(len(xyxy), bool)
     out_xyxy, out_scores = [], []
-    for idx in order:
+    for idx in order.tolist():
         if claimed[idx]:
             continue
         claimed[idx] = True
-        cand = neighbours[idx]
-        cand = cand[(~claimed[cand]) & (rank[cand] > rank[idx])]
+        cand = touching(idx)
+        cand = matching(xyxy, idx, cand[~claimed[cand]], match, threshold)  # all rank after idx
         cand = cand[np.argsort(rank[cand])]
         claimed[cand] = True
         box, score = xyxy[idx].copy(), float(scores[idx])
