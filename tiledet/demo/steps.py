@@ -51,7 +51,7 @@ DEMO_RECIPE = "synthetic_xview_demo.yaml"
 PRESETS = {
     "full": Preset(scenes=6, size_px=1600, val_fraction=0.34, tile_px=320, yolo_epochs=12, yolo_batch="4",
                    chip_px=32, clf_epochs=8, background=200),
-    "quick": Preset(scenes=3, size_px=1024, val_fraction=0.34, tile_px=320, yolo_epochs=6, yolo_batch="4",
+    "quick": Preset(scenes=3, size_px=1024, val_fraction=0.34, tile_px=320, yolo_epochs=15, yolo_batch="4",
                     chip_px=32, clf_epochs=3, background=100),
     "real": Preset(scenes=0, size_px=0, val_fraction=0.25, tile_px=320, yolo_epochs=100, yolo_batch="8",
                    chip_px=32, clf_epochs=30, background=200),
