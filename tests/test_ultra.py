@@ -39,6 +39,8 @@ def test_pil_image_open_is_the_original_after_ultralytics_patch(tmp_path):
 _THREADS_CODE = textwrap.dedent(
     """
     import os, sys
+    if len(sys.argv) > 2:  # set at run time, as in a notebook
+        os.environ["OMP_NUM_THREADS"] = sys.argv[2]
     if sys.argv[1] == "ultralytics-first":  # as when another library (SAHI, say) imports it first
         import ultralytics
     from tiledet.ultra import cpu_threads, import_ultralytics
@@ -55,15 +57,15 @@ _THREADS_CODE = textwrap.dedent(
 )
 
 
-def _threads(env_threads: str | None, order: str) -> tuple[int, int, int]:
+def _threads(env_threads: str | None, order: str, runtime: str | None = None) -> tuple[int, int, int]:
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     if env_threads is not None:
         env["OMP_NUM_THREADS"] = env_threads
     env["YOLO_OFFLINE"] = "1"
-    out = subprocess.run([sys.executable, "-c", _THREADS_CODE, order], capture_output=True, text=True,
-                         timeout=120, env=env)
+    argv = [sys.executable, "-c", _THREADS_CODE, order, *([runtime] if runtime else [])]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("THREADS"))
     chosen, torch_threads, cores = (int(v) for v in line.split()[1:])
@@ -81,3 +83,9 @@ def test_torch_inference_uses_every_core_despite_ultralytics_thread_settings(ord
 def test_torch_inference_keeps_the_users_omp_num_threads(order):
     chosen, torch_threads, _ = _threads("1", order)
     assert (chosen, torch_threads) == (1, 1)
+
+
+@pytest.mark.parametrize("order", ["tiledet-first", "ultralytics-first"])
+def test_omp_num_threads_set_at_run_time_is_kept(order):
+    chosen, torch_threads, _ = _threads(None, order, runtime="3")
+    assert (chosen, torch_threads) == (3, 3)

@@ -38,12 +38,13 @@ def import_ultralytics() -> ModuleType:
 _USER_OMP_THREADS: dict[str, str | None] = {}
 
 
-def _initial_environ(name: str) -> str | None:
-    """``name`` in the environment this process started with (Linux ``/proc``), or None."""
+def _initial_environ(name: str, default: str | None) -> str | None:
+    """``name`` in the environment this process started with (Linux ``/proc``); ``default`` when that
+    environment cannot be read."""
     try:
         raw = Path("/proc/self/environ").read_bytes()
     except OSError:
-        return None
+        return default
     prefix = name.encode() + b"="
     for entry in raw.split(b"\0"):
         if entry.startswith(prefix):
@@ -54,14 +55,16 @@ def _initial_environ(name: str) -> str | None:
 def user_omp_threads() -> str | None:
     """``OMP_NUM_THREADS`` as the user set it, not as Ultralytics' import set it (None when unset).
 
-    Recorded by :func:`import_ultralytics`; when something else imported Ultralytics first, the
-    value the process started with is used (Linux), else the current one.
+    Recorded by :func:`import_ultralytics`. When something else imported Ultralytics first, a value
+    other than Ultralytics' ``"1"`` is the user's; a ``"1"`` is the user's only when the process
+    started with it (Linux; elsewhere it is taken as the user's).
     """
     if "value" in _USER_OMP_THREADS:
         return _USER_OMP_THREADS["value"]
-    if "ultralytics" not in sys.modules or not Path("/proc/self/environ").exists():
-        return os.environ.get("OMP_NUM_THREADS")
-    return _initial_environ("OMP_NUM_THREADS")
+    current = os.environ.get("OMP_NUM_THREADS")
+    if "ultralytics" not in sys.modules or current != "1":
+        return current
+    return _initial_environ("OMP_NUM_THREADS", current)
 
 
 def cpu_threads() -> int:
