@@ -74,6 +74,8 @@ if TYPE_CHECKING:
 
 #: Largest ``chip_size`` accepted, px (a 4096² RGB chip is 48 MiB).
 MAX_CHIP_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class ChipConfig:
     """How chips are cut.

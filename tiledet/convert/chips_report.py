@@ -1,6 +1,6 @@
 """What a chips run wrote: :class:`ChipReport`, ``chips.csv`` and ``chips.yaml``.
 
-Split from :mod:`tiledet.convert.chips`, which re-exports these names.
+Split from :mod:`tiledet.convert.chips`; ``ChipReport`` and ``BACKGROUND`` are still importable from there.
 """
 
 from __future__ import annotations
