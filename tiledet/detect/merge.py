@@ -95,6 +95,7 @@ def _nms_one_class(xyxy: np.ndarray, scores: np.ndarray, match: str, threshold: 
         if suppressed[idx]:
             continue
         keep.append(idx)
+        suppressed[idx] = True  # decided; the query below returns idx itself too
         cand = touching(idx)
         suppressed[matching(xyxy, idx, cand[~suppressed[cand]], match, threshold)] = True
     return np.asarray(keep, np.int64)
