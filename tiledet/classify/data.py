@@ -4,8 +4,9 @@ Layouts: ``ROOT/{train,val,test}/{class}/*`` (split folders) or ``ROOT/{class}/*
 by class with a seed: ``test_fraction`` of every class to test, then ``val_fraction`` of the rest to val;
 a split layout without ``val`` gets its val carved out of train the same way). Class order: ``chips.yaml``'s
 ``class_names``/``class_folders`` when present, else sorted folder names; empty class folders are allowed.
-Images of any size are decoded as RGB and resized to the model input (``INTER_AREA`` when shrinking,
-``INTER_LINEAR`` when growing). Unreadable images are skipped and counted.
+Images up to :data:`MAX_IMAGE_PIXELS` are decoded as RGB and resized to the model input (``INTER_AREA``
+when shrinking, ``INTER_LINEAR`` when growing); a larger one is refused from its header, before decoding.
+Unreadable images are skipped and counted.
 
 With ``chips.yaml``/``chips.csv`` (from ``tiledet convert --to chips``), the chip geometry and, per chip,
 the object box inside its window ``(x0, y0, x1, y1) / side`` clipped to [0, 1] (box-head targets) are read;
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 BACKGROUND = "background"
+
+#: Largest classifier image decoded, in pixels (8192 x 8192, the bound of ``tiledet synth`` scenes). Chips
+#: are small: a larger image is a mistake that would take gigabytes to decode (20000² RGB: 1.2 GB).
+MAX_IMAGE_PIXELS = 8192 * 8192
 
 
 @dataclass
@@ -250,12 +256,53 @@ def _make_splits(
     return {k: out[k] for k in SPLITS if k in out and (k != "test" or len(out[k]))}
 
 
+def _over_limit(path: Path, size: str) -> InputError:
+    return InputError(
+        f"{path}: image is {size}, over the limit of {MAX_IMAGE_PIXELS:,} pixels (8192 x 8192) for "
+        "classifier images"
+    )
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from the header of a classifier image (nothing decoded); None when unreadable.
+
+    Raises:
+        InputError: the header gives more than :data:`MAX_IMAGE_PIXELS`; one line naming the file, its
+            size and the limit.
+    """
+    from PIL import Image
+
+    from tiledet.ioutil import image_size
+
+    try:
+        width, height = image_size(path)
+    except InputError as e:
+        if isinstance(e.__cause__, Image.DecompressionBombError):  # Pillow refuses over 2x its own limit
+            count = re.search(r"\((\d+) pixels\)", str(e.__cause__))
+            pixels = int(count.group(1)) if count else 2 * (Image.MAX_IMAGE_PIXELS or 0)
+            size = f"{pixels:,} pixels" if count else f"over {pixels:,} pixels"
+            raise _over_limit(path, size) from e
+        return None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _over_limit(path, f"{width}x{height} ({width * height:,} pixels)")
+    return width, height
+
+
 def read_rgb(path: Path, size: int) -> np.ndarray | None:
-    """Decode ``path`` as RGB uint8 and resize to ``size``²; None when it cannot be read."""
+    """Decode ``path`` as RGB uint8 and resize to ``size``²; None when it cannot be read.
+
+    A header Pillow cannot read is left to cv2, which returns None if it cannot decode the file either.
+
+    Raises:
+        InputError: the image header gives more than :data:`MAX_IMAGE_PIXELS` (checked before decoding).
+    """
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+    if not path.is_file():
+        return None
+    header_size(path)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         return None
     if image.shape[:2] != (size, size):
@@ -270,18 +317,25 @@ def decode_samples(
     """Decode every image of ``samples`` into one ``(N, size, size, 3)`` uint8 array.
 
     Unreadable images are dropped and recorded in ``skipped`` (path -> reason).
+
+    Raises:
+        InputError: an image over :data:`MAX_IMAGE_PIXELS` (the images not started yet are not decoded).
     """
     images = np.empty((len(samples), size, size, 3), np.uint8)
     keep = np.ones(len(samples), bool)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for i, image in enumerate(pool.map(lambda p: read_rgb(p, size), samples.paths)):
-            if image is None:
-                keep[i] = False
-                skipped[str(samples.paths[i])] = "cannot decode image"
-            else:
-                images[i] = image
-            if progress is not None:
-                progress(1)
+        try:
+            for i, image in enumerate(pool.map(lambda p: read_rgb(p, size), samples.paths)):
+                if image is None:
+                    keep[i] = False
+                    skipped[str(samples.paths[i])] = "cannot decode image"
+                else:
+                    images[i] = image
+                if progress is not None:
+                    progress(1)
+        except InputError:
+            pool.shutdown(cancel_futures=True)
+            raise
     samples.images = images
     if not keep.all():
         log.warning("skipped %d unreadable images", int((~keep).sum()))
@@ -295,16 +349,17 @@ def decoded_bytes(data: DataSet, size: int) -> int:
 
 
 def check_streamable(samples: Samples, skipped: dict[str, str]) -> Samples:
-    """For streamed splits: drop images whose header cannot be read (recorded in ``skipped``)."""
-    from tiledet.ioutil import image_size
+    """For streamed splits: drop images whose header cannot be read (recorded in ``skipped``).
 
+    Raises:
+        InputError: an image over :data:`MAX_IMAGE_PIXELS`.
+    """
     keep = []
     for i, path in enumerate(samples.paths):
-        try:
-            image_size(path)
+        if header_size(path) is None:
+            skipped[str(path)] = "cannot read image header"
+        else:
             keep.append(i)
-        except InputError as e:
-            skipped[str(path)] = str(e)
     return samples if len(keep) == len(samples) else samples.subset(np.asarray(keep, np.int64))
 
 
