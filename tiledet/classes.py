@@ -106,12 +106,9 @@ class ClassMap:
 
     @classmethod
     def _from_yaml(cls, text: str, path: Path) -> ClassMap:
-        import yaml
+        from tiledet.yamlio import load_yaml_text
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError(f"{path}: invalid YAML ({e})") from e
+        data = load_yaml_text(text, str(path))
         if isinstance(data, dict) and isinstance(data.get("type_ids"), dict):
             pairs = sorted((int(k), str(v)) for k, v in data["type_ids"].items())
             return cls(tuple(n for _, n in pairs), tuple(i for i, _ in pairs))

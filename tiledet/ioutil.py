@@ -36,11 +36,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     # Bounded temporary name: a final name near the 255-byte limit must not fail because of the temp one.
     suffix = path.suffix if len(path.suffix.encode("utf-8", "surrogateescape")) <= 16 else ""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        # mkstemp creates 0600: give the file normal permissions now, through its descriptor. Never
+        # chmod the path afterwards: the body may have replaced it with a symlink to a user's file,
+        # and chmod follows links.
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -63,11 +68,27 @@ def atomic_write_json(path: str | Path, obj: object, indent: int | None = 2) -> 
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
-def yaml_text(obj: object) -> str:
-    """``obj`` as YAML: keys in insertion order, Unicode kept, block style (the one YAML writer)."""
+@functools.cache
+def _no_alias_dumper() -> type:
+    """A ``yaml.SafeDumper`` that writes a shared object out again instead of as an ``&id``/``*id`` alias."""
     import yaml
 
-    return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
+    class NoAliasDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
+    return NoAliasDumper
+
+
+def yaml_text(obj: object) -> str:
+    """``obj`` as YAML: keys in insertion order, Unicode kept, block style (the one YAML writer).
+
+    Objects referenced twice are written twice: tiledet's YAML reader
+    (:func:`tiledet.yamlio.load_yaml_text`) refuses aliases.
+    """
+    import yaml
+
+    return yaml.dump(obj, Dumper=_no_alias_dumper(), sort_keys=False, allow_unicode=True)
 
 
 def atomic_write_yaml(path: str | Path, obj: object) -> None:

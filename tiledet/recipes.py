@@ -26,12 +26,16 @@ def recipe_path(name: str) -> Path:
 
 
 def load_recipe(name: str) -> dict:
-    """Parse the YAML recipe ``name`` into a dict."""
-    import yaml
+    """Parse the YAML recipe ``name`` into a dict.
+
+    Raises:
+        InputError: no such recipe, an unreadable file, invalid or refused YAML (see
+            :func:`tiledet.yamlio.load_yaml_text`), or a document that is not a mapping.
+    """
+    from tiledet.yamlio import read_yaml_file
 
     path = recipe_path(name)
-    with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+    data = read_yaml_file(path, "recipe")
     if not isinstance(data, dict):
         raise InputError(f"{path}: recipe is not a YAML mapping")
     return data

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tiledet.classify.config import TrainConfig, config_keys
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError
 
 TOP_KEYS = ("name", "description", "data", "layout", "base", "grid", "per_model")
 _NOT_SETTABLE = ("data", "out", "resume", "force")
@@ -83,15 +83,10 @@ def read_grid(path: str | Path) -> Grid:
         InputError: missing or unreadable file.
         ConfigError: unknown keys, a grid value that is not a list, an empty grid.
     """
-    import yaml
+    from tiledet.yamlio import read_yaml_file
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: grid file not found") from e
-    except (OSError, yaml.YAMLError) as e:
-        raise InputError(f"{path}: cannot read grid file ({e})") from e
+    raw = read_yaml_file(path, "grid file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a grid file is a mapping with keys {', '.join(TOP_KEYS)}")
     unknown = [k for k in raw if k not in TOP_KEYS]
@@ -211,7 +206,7 @@ def run_sweep(
         for i, p in enumerate(points)
     ]
     rows: list[dict[str, Any]] = []
-    with OutputDir(out, force=force, sources=[root, grid.path]) as od:
+    with OutputDir(out, command="classify sweep", force=force, sources=[root, grid.path]) as od:
         for i, (point, cfg) in enumerate(zip(points, configs, strict=True)):
             if progress is not None:
                 progress("row", {"index": i, "total": len(points), "point": point})

@@ -22,15 +22,16 @@ def parse_settings(items: list[str] | None, option: str) -> dict[str, Any]:
 
     Raises:
         ConfigError: an item without ``=``.
+        InputError: a value that is invalid or refused YAML (see :func:`tiledet.yamlio.load_yaml_text`).
     """
-    import yaml
+    from tiledet.yamlio import load_yaml_text
 
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{option}: expected KEY=VALUE, got {item!r}")
-        parts = [yaml.safe_load(p) for p in text.split(",")] if "," in text else [yaml.safe_load(text)]
+        parts = [load_yaml_text(p, f"{option} {key.strip()}") for p in text.split(",")]
         out[key.strip().replace("-", "_")] = parts if "," in text else parts[0]
     return out
 
@@ -320,9 +321,6 @@ def predict_command(
     top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
     device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
-    force: bool = typer.Option(
-        False, "--force", help="Replace an existing --out file tiledet did not write. Default: off."
-    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
 ) -> None:
     """Classify image files; writes one CSV row per image."""
@@ -334,7 +332,7 @@ def predict_command(
     from tiledet.ioutil import atomic_write_text
     from tiledet.outdir import prepare_output_file, record_output_file
 
-    target = prepare_output_file(out, force=force, sources=[checkpoint, *images])
+    target = prepare_output_file(out, command="classify predict", sources=[checkpoint, *images])
     with progress_bar("classifying", show=not quiet) as bar:
         header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar.advance)
     buffer = io.StringIO()
@@ -342,7 +340,7 @@ def predict_command(
     writer.writerow(header)
     writer.writerows(rows)
     atomic_write_text(target, buffer.getvalue())
-    record_output_file(target)
+    record_output_file(target, command="classify predict")
     if skipped:
         typer.echo(f"warning: skipped {skipped} unreadable images", err=True)
     typer.echo(f"wrote {len(rows)} predictions to {target}")

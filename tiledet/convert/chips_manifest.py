@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tiledet.errors import InputError
-from tiledet.ioutil import atomic_write_yaml, read_text_file
+from tiledet.ioutil import atomic_write_yaml
 from tiledet.numbers import is_finite_number, is_int
 
 #: File name of the manifest inside a chips dataset.
@@ -115,14 +115,9 @@ class ChipsManifest:
         Raises:
             InputError: unreadable file, invalid YAML or bad keys (one line naming the file).
         """
-        import yaml
+        from tiledet.yamlio import read_yaml_file
 
         path = Path(folder) / CHIPS_YAML
         if not path.is_file():
             return None
-        text = read_text_file(path, "chips.yaml")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from e
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_yaml_file(path, "chips.yaml"), str(path))

@@ -57,14 +57,11 @@ class DatasetInfo:
 
 
 def _load_yaml(path: Path) -> dict:
-    import yaml
+    from tiledet.yamlio import read_yaml_file
 
     if not path.is_file():
         raise InputError(f"{path}: dataset yaml not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise InputError(f"{path}: cannot read dataset yaml ({e})") from e
+    data = read_yaml_file(path, "dataset yaml")
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a dataset yaml (expected a mapping with path, train, val, names)")
     return data

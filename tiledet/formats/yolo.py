@@ -297,14 +297,9 @@ def _yaml_names(data: dict, yaml_path: Path) -> tuple[str, ...]:
 
 
 def _load_yaml(path: Path) -> dict:
-    import yaml
+    from tiledet.yamlio import read_yaml_file
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read data.yaml ({e})") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: invalid YAML ({e})") from e
+    data = read_yaml_file(path, "data.yaml")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with 'path', 'train', 'val' and 'names'")
     return data

@@ -140,16 +140,12 @@ def load_synth_recipe(recipe: str | Path = DEFAULT_RECIPE) -> Recipe:
     Raises:
         InputError: when the file is missing or not YAML; ConfigError when its content is invalid.
     """
-    import yaml
-
     from tiledet.recipes import load_recipe
+    from tiledet.yamlio import read_yaml_file
 
     path = Path(recipe)
     if path.is_file():
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise InputError(f"{path}: cannot read recipe ({e})") from e
+        data = read_yaml_file(path, "recipe")
         if not isinstance(data, dict):
             raise InputError(f"{path}: recipe is not a YAML mapping")
         return parse_recipe(data, str(path))
