@@ -321,6 +321,9 @@ def predict_command(
     top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
     device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing --out file tiledet did not write. Default: off."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
 ) -> None:
     """Classify image files; writes one CSV row per image."""
@@ -332,7 +335,7 @@ def predict_command(
     from tiledet.ioutil import atomic_write_text
     from tiledet.outdir import prepare_output_file, record_output_file
 
-    target = prepare_output_file(out, command="classify predict", sources=[checkpoint, *images])
+    target = prepare_output_file(out, force=force, sources=[checkpoint, *images])
     with progress_bar("classifying", show=not quiet) as bar:
         header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar.advance)
     buffer = io.StringIO()
@@ -340,7 +343,7 @@ def predict_command(
     writer.writerow(header)
     writer.writerows(rows)
     atomic_write_text(target, buffer.getvalue())
-    record_output_file(target, command="classify predict")
+    record_output_file(target)
     if skipped:
         typer.echo(f"warning: skipped {skipped} unreadable images", err=True)
     typer.echo(f"wrote {len(rows)} predictions to {target}")
