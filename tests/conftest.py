@@ -24,3 +24,12 @@ def realdata() -> Path:
     if not root.is_dir():
         pytest.skip(f"real data folder {root} not found (set TILEDET_REALDATA)")
     return root
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tiledet_state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """tiledet's signing key (tiledet.ownership) lives in a temporary folder, never in the real home.
+
+    Set in the environment, so CLI subprocesses of the tests share it.
+    """
+    os.environ["TILEDET_STATE_DIR"] = str(tmp_path_factory.mktemp("tiledet-state"))

@@ -50,7 +50,8 @@ def test_refuses_non_empty_foreign_folder(tmp_path: Path) -> None:
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     before = snapshot(tmp_path)
-    with pytest.raises(ConfigError, match="not empty and was not written by tiledet"), OutputDir(out):
+    refused = pytest.raises(ConfigError, match="not empty and was not written by tiledet")
+    with refused, OutputDir(out, command="test"):
         pass
     assert snapshot(tmp_path) == before
 
@@ -59,33 +60,36 @@ def test_force_never_overwrites_foreign_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with OutputDir(out, force=True) as od:
+    with OutputDir(out, command="test", force=True) as od:
         od.write_text("result.txt", "ours")
         with pytest.raises(ConfigError, match="not written by tiledet"):
             od.write_text("notes.txt", "clobber")
     assert (out / "notes.txt").read_text() == "mine"
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest == {"tool": "tiledet", "complete": True, "files": ["result.txt"]}
+    st = os.lstat(out / "result.txt")
+    assert manifest["files"] == {"result.txt": [st.st_size, st.st_mtime_ns, st.st_ino]}
+    assert (manifest["tool"], manifest["version"], manifest["command"]) == ("tiledet", 2, "test")
+    assert manifest["root"] == os.path.realpath(out) and manifest["complete"] is True
 
 
 def test_remove_stale_only_touches_own_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         od.write_text("labels/a.txt", "1")
         od.write_text("labels/b.txt", "2")
     (out / "labels" / "user.txt").write_text("user")
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         od.write_text("labels/a.txt", "1")
         assert od.remove_stale() == 1
     assert sorted(p.name for p in (out / "labels").iterdir()) == ["a.txt", "user.txt"]
-    assert json.loads((out / MANIFEST).read_text())["files"] == ["labels/a.txt"]
+    assert list(json.loads((out / MANIFEST).read_text())["files"]) == ["labels/a.txt"]
 
 
 def test_remove_stale_prunes_empty_folders(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         od.write_text("old/deep/x.txt", "1")
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         od.write_text("new.txt", "2")
         od.remove_stale()
     assert not (out / "old").exists()
@@ -93,13 +97,13 @@ def test_remove_stale_prunes_empty_folders(tmp_path: Path) -> None:
 
 def test_exception_marks_manifest_incomplete_and_keeps_ownership(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt), OutputDir(out) as od:
+    with pytest.raises(KeyboardInterrupt), OutputDir(out, command="test") as od:
         od.write_text("part.txt", "x")
         raise KeyboardInterrupt
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["complete"] is False
-    assert manifest["files"] == ["part.txt"]
-    with OutputDir(out) as od:  # the partial folder is ours: no --force needed, and clean-up works
+    assert list(manifest["files"]) == ["part.txt"]
+    with OutputDir(out, command="test") as od:  # the partial folder is ours: no --force, and clean-up works
         assert not od.previous_complete
         od.remove_stale()
     assert not (out / "part.txt").exists()
@@ -112,7 +116,8 @@ def test_refuses_overlap_with_sources(tmp_path: Path, layout: str) -> None:
     (src / "images" / "a.png").write_bytes(b"png")
     out = {"equal": src, "inside": src / "images" / "out", "contains": tmp_path}[layout]
     before = snapshot(tmp_path)
-    with pytest.raises(ConfigError, match="overlaps the input"), OutputDir(out, sources=[src / "images"]):
+    refused = pytest.raises(ConfigError, match="overlaps the input")
+    with refused, OutputDir(out, command="test", sources=[src / "images"]):
         pass
     assert snapshot(tmp_path) == before
 
@@ -122,7 +127,8 @@ def test_refuses_source_through_symlink(tmp_path: Path) -> None:
     images.mkdir()
     link = tmp_path / "link"
     link.symlink_to(images)
-    with pytest.raises(ConfigError, match="overlaps"), OutputDir(link / "out", sources=[images]):
+    refused = pytest.raises(ConfigError, match="overlaps")
+    with refused, OutputDir(link / "out", command="test", sources=[images]):
         pass
     assert list(images.iterdir()) == []
 
@@ -131,10 +137,10 @@ def test_symlinked_subfolder_cannot_escape(tmp_path: Path) -> None:
     out = tmp_path / "out"
     victim = tmp_path / "victim"
     victim.mkdir()
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         od.write_text("a.txt", "1")
     (out / "sub").symlink_to(victim)
-    with OutputDir(out) as od, pytest.raises(UnsafePathError, match="outside"):
+    with OutputDir(out, command="test") as od, pytest.raises(UnsafePathError, match="outside"):
         od.write_text("sub/x.txt", "escape")
     assert list(victim.iterdir()) == []
 
@@ -142,16 +148,19 @@ def test_symlinked_subfolder_cannot_escape(tmp_path: Path) -> None:
 def test_single_file_outputs(tmp_path: Path) -> None:
     user = tmp_path / "dets.json"
     user.write_text("user data")
-    with pytest.raises(ConfigError, match="not written by tiledet"):
-        prepare_output_file(user)
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="not written by tiledet"):
+            prepare_output_file(user, command="test")
     assert user.read_text() == "user data"
-    ours = prepare_output_file(tmp_path / "sub" / "mine.json")
+    ours = prepare_output_file(tmp_path / "sub" / "mine.json", command="test")
     ours.write_text("[]")
-    record_output_file(ours)
-    assert prepare_output_file(ours) == ours  # ours: may be replaced
-    assert prepare_output_file(user, force=True) == user
+    record_output_file(ours, command="test")
+    assert prepare_output_file(ours, command="test") == ours  # ours: may be replaced
+    assert not (ours.parent / MANIFEST).exists()  # one file never makes its folder tiledet's
+    with pytest.raises(ConfigError, match="written by `tiledet test`"):
+        prepare_output_file(ours, command="other")
     with pytest.raises(ConfigError, match="overlaps"):
-        prepare_output_file(tmp_path / "in" / "d.json", sources=[tmp_path / "in"])
+        prepare_output_file(tmp_path / "in" / "d.json", command="test", sources=[tmp_path / "in"])
 
 
 @settings(max_examples=200, deadline=None)
@@ -159,7 +168,7 @@ def test_single_file_outputs(tmp_path: Path) -> None:
 def test_no_name_escapes(tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
     root = tmp_path_factory.mktemp("prop")
     out = root / "out"
-    with OutputDir(out) as od:
+    with OutputDir(out, command="test") as od:
         try:
             path = od.check(name)
         except ConfigError:

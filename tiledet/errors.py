@@ -34,3 +34,48 @@ class FormatError(InputError):
         self.reason = reason
         where = f"{self.source}:{location}" if location else self.source
         super().__init__(f"{where}: {reason}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, Slurm) raised like Ctrl-C, so every clean-up path runs.
+
+    The CLI installs the handler (:func:`install_sigterm`); it exits with 143 (128 + SIGTERM).
+    """
+
+
+_MAIN_PID: list[int] = []
+_RECEIVED: list[bool] = [False]
+
+
+def sigterm_received() -> bool:
+    """True once SIGTERM reached this process since :func:`install_sigterm`."""
+    return _RECEIVED[0]
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    import os
+    import signal
+
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:  # a forked worker: die as SIGTERM means
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    _RECEIVED[0] = True
+    raise Terminated()
+
+
+def install_sigterm() -> object:
+    """Make SIGTERM raise :class:`Terminated` in this process (forked workers keep the default).
+
+    Returns:
+        The previous handler (``signal.signal``'s return value), or None off the main thread.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    _MAIN_PID[:] = [os.getpid()]
+    _RECEIVED[0] = False
+    return signal.signal(signal.SIGTERM, _on_sigterm)

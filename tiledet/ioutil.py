@@ -36,11 +36,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     # Bounded temporary name: a final name near the 255-byte limit must not fail because of the temp one.
     suffix = path.suffix if len(path.suffix.encode("utf-8", "surrogateescape")) <= 16 else ""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        # mkstemp creates 0600: give the file normal permissions now, through its descriptor. Never
+        # chmod the path afterwards: the body may have replaced it with a symlink to a user's file,
+        # and chmod follows links.
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

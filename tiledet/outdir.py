@@ -4,10 +4,18 @@ Every command that writes a folder (``convert``, ``synth``, ``eval``, classifier
 demo) goes through :class:`OutputDir`; a command that writes one file (a detections JSON) goes through
 :func:`prepare_output_file` and :func:`record_output_file`. The rules:
 
-- **Ownership.** A folder holds ``.tiledet-manifest.json`` listing the files tiledet wrote there.
-  Clean-up removes only files listed in the previous manifest; a file tiledet did not write is never
-  removed or overwritten. A non-empty folder without a manifest is refused unless ``force`` (which
-  still deletes and overwrites nothing tiledet did not write).
+- **Ownership that cannot be borrowed.** A folder holds ``.tiledet-manifest.json`` listing the files
+  tiledet wrote there with their fingerprints, signed with this user's key and bound to the folder's
+  real path (:mod:`tiledet.ownership`). Clean-up removes only files of a manifest that verifies and
+  whose fingerprint still matches; anything else is the user's and is never removed or overwritten.
+  A manifest that does not verify (planted, edited, copied, from an older tiledet) makes the folder
+  untouchable. A non-empty folder without a manifest is refused unless ``force`` (which still
+  deletes and overwrites nothing tiledet did not write).
+- **One command, one kind of folder.** The manifest names the command that wrote it; another command
+  refuses the folder (``synth`` never cleans a ``classify train`` run), ``force`` or not. A single
+  output file is recorded in its own sidecar, so it never makes its folder tiledet's.
+- **One run at a time.** A run holds an exclusive lock on ``.tiledet.lock`` in its folder; a second
+  concurrent run is refused.
 - **Sources are read-only.** An output equal to, inside, or containing any input (real paths,
   symlinks followed) is refused before anything is written.
 - **Containment.** Every path is built from a checked relative name (no absolute paths, no ``..``,
@@ -19,7 +27,6 @@ demo) goes through :class:`OutputDir`; a command that writes one file (a detecti
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
@@ -27,9 +34,24 @@ from types import TracebackType
 
 from tiledet.errors import ConfigError
 from tiledet.ioutil import atomic_write_bytes, atomic_write_json
+from tiledet.ownership import (
+    INTERNAL,
+    MANIFEST,
+    Fingerprint,
+    Ownership,
+    RunLock,
+    fingerprint,
+    read_ownership,
+    sidecar_ownership,
+    sidecar_path,
+    sidecar_record,
+    write_manifest,
+    write_sidecar,
+)
 
-#: Name of the manifest file in every folder tiledet writes.
-MANIFEST = ".tiledet-manifest.json"
+__all__ = ["MANIFEST", "OutputDir", "UnsafePathError", "check_not_source", "prepare_output_file",
+           "record_output_file", "safe_relpath"]
+
 #: Longest file or folder name (bytes, UTF-8) that common file systems accept.
 MAX_NAME_BYTES = 255
 
@@ -93,37 +115,19 @@ def check_not_source(
             )
 
 
-def read_manifest(folder: Path) -> tuple[set[str], bool]:
-    """Files listed in ``folder``'s manifest and whether that run completed; empty when none."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return set(), True
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        files = {str(safe_relpath(f)) for f in data.get("files", [])}
-        return files, bool(data.get("complete", False))
-    except (OSError, ValueError, AttributeError, TypeError) as e:
-        raise ConfigError(
-            f"{path}: unreadable tiledet manifest ({e}); remove it or choose another folder"
-        ) from e
-
-
-def _write_manifest(folder: Path, files: Iterable[str], complete: bool) -> None:
-    data = {"tool": "tiledet", "complete": complete, "files": sorted(set(files))}
-    atomic_write_json(folder / MANIFEST, data)
-
-
 class OutputDir:
     """A folder tiledet writes into, with ownership tracking (see the module docstring).
 
     Use as a context manager::
 
-        with OutputDir(run_dir, force=False, sources=[data_root]) as od:
+        with OutputDir(run_dir, command="classify train", sources=[data_root]) as od:
             od.write_json("metrics.json", metrics)
             torch.save(state, od.path("best.pt"))
 
     Args:
         root: the output folder (created when missing).
+        command: the command that owns folders of this kind (e.g. ``"convert"``); recorded in the
+            manifest, and a folder another command wrote is refused.
         force: write into a non-empty folder that has no manifest (still never touching files
             tiledet did not write).
         sources: input files/folders the output must not overlap.
@@ -134,51 +138,77 @@ class OutputDir:
         self,
         root: str | os.PathLike[str],
         *,
+        command: str,
         force: bool = False,
         sources: Sequence[str | os.PathLike[str] | None] = (),
         what: str = "--out",
     ) -> None:
         self.root = Path(root)
+        self.command = command
         self.force = force
         self.sources = tuple(sources)
         self.what = what
-        self.previous: set[str] = set()
+        self.previous: dict[str, Fingerprint] = {}
         self.previous_complete = True
         self.written: set[str] = set()
         self._open = False
+        self._lock = RunLock(self.root, what)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def check_target(self) -> None:
-        """The checks of :meth:`open` (folder, sources, ownership), writing nothing.
+        """The checks of :meth:`open` (folder, sources, ownership, lock), writing nothing.
 
         Call it before long work (e.g. reading labels) to fail early; :meth:`open` runs it again.
         """
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"{self.what} {self.root} exists and is not a folder")
         check_not_source(self.root, self.sources, self.what)
-        has_manifest = (self.root / MANIFEST).is_file()  # its content is read (and checked) by open()
-        if self.root.is_dir() and not has_manifest and not self.force:
-            entries = [p.name for p in self.root.iterdir()]
-            if entries:
-                raise ConfigError(
-                    f"{self.what} {self.root} is not empty and was not written by tiledet "
-                    f"(it holds {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, e.g. "
-                    f"{sorted(entries)[0]!r}); choose an empty folder, or pass --force to write into it "
-                    "without touching its files"
-                )
+        if self.root.is_dir():
+            self._lock.check_free()
+            self._judge(read_ownership(self.root))
+
+    def _judge(self, own: Ownership) -> None:
+        """Refuse a folder this command may not write into (see the module docstring)."""
+        if own.present and not own.trusted:
+            raise ConfigError(
+                f"{self.what} {self.root} holds a tiledet manifest that proves nothing ({own.reason}); "
+                "tiledet will not touch this folder: choose another folder"
+            )
+        if own.trusted and own.command != self.command:
+            raise ConfigError(
+                f"{self.what} {self.root} was written by `tiledet {own.command}`; `tiledet "
+                f"{self.command}` does not write into another command's folder: choose another folder"
+            )
+        if own.present or self.force:
+            return
+        entries = sorted(p.name for p in self.root.iterdir() if p.name not in INTERNAL)
+        if entries:
+            raise ConfigError(
+                f"{self.what} {self.root} is not empty and was not written by tiledet "
+                f"(it holds {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, e.g. "
+                f"{entries[0]!r}); choose an empty folder, or pass --force to write into it "
+                "without touching its files"
+            )
 
     def open(self) -> OutputDir:
-        """Run the checks, create the folder and read the previous manifest."""
+        """Run the checks, create the folder, take its lock and read the previous manifest."""
         self.check_target()
-        self.previous, self.previous_complete = read_manifest(self.root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConfigError(f"{self.what} {self.root}: cannot create folder ({e.strerror})") from e
-        self._real_root = _real(self.root)
+        self._lock.acquire()
+        try:
+            own = read_ownership(self.root)  # again, under the lock
+            self._judge(own)
+            self.previous, self.previous_complete = dict(own.files), own.complete
+            self._real_root = _real(self.root)
+            # Mark the folder ours (and this run incomplete) before the first file is written.
+            write_manifest(self.root, self.command, self.previous, complete=False)
+        except BaseException:
+            self._lock.release()
+            raise
         self._open = True
-        # Mark the folder ours (and this run incomplete) before the first file is written.
-        _write_manifest(self.root, self.previous, complete=False)
         return self
 
     def __enter__(self) -> OutputDir:
@@ -190,16 +220,23 @@ class OutputDir:
         self.close(complete=exc_type is None)
 
     def close(self, complete: bool = True) -> None:
-        """Write the manifest: this run's files plus earlier files of ours still present."""
+        """Write the manifest (this run's files plus earlier files of ours unchanged) and unlock."""
         if not self._open:
             return
-        still_there = {f for f in self.previous if os.path.lexists(self.root / f)}
-        _write_manifest(self.root, still_there | self.written, complete=complete)
-        self._open = False
+        try:
+            files = {k: fp for k, fp in self.previous.items() if fingerprint(self.root / k) == fp}
+            for key in self.written:
+                now = fingerprint(self.root / key)
+                if now is not None:
+                    files[key] = now
+            write_manifest(self.root, self.command, files, complete=complete)
+        finally:
+            self._open = False
+            self._lock.release()
 
     # -- paths ---------------------------------------------------------------------------------
     def owns(self, rel: str | os.PathLike[str]) -> bool:
-        """True when tiledet wrote ``rel`` (in the previous manifest or in this run)."""
+        """True when tiledet wrote ``rel`` (in the previous manifest, unchanged, or in this run)."""
         key = str(safe_relpath(rel))
         return key in self.previous or key in self.written
 
@@ -207,13 +244,15 @@ class OutputDir:
         """The absolute path of ``rel`` inside the folder, after every safety check; records nothing.
 
         Raises:
-            UnsafePathError: an unsafe name, or one that resolves outside the folder (a symlinked
-                sub-folder pointing elsewhere).
+            UnsafePathError: an unsafe or reserved name, or one that resolves outside the folder (a
+                symlinked sub-folder pointing elsewhere).
             ConfigError: the path holds a file tiledet did not write.
         """
         if not self._open:
             raise RuntimeError("OutputDir used outside its `with` block")
         key = safe_relpath(rel)
+        if str(key) in INTERNAL:
+            raise UnsafePathError(f"{rel}: name reserved for tiledet's own records")
         path = self.root / key
         parent_real = _real(path.parent)
         if not _is_within(parent_real, self._real_root):
@@ -237,7 +276,9 @@ class OutputDir:
     def record(self, rels: Iterable[str | os.PathLike[str]]) -> None:
         """Record files written by other processes (e.g. workers) under their relative names."""
         for rel in rels:
-            self.written.add(str(safe_relpath(rel)))
+            key = str(safe_relpath(rel))
+            if key not in INTERNAL:
+                self.written.add(key)
 
     def write_bytes(self, rel: str | os.PathLike[str], data: bytes) -> Path:
         """Write ``data`` atomically at ``rel``; returns the path."""
@@ -256,18 +297,24 @@ class OutputDir:
         return path
 
     def remove(self, rel: str | os.PathLike[str]) -> bool:
-        """Remove ``rel`` when tiledet wrote it (links as links); returns whether it was removed."""
+        """Remove ``rel`` when tiledet wrote it (links as links); returns whether it was removed.
+
+        A file of the previous manifest is removed only while its fingerprint still matches.
+        """
         key = str(safe_relpath(rel))
         if key not in self.previous and key not in self.written:
             return False
         path = self.root / key
         if not _is_within(_real(path.parent), self._real_root):
             return False
+        if key in self.previous and key not in self.written and fingerprint(path) != self.previous[key]:
+            self.previous.pop(key)  # changed under us: the user's now
+            return False
         removed = os.path.lexists(path)
         if removed:
             os.unlink(path)
         self.written.discard(key)
-        self.previous.discard(key)
+        self.previous.pop(key, None)
         self._prune_empty_dirs(path.parent)
         return removed
 
@@ -281,7 +328,7 @@ class OutputDir:
             The number of files removed.
         """
         prefixes = None if under is None else set(under)
-        stale = sorted(self.previous - self.written)
+        stale = sorted(set(self.previous) - self.written)
         count = 0
         for key in stale:
             if prefixes is not None and PurePosixPath(key).parts[0] not in prefixes:
@@ -302,15 +349,16 @@ class OutputDir:
 def prepare_output_file(
     path: str | os.PathLike[str],
     *,
-    force: bool = False,
+    command: str,
     sources: Sequence[str | os.PathLike[str] | None] = (),
     what: str = "--out",
 ) -> Path:
     """Check a single output file before writing it (e.g. a detections JSON).
 
-    Refuses a path inside (or equal to) an input, and an existing file tiledet did not write (not in
-    its folder's manifest) unless ``force``. Creates the parent folder. Write the file atomically,
-    then call :func:`record_output_file`.
+    Refuses a path inside (or equal to) an input, and an existing file that this command did not
+    write (no sidecar record that verifies, or one that another command wrote): tiledet never
+    overwrites a file it did not write. Creates the parent folder. Write the file atomically, then
+    call :func:`record_output_file`.
 
     Raises:
         ConfigError: naming the file and the reason.
@@ -319,11 +367,24 @@ def prepare_output_file(
     if path.is_dir():
         raise ConfigError(f"{what} {path} is a folder; give a file name such as {path / 'detections.json'}")
     check_not_source(path, sources, what)
-    owned, _ = read_manifest(path.parent)
-    if os.path.lexists(path) and path.name not in owned and not force:
+    if path.name in INTERNAL or path.name.endswith(".tiledet.json"):
+        raise ConfigError(f"{what} {path}: name reserved for tiledet's own records")
+    if os.path.lexists(path):
+        owned, by, reason = sidecar_ownership(path)
+        if not owned:
+            raise ConfigError(
+                f"{what} {path} exists and was not written by tiledet ({reason}); refusing to overwrite "
+                "it (move it away or choose another file name)"
+            )
+        if by != command:
+            raise ConfigError(
+                f"{what} {path} was written by `tiledet {by}`; `tiledet {command}` does not replace "
+                "another command's output: choose another file name"
+            )
+    elif os.path.lexists(sidecar_path(path)) and sidecar_record(path)[0] is None:
         raise ConfigError(
-            f"{what} {path} exists and was not written by tiledet; refusing to overwrite it "
-            "(pass --force to replace it)"
+            f"{what} {path}: {sidecar_path(path).name} beside it is not a record tiledet can verify "
+            f"({sidecar_record(path)[1]}); refusing to replace it (choose another file name)"
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -332,8 +393,6 @@ def prepare_output_file(
     return path
 
 
-def record_output_file(path: str | os.PathLike[str]) -> None:
-    """Add a file tiledet just wrote to its folder's manifest (see :func:`prepare_output_file`)."""
-    path = Path(path)
-    owned, complete = read_manifest(path.parent)
-    _write_manifest(path.parent, owned | {path.name}, complete=complete)
+def record_output_file(path: str | os.PathLike[str], *, command: str) -> None:
+    """Record a file tiledet just wrote in its sidecar (see :func:`prepare_output_file`)."""
+    write_sidecar(path, command)

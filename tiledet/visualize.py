@@ -252,7 +252,7 @@ def draw_dataset(
     if on_start is not None:
         on_start(len(images))
     sources = [cfg.source, cfg.gt, root]
-    with OutputDir(cfg.out, force=cfg.force, sources=sources) as od:
+    with OutputDir(cfg.out, command="draw", force=cfg.force, sources=sources) as od:
         for im in images:
             file_name = str(im.get("file_name", ""))
             rgb = _read_rgb(Path(file_name) if Path(file_name).is_absolute() else root / file_name)

@@ -68,20 +68,20 @@ def test_config_rejects(tmp_path: Path, kwargs: dict, match: str) -> None:
 def test_output_complete(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     assert not output_complete(folder)
-    with pytest.raises(RuntimeError), OutputDir(folder) as od:
+    with pytest.raises(RuntimeError), OutputDir(folder, command="demo") as od:
         od.write_text("a.txt", "x")
         raise RuntimeError
     assert not output_complete(folder)  # interrupted run: incomplete
-    with OutputDir(folder) as od:
+    with OutputDir(folder, command="demo") as od:
         od.write_text("a.txt", "x")
     assert output_complete(folder)
     f = tmp_path / "dets" / "d.json"
     f.parent.mkdir()
     f.write_text("[]")
     assert not output_complete(f)  # a file tiledet did not record
-    record_output_file(f)
+    record_output_file(f, command="detect yolo")
     assert output_complete(f)
-    with OutputDir(folder) as od:
+    with OutputDir(folder, command="demo") as od:
         od.write_text("annotations/val.json", "{}")
     assert output_complete(folder / "annotations" / "val.json")  # listed by run/'s manifest
 
@@ -97,18 +97,18 @@ def test_run_steps_runs_skips_and_forces(tmp_path: Path) -> None:
         events.append((kind, s.name))
 
     state: dict = {}
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         first = run_steps([step], od, state, force=False, quiet=True, on_event=on_event)
     assert first[0].status == "ran" and first[0].returncode == 0
     assert first[0].peak_rss_mib > 1 and first[0].wall_s > 0
     assert (synth_out / "images" / "synth_0000.png").is_file()
     log = Path(first[0].log or "")
     assert log.is_file()
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         second = run_steps([step], od, state, force=False, quiet=True, on_event=on_event)
     assert second[0].status == "skipped"
     assert second[0].wall_s == first[0].wall_s  # the figures of the run that made the outputs
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         third = run_steps([step], od, state, force=True, quiet=True, on_event=on_event)
     assert third[0].status == "ran"
     assert events == [("start", "synth"), ("done", "synth"), ("skip", "synth"), ("start", "synth"),
@@ -124,18 +124,18 @@ def test_a_step_that_reruns_reruns_every_later_step(tmp_path: Path) -> None:
 
     first, later = synth_step("a"), synth_step("b")
     state: dict = {}
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
     del state["a"]  # no record of how a's outputs were made: a runs again
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         again = run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
     # b's outputs are complete, but it reads what a wrote: it runs again too
     assert [r.status for r in again] == ["ran", "ran"]
     changed = Step("a", "tiny scenes", (*first.argv, "--seed", "3"), first.outputs)
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         statuses = [r.status for r in run_steps([changed, later], od, state, False, True, lambda *a: None)]
     assert statuses == ["ran", "ran"]  # other settings: outputs made by another command are not reused
-    with OutputDir(tmp_path / "demo") as od:
+    with OutputDir(tmp_path / "demo", command="demo") as od:
         statuses = [r.status for r in run_steps([changed, later], od, state, False, True, lambda *a: None)]
     assert statuses == ["skipped", "skipped"]
 
@@ -143,7 +143,8 @@ def test_a_step_that_reruns_reruns_every_later_step(tmp_path: Path) -> None:
 def test_run_steps_failure_names_step_and_command(tmp_path: Path) -> None:
     argv = ("convert", str(tmp_path / "no.json"), "--images", str(tmp_path), "--out", str(tmp_path / "o"))
     bad = Step("bad", "a failing step", argv, ())
-    with OutputDir(tmp_path / "demo") as od, pytest.raises(TiledetError, match="demo step 'bad' failed"):
+    failed = pytest.raises(TiledetError, match="demo step 'bad' failed")
+    with OutputDir(tmp_path / "demo", command="demo") as od, failed:
         run_steps([bad], od, {}, force=False, quiet=True, on_event=lambda *a: None)
 
 

@@ -59,8 +59,8 @@ def test_outputs_with_out(files: dict[str, Path], tmp_path: Path, capsys: pytest
     code = main(["eval", str(files["gt"]), str(files["good"]), str(files["weak"]), "--out", str(out)])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == [".tiledet-manifest.json", "ap50_per_class.png", "metrics.json", "per_class.csv",
-                     "pr_curve_good.png", "pr_curve_weak.png"]
+    assert names == [".tiledet-manifest.json", ".tiledet.lock", "ap50_per_class.png", "metrics.json",
+                     "per_class.csv", "pr_curve_good.png", "pr_curve_weak.png"]
     assert all(_png_ok(out / n) for n in names if n.endswith(".png"))
     metrics = json.loads((out / "metrics.json").read_text())
     runs = evaluate(files["gt"], [files["good"], files["weak"]])
@@ -91,7 +91,7 @@ def test_no_plots(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "r"
     assert main(["eval", str(files["gt"]), str(files["weak"]), "--out", str(out), "--no-plots"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == [".tiledet-manifest.json", "metrics.json", "per_class.csv"]
+    assert names == [".tiledet-manifest.json", ".tiledet.lock", "metrics.json", "per_class.csv"]
 
 
 @pytest.mark.parametrize(

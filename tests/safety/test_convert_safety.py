@@ -234,7 +234,8 @@ def test_interrupted_tiling_exits_130_and_leaves_no_stale_report(
     assert not (out / "report.json").exists()  # the previous report does not vouch for this output
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["complete"] is False
-    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MANIFEST}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*")
+               if p.is_file() and p.name not in (MANIFEST, ".tiledet.lock")}
     assert on_disk <= set(manifest["files"])  # every partial file is listed, so the next run can clean it
     monkeypatch.setattr(tiling, "_tile_scene", real)
     code, err = run_cli(_convert(labels, images, out, "--tile", "24", "--val-fraction", 0), capsys)

@@ -158,7 +158,8 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> 
     if cfg.out is not None:
         from tiledet.outdir import OutputDir
 
-        with OutputDir(cfg.out, force=cfg.force, sources=[cfg.data, cfg.checkpoint]) as od:
+        sources = [cfg.data, cfg.checkpoint]
+        with OutputDir(cfg.out, command="classify eval", force=cfg.force, sources=sources) as od:
             write_eval_files(od, metrics, outputs, samples, clf.class_names, clf.input_size)
     return metrics
 

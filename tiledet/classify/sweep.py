@@ -206,7 +206,7 @@ def run_sweep(
         for i, p in enumerate(points)
     ]
     rows: list[dict[str, Any]] = []
-    with OutputDir(out, force=force, sources=[root, grid.path]) as od:
+    with OutputDir(out, command="classify sweep", force=force, sources=[root, grid.path]) as od:
         for i, (point, cfg) in enumerate(zip(points, configs, strict=True)):
             if progress is not None:
                 progress("row", {"index": i, "total": len(points), "point": point})

@@ -153,7 +153,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
         from tiledet.classify.models import build_model
 
         build_model(cfg.model, 2, size, **{k: v for k, v in cfg.factory_options().items() if k != "weights"})
-    with OutputDir(cfg.out, force=cfg.force, sources=[cfg.data]) as od:
+    with OutputDir(cfg.out, command="classify train", force=cfg.force, sources=[cfg.data, cfg.resume]) as od:
         data = _load_data(cfg, size, progress)
         if ckpt is not None and list(ckpt["class_names"]) != data.class_names:
             raise InputError(

@@ -7,12 +7,13 @@ and calls one library function. Heavy libraries are imported inside the commands
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 
 import typer
 
-from tiledet.errors import TiledetError
+from tiledet.errors import Terminated, TiledetError, install_sigterm, sigterm_received
 
 app = typer.Typer(
     name="tiledet",
@@ -84,9 +85,31 @@ def main(argv: list[str] | None = None) -> int:
 
     Exit codes: 0 for a complete run; 2 for errors tiledet raises on purpose
     (:class:`~tiledet.errors.TiledetError`, a one-line ``error: ...`` message) and for usage errors
-    (Typer's own message); 130 when interrupted (Ctrl-C); 1 for any other failure, reported in one
-    line (``tiledet --debug ...`` or ``TILEDET_DEBUG=1`` shows the traceback).
+    (Typer's own message); 130 when interrupted (Ctrl-C); 143 when terminated (SIGTERM, handled like
+    Ctrl-C: outputs are marked incomplete and a re-run recovers); 1 for any other failure, reported
+    in one line (``tiledet --debug ...`` or ``TILEDET_DEBUG=1`` shows the traceback).
     """
+    previous = install_sigterm()
+    try:
+        return _interrupted_as(_main(argv))
+    except Terminated:
+        return _interrupted_as(143)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+
+
+def _interrupted_as(code: int) -> int:
+    """``code``, with the interruption message for 130 (SIGINT) and 143 (SIGTERM)."""
+    if code == 130 and sigterm_received():  # Typer reports any KeyboardInterrupt as 130
+        code = 143
+    if code in (130, 143):
+        typer.secho("interrupted: outputs of this run are incomplete", fg=typer.colors.RED, err=True)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    """:func:`main` without the SIGTERM handler (see there for the exit codes)."""
     _register_commands()
     _STATE["debug"] = False
     try:
@@ -97,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         return int(code or 0) if isinstance(code, (int, type(None))) else 1
-    except (KeyboardInterrupt, typer.Abort):
-        typer.secho("interrupted: outputs of this run are incomplete", fg=typer.colors.RED, err=True)
-        return 130
+    except (KeyboardInterrupt, typer.Abort) as e:
+        return 143 if isinstance(e, Terminated) else 130
     except _usage_error_types() as e:
         show = getattr(e, "show", None)
         if callable(show):
@@ -119,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:
-        if code == 130:
-            typer.secho("interrupted: outputs of this run are incomplete", fg=typer.colors.RED, err=True)
         return code
     return 0
 

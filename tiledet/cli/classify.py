@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from tiledet.cli.richtext import esc, make_console
 from tiledet.errors import ConfigError
 
 classify_app = typer.Typer(
@@ -49,7 +50,7 @@ class _TrainProgress:
         if self.p is None:
             return
         if event == "row":
-            self.p.console.print(f"[bold]row {info['index'] + 1}/{info['total']}[/bold] {info['point']}")
+            self.p.console.print(f"[bold]row {info['index'] + 1}/{info['total']}[/bold] {esc(info['point'])}")
         elif event == "decode" and "total" in info:
             self._new("decoding images", info["total"] or None)
         elif event == "decode":
@@ -78,13 +79,9 @@ class _TrainProgress:
 def _rich_progress(show: bool):
     import contextlib
 
-    if not show:
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from tiledet.cli.progress import make_progress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=Console(stderr=True), transient=True)
+    return make_progress() if show else contextlib.nullcontext(None)
 
 
 def _per_class_table(metrics: dict, title: str):
@@ -92,14 +89,14 @@ def _per_class_table(metrics: dict, title: str):
     from rich.table import Table
 
     predicted = [sum(col) for col in zip(*metrics["confusion"], strict=True)]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=esc(title), title_justify="left")
     for column in ("class", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
     for row, n_pred in zip(metrics["per_class"], predicted, strict=True):
         if not row["support"] and not n_pred:
             continue
-        table.add_row(row["class"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
-                      str(row["support"]))  # fmt: skip
+        table.add_row(esc(row["class"]), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                      f"{row['f1']:.4f}", str(row["support"]))  # fmt: skip
     table.add_row("macro", f"{metrics['macro_precision']:.4f}", f"{metrics['macro_recall']:.4f}",
                   f"{metrics['macro_f1']:.4f}", str(metrics["n"]), style="bold")  # fmt: skip
     return table
@@ -236,9 +233,7 @@ def train_command(
         result = train(cfg, _TrainProgress(progress))
     if quiet:
         return
-    from rich.console import Console
-
-    console = Console()
+    console = make_console()
     split = result.eval_split
     console.print(
         _per_class_table(result.split_metrics[split], f"{split} split, best epoch {result.best_epoch}")
@@ -256,7 +251,7 @@ def train_command(
             f"[yellow]skipped {len(result.skipped)} unreadable images (listed in skipped.txt)[/yellow]"
         )
     console.print(
-        f"wrote {result.out}/best.pt, last.pt, metrics.json, history.csv, confusion.png, mistakes.png"
+        f"wrote {esc(result.out)}/best.pt, last.pt, metrics.json, history.csv, confusion.png, mistakes.png"
     )
 
 
@@ -298,9 +293,7 @@ def eval_command(
     if output_format == "json":
         typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "confusion"}, indent=2))
         return
-    from rich.console import Console
-
-    console = Console()
+    console = make_console()
     console.print(_per_class_table(metrics, f"{split} split"))
     console.print(
         f"accuracy {metrics['accuracy']:.4f}  macro recall {metrics['macro_recall']:.4f}  (n={metrics['n']})"
@@ -321,9 +314,6 @@ def predict_command(
     top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
     device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
-    force: bool = typer.Option(
-        False, "--force", help="Replace an existing --out file tiledet did not write. Default: off."
-    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
 ) -> None:
     """Classify image files; writes one CSV row per image."""
@@ -335,7 +325,7 @@ def predict_command(
     from tiledet.ioutil import atomic_write_text
     from tiledet.outdir import prepare_output_file, record_output_file
 
-    target = prepare_output_file(out, force=force, sources=[checkpoint, *images])
+    target = prepare_output_file(out, command="classify predict", sources=[checkpoint, *images])
     with progress_bar("classifying", show=not quiet) as bar:
         header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar.advance)
     buffer = io.StringIO()
@@ -343,7 +333,7 @@ def predict_command(
     writer.writerow(header)
     writer.writerows(rows)
     atomic_write_text(target, buffer.getvalue())
-    record_output_file(target)
+    record_output_file(target, command="classify predict")
     if skipped:
         typer.echo(f"warning: skipped {skipped} unreadable images", err=True)
     typer.echo(f"wrote {len(rows)} predictions to {target}")

@@ -66,11 +66,16 @@ def yolo_command(
     save_images: Path | None = typer.Option(
         None, "--save-images", help="Folder for PNG scenes with the detections drawn. Default: none."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an --out file tiledet did not write. "
-                               "Default: off."),
+    force: bool = typer.Option(False, "--force", help="Write --save-images into a non-empty folder "
+                               "tiledet did not write, never touching its files (an --out file tiledet "
+                               "did not write is never replaced). Default: off."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
-    """Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged."""
+    """Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged.
+
+    Exit codes: 0 every scene detected on; 1 some scenes could not be read (each named on stderr, left
+    out; the detections of the others are written); 2 bad input or options; 130 interrupted.
+    """
     from tiledet.cli.progress import progress_bar
     from tiledet.detect.yolo_predict import SliceConfig
     from tiledet.detect.yolo_run import DetectConfig, collect_scenes, run_detection
@@ -93,6 +98,30 @@ def yolo_command(
                 seconds = eng.get("probe_seconds", {}).get(name)
                 timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
                 typer.echo(f"  {name}: {verdict}{timing}")
+    exit_if_unreadable(report.unreadable, total, report.out)
+
+
+def exit_if_unreadable(unreadable: dict[str, str], total: int, out: Path | None) -> None:
+    """Name each scene that could not be read on stderr, then exit with code 1 (none: return).
+
+    Args:
+        unreadable: scene name -> why it could not be read.
+        total: scenes given.
+        out: the results file the other scenes' detections went to.
+    """
+    if not unreadable:
+        return
+    for name, why in unreadable.items():
+        typer.echo(f"warning: cannot read scene {name}: {why}", err=True)
+    names = list(unreadable)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    typer.secho(
+        f"error: {len(names)} of {total} scenes could not be read: {shown} (the detections of the "
+        f"other {total - len(names)} are in {out})",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 @detect_app.command("train-yolo")

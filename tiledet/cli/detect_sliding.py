@@ -107,11 +107,18 @@ def sliding_command(
         help="Folder for PNG scenes with the detections drawn. Default: none.",
     ),
     force: bool = typer.Option(
-        False, "--force", help="Replace an --out file tiledet did not write. Default: off."
+        False, "--force", help="Write --save-images into a non-empty folder tiledet did not write, never "
+        "touching its files (an --out file tiledet did not write is never replaced). Default: off."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
-    """A trained classifier as a sliding-window detector: one fully-convolutional pass per pyramid scale."""
+    """A trained classifier as a sliding-window detector: one fully-convolutional pass per pyramid scale.
+
+    Exit codes: 0 every scene read (a scene smaller than the window at every scale is listed in the
+    summary); 1 some scenes could not be read (each named on stderr, left out; the detections of the
+    others are written); 2 bad input or options; 130 interrupted.
+    """
+    from tiledet.cli.detect import exit_if_unreadable
     from tiledet.cli.progress import progress_bar
     from tiledet.detect.sliding import SlidingConfig
     from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
@@ -139,3 +146,4 @@ def sliding_command(
         )
         for name, why in report.skipped.items():
             typer.echo(f"  skipped {name}: {why}")
+    exit_if_unreadable(report.unreadable, total, report.out)

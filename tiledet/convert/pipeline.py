@@ -115,6 +115,11 @@ class ConvertConfig:
             raise ConfigError("--classes must be 'xview' or a class file path")
 
 
+def _class_file(cfg: ConvertConfig) -> Path | None:
+    """The ``--classes`` file, when one is given (an input like the others)."""
+    return Path(cfg.classes) if cfg.classes not in (None, "xview") else None
+
+
 def _check_inputs(cfg: ConvertConfig) -> None:
     """One-line errors for a missing label source, missing image folder or empty label file."""
     if not cfg.src.exists():
@@ -204,7 +209,8 @@ def convert(
     cfg = _with_images_dir(cfg)
     _check_inputs(cfg)
     negatives = cfg.chips.negatives if cfg.chips is not None else None
-    od = OutputDir(cfg.out, force=cfg.force, sources=[cfg.src, cfg.images_dir, negatives])
+    od = OutputDir(cfg.out, command="convert", force=cfg.force,
+                   sources=[cfg.src, cfg.images_dir, negatives, _class_file(cfg)])
     od.check_target()  # before reading: fail fast, write nothing
     fmt = _detect(cfg)
     if on_start is not None:

@@ -36,7 +36,7 @@ def output_dir(out: Path | OutputDir) -> Iterator[OutputDir]:
     if isinstance(out, OutputDir):
         yield out
         return
-    with OutputDir(Path(out), force=True) as od:
+    with OutputDir(Path(out), command="convert", force=True) as od:
         yield od
 
 

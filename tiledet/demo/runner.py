@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tiledet.demo.steps import DETECTORS, DemoConfig, Layout, Step, data_steps, detector_steps
-from tiledet.errors import InputError, TiledetError
-from tiledet.outdir import MANIFEST, OutputDir, read_manifest
+from tiledet.errors import InputError, Terminated, TiledetError
+from tiledet.outdir import OutputDir
+from tiledet.ownership import output_complete
 
 STATE_FILE = "demo_state.json"
 
@@ -68,22 +69,6 @@ class DemoResult:
 StepEvent = Callable[[str, Step, "StepResult | None"], None]
 
 
-def output_complete(path: Path) -> bool:
-    """A folder with a complete tiledet manifest, or a file the nearest manifest above it lists."""
-    if path.is_dir():
-        if not (path / MANIFEST).is_file():
-            return False
-        _files, complete = read_manifest(path)
-        return complete
-    if not path.is_file():
-        return False
-    for folder in path.parents:  # the nearest folder with a manifest owns the file (or nobody does)
-        if (folder / MANIFEST).is_file():
-            owned, complete = read_manifest(folder)
-            return complete and path.relative_to(folder).as_posix() in owned
-    return False
-
-
 def step_complete(step: Step) -> bool:
     """True when every output of ``step`` is complete."""
     return bool(step.outputs) and all(output_complete(p) for p in step.outputs)
@@ -102,7 +87,9 @@ def run_process(argv: Sequence[str], log: Path | None) -> tuple[int, float, floa
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT if sink else None)
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            if isinstance(e, Terminated):  # SIGTERM reached only us: pass it on to the step
+                proc.terminate()
             proc.wait()
             raise
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -174,7 +161,7 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
 
     lay = Layout(cfg.out)
     sources = [] if cfg.real is None else [cfg.real]
-    with OutputDir(cfg.out, sources=sources, what="--out") as od:
+    with OutputDir(cfg.out, command="demo", sources=sources, what="--out") as od:
         state = _read_state(cfg.out) if not cfg.force else {}
         result = DemoResult()
 

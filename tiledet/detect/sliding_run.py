@@ -2,8 +2,8 @@
 
 Scenes are read one at a time; each is scored by :func:`tiledet.detect.sliding.detect_scene` and its
 detections appended to a COCO results JSON (``file_name``, ``category_name``, ...). A scene that
-cannot be read, or that is smaller than the window at every pyramid scale, is skipped and reported;
-the other scenes are still processed.
+cannot be read (:attr:`SlidingReport.unreadable`), or that is smaller than the window at every pyramid
+scale (:attr:`SlidingReport.skipped`), is left out and reported; the other scenes are still processed.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class SlidingReport:
     Attributes:
         scenes: scenes scored.
         boxes: detections written.
-        skipped: scene file_name -> why it was skipped (unreadable, smaller than the window).
+        unreadable: scene file_name -> why it could not be read.
+        skipped: scene file_name -> why it was read but not scored (smaller than the window).
         window, stride: the fully-convolutional network's window and stride (px).
         exact: whether the network equals crop-by-crop classification.
         scales: pyramid scale factors.
@@ -74,6 +75,7 @@ class SlidingReport:
 
     scenes: int = 0
     boxes: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     window: int = 0
     stride: int = 0
@@ -88,7 +90,8 @@ class SlidingReport:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {
-            "scenes": self.scenes, "boxes": self.boxes, "skipped": dict(self.skipped),
+            "scenes": self.scenes, "boxes": self.boxes, "unreadable": dict(self.unreadable),
+            "skipped": dict(self.skipped),
             "window": self.window, "stride": self.stride, "exact": self.exact,
             "scales": [round(s, 4) for s in self.scales], "object_size_px": self.object_size_px,
             "cells": self.cells, "seconds": round(self.seconds, 3), "out": str(self.out),
@@ -160,13 +163,13 @@ def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = 
     Returns:
         A :class:`SlidingReport`.
     """
-    from tiledet.detect.yolo_run import collect_scenes, read_rgb
+    from tiledet.detect.yolo_run import collect_scenes, read_or_skip
     from tiledet.evaluate import write_results_json
     from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.model]
-    out = prepare_output_file(cfg.out, force=cfg.force, sources=sources)
+    out = prepare_output_file(cfg.out, command="detect sliding", sources=sources)
     detector, sliding, size = load_detector(cfg)
     fcn = detector.fcn
     report = SlidingReport(
@@ -176,18 +179,19 @@ def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = 
     entries: list[dict] = []
     t0 = time.perf_counter()
     drawn_dir = (
-        OutputDir(cfg.save_images, force=cfg.force, sources=sources, what="--save-images")
+        OutputDir(cfg.save_images, command="detect sliding", force=cfg.force, sources=sources,
+                  what="--save-images")
         if cfg.save_images is not None
         else None
     )
     with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
         for scene in scenes:
-            entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_rgb))
+            entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_or_skip))
             if progress is not None:
                 progress(1)
     report.seconds = time.perf_counter() - t0
     write_results_json(out, entries)
-    record_output_file(out)
+    record_output_file(out, command="detect sliding")
     return report
 
 
@@ -197,16 +201,14 @@ def _score_scene(
     sliding: SlidingConfig,
     report: SlidingReport,
     drawn_dir: Any,
-    read_rgb: Callable[[Path], np.ndarray],
+    read_or_skip: Callable[[Any, dict[str, str]], np.ndarray | None],
 ) -> list[dict]:
-    """Results entries of one scene (none when skipped); updates ``report``."""
+    """Results entries of one scene (none when unreadable or skipped); updates ``report``."""
     from tiledet.evaluate import detections_to_results
 
-    try:
-        image = read_rgb(scene.path)
-    except InputError as e:
-        report.skipped[scene.file_name] = str(e)
-        log.warning("skipped %s: %s", scene.file_name, e)
+    image = read_or_skip(scene, report.unreadable)
+    if image is None:
+        log.warning("cannot read %s: %s", scene.file_name, report.unreadable[scene.file_name])
         return []
     boxes, stats = detect_scene(detector, image, sliding)
     report.cells += stats.cells

@@ -1,7 +1,8 @@
 """``tiledet detect yolo``: sliced YOLO inference over scene files, written as COCO results JSON.
 
 Scenes are read one at a time (:func:`tiledet.convert.scene_io.read_scene`), so memory holds one
-scene, one batch of windows and the boxes found so far.
+scene, one batch of windows and the boxes found so far. A scene that cannot be read is left out and
+reported (:attr:`DetectReport.unreadable`); the detections of the others are still written.
 """
 
 from __future__ import annotations
@@ -51,10 +52,21 @@ class DetectConfig:
 
 @dataclass
 class DetectReport:
-    """What :func:`run_detection` did."""
+    """What :func:`run_detection` did.
+
+    Attributes:
+        scenes: scenes detected on.
+        boxes: detections written.
+        unreadable: scene ``file_name`` -> why it could not be read (left out of the results).
+        seconds: wall time of the detection.
+        engine: which engine ran and why.
+        out: the results file.
+        drawn: drawn scene files.
+    """
 
     scenes: int = 0
     boxes: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     engine: dict = field(default_factory=dict)
     out: Path | None = None
@@ -62,7 +74,7 @@ class DetectReport:
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {"scenes": self.scenes, "boxes": self.boxes,
+        return {"scenes": self.scenes, "boxes": self.boxes, "unreadable": dict(self.unreadable),
                 "seconds": round(self.seconds, 3), "engine": self.engine, "out": str(self.out)}
 
 
@@ -111,6 +123,29 @@ def read_rgb(path: Path) -> np.ndarray:
     return as_rgb_uint8(array, str(path))
 
 
+def read_or_skip(scene: SceneRef, unreadable: dict[str, str]) -> np.ndarray | None:
+    """:func:`read_rgb` of ``scene``; None when it cannot be read, with the reason in ``unreadable``.
+
+    Args:
+        scene: the scene.
+        unreadable: ``file_name`` -> reason (the error message without its leading path).
+    """
+    try:
+        return read_rgb(scene.path)
+    except InputError as e:
+        unreadable[scene.file_name] = str(e).removeprefix(f"{scene.path}: ")
+        return None
+
+
+def _probe_image(scenes: Sequence[SceneRef]) -> np.ndarray | None:
+    """The first scene that can be read (for ``engine="auto"``); None when none can."""
+    for scene in scenes:
+        image = read_or_skip(scene, {})
+        if image is not None:
+            return image
+    return None
+
+
 def detect_scenes(
     predictor: YoloPredictor, scenes: Sequence[SceneRef], keep_image: bool = False
 ) -> Iterator[tuple[SceneRef, Boxes, np.ndarray | None]]:
@@ -138,36 +173,52 @@ def run_detection(cfg: DetectConfig, progress: Callable[[int], None] | None = No
         progress: called with 1 after each scene.
 
     Returns:
-        A :class:`DetectReport`; ``engine`` tells which engine ran and why.
+        A :class:`DetectReport`; ``engine`` tells which engine ran and why. A scene that cannot be read
+        is listed in ``unreadable`` and left out; the results of the others are written (an empty
+        list when none could be read).
     """
-    from tiledet.evaluate import detections_to_results, write_results_json
+    from tiledet.evaluate import write_results_json
     from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.weights]
-    out = prepare_output_file(cfg.out, force=cfg.force, sources=sources)
+    out = prepare_output_file(cfg.out, command="detect yolo", sources=sources)
     draw = _draw_module() if cfg.save_images is not None else None
-    first = read_rgb(scenes[0].path) if cfg.slicing.engine == "auto" else None
+    first = _probe_image(scenes) if cfg.slicing.engine == "auto" else None
     predictor = YoloPredictor(cfg.weights, cfg.slicing, probe_image=first)
     del first
     report = DetectReport(engine=predictor.engine_report.to_dict(), out=out)
     entries: list[dict] = []
     t0 = time.perf_counter()
-    drawn_dir = OutputDir(cfg.save_images, force=cfg.force, sources=sources, what="--save-images") \
+    drawn_dir = OutputDir(cfg.save_images, command="detect yolo", force=cfg.force, sources=sources,
+                           what="--save-images") \
         if cfg.save_images is not None else None
     with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
-        for scene, boxes, image in detect_scenes(predictor, scenes, keep_image=draw is not None):
-            entries.extend(detections_to_results(scene.file_name, boxes, predictor.class_names))
-            report.scenes += 1
-            report.boxes += len(boxes)
-            if image is not None and drawn_dir is not None:
-                report.drawn.append(_save_drawn(drawn_dir, draw, scene, image, boxes, predictor.class_names))
+        for scene in scenes:
+            entries.extend(_detect_scene(predictor, scene, report, drawn_dir, draw))
             if progress is not None:
                 progress(1)
     report.seconds = time.perf_counter() - t0
     write_results_json(out, entries)
-    record_output_file(out)
+    record_output_file(out, command="detect yolo")
     return report
+
+
+def _detect_scene(
+    predictor: YoloPredictor, scene: SceneRef, report: DetectReport, drawn_dir: object, draw: object
+) -> list[dict]:
+    """Results entries of one scene (none when it cannot be read); updates ``report``."""
+    from tiledet.evaluate import detections_to_results
+
+    image = read_or_skip(scene, report.unreadable)
+    if image is None:
+        return []
+    boxes = predictor(image)
+    report.scenes += 1
+    report.boxes += len(boxes)
+    if drawn_dir is not None:
+        report.drawn.append(_save_drawn(drawn_dir, draw, scene, image, boxes, predictor.class_names))
+    return detections_to_results(scene.file_name, boxes, predictor.class_names)
 
 
 def _save_drawn(od: object, draw: object, scene: SceneRef, image: np.ndarray, boxes: Boxes,

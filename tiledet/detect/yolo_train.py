@@ -222,7 +222,8 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
     if getattr(device, "type", "cpu") == "cpu":
         report.cpu_threads = _use_cpu_threads(yolo)
     run_dir = cfg.out.resolve()
-    with OutputDir(run_dir, force=cfg.force, sources=[info.root, cfg.data, source]) as od:
+    with OutputDir(run_dir, command="detect train-yolo", force=cfg.force,
+                   sources=[info.root, cfg.data, source]) as od:
         _check_ultralytics_outputs(od, run_dir)
         _set_memory_cap(device, gpu_memory)
         data_yaml = od.write_text("data.yaml", write_resolved_yaml(info))

@@ -86,7 +86,7 @@ def write_outputs(report: EvalReport, out: Path | OutputDir, plots: bool = True)
         plots: also draw the figures.
     """
     if not isinstance(out, OutputDir):
-        with OutputDir(out, force=True) as od:
+        with OutputDir(out, command="eval", force=True) as od:
             return write_outputs(report, od, plots)
     files = [out.write_json("metrics.json", report.to_dict())]
     files.append(out.write_text("per_class.csv", per_class_csv(report.runs)))
@@ -115,15 +115,18 @@ def run_evaluation(
         cfg: evaluation settings.
         out: output folder for ``metrics.json``, ``per_class.csv`` and figures; None writes nothing.
             A :class:`~tiledet.outdir.OutputDir`: refused when it is or lies inside/around the images
-            folder or a ground-truth folder, or is a non-empty folder tiledet did not write (unless
-            ``force``); figures of an earlier run there that this run does not draw are removed.
+            folder, the ground truth, a detections file or the class file, or is a non-empty folder
+            tiledet did not write (unless ``force``); figures of an earlier run there that this run
+            does not draw are removed.
         plots: also draw ``pr_curve_<run>.png`` and ``ap50_per_class.png``.
         force: write into a non-empty ``out`` tiledet did not write (never touching its files).
     """
     od = None
     if out is not None:
-        gt_dir = Path(gt) if not isinstance(gt, GroundTruth) and Path(gt).is_dir() else None
-        od = OutputDir(Path(out), force=force, sources=[cfg.images_dir, gt_dir])
+        gt_path = None if isinstance(gt, GroundTruth) else Path(gt)  # every input is protected
+        classes = cfg.classes if cfg.classes not in (None, "xview") else None
+        od = OutputDir(Path(out), command="eval", force=force,
+                       sources=[cfg.images_dir, gt_path, classes, *detections])
         od.check_target()  # fail before the (long) evaluation
     ground = gt if isinstance(gt, GroundTruth) else load_ground_truth(
         Path(gt), cfg.split, cfg.images_dir, cfg.fmt, cfg.classes

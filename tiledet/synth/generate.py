@@ -210,7 +210,7 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
     """
     recipe = load_synth_recipe(cfg.recipe)
     recipe_file = Path(cfg.recipe) if Path(cfg.recipe).is_file() else None
-    with OutputDir(cfg.out, force=cfg.force, sources=[recipe_file]) as od:
+    with OutputDir(cfg.out, command="synth", force=cfg.force, sources=[recipe_file]) as od:
         result = _generate(cfg, recipe, od, progress)
         od.remove_stale()
     return result
