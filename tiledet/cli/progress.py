@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 
 class Bar:
@@ -28,6 +33,23 @@ class Bar:
             self._progress.reset(self._task, total=total, description=description)  # type: ignore[attr-defined]
 
 
+def make_progress(label: str | None = None, console: Console | None = None) -> Progress:
+    """A transient rich progress display: label, bar, count, elapsed time.
+
+    Args:
+        label: fixed text before every bar; None shows each task's description instead. Either is
+            printed literally (no rich markup: descriptions carry file and class names).
+        console: where to draw; default :func:`~tiledet.cli.richtext.make_console` on stderr.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tiledet.cli.richtext import make_console
+
+    fmt = "{task.description}" if label is None else label.replace("{", "{{").replace("}", "}}")
+    columns = (TextColumn(fmt, markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console or make_console(stderr=True), transient=True)
+
+
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None = None, show: bool = True) -> Iterator[Bar]:
     """A rich progress bar on stderr (a pulsing one while ``total`` is unknown); no output unless ``show``.
@@ -38,9 +60,5 @@ def progress_bar(description: str, total: int | None = None, show: bool = True) 
     if not show:
         yield Bar(None, None)
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with make_progress() as progress:
         yield Bar(progress, progress.add_task(description, total=total))
