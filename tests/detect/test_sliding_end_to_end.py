@@ -99,7 +99,35 @@ def test_unreadable_and_tiny_scenes_are_skipped_and_reported(
         sliding=SlidingConfig(scales=(1.0,)), save_images=tmp_path / "drawn",
     )  # fmt: skip
     report = run_sliding(cfg)
-    assert report.scenes == 1 and set(report.skipped) == {"broken.png", "tiny.png"}
+    assert report.scenes == 1 and set(report.skipped) == {"tiny.png"}
+    assert set(report.unreadable) == {"broken.png"}
+    assert report.unreadable["broken.png"].startswith("cannot read image header")
     assert "window" in report.skipped["tiny.png"]
+    assert report.to_dict()["unreadable"] == report.unreadable
     assert (tmp_path / "drawn/ok.png").is_file()
     assert {e["file_name"] for e in json.loads((tmp_path / "d.json").read_text())} <= {"ok.png"}
+
+
+def test_cli_exit_code_names_unreadable_scenes(trained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    import cv2
+    import numpy as np
+
+    from tiledet.cli import main
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    cv2.imwrite(str(scenes / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(scenes / "ok.png"), cv2.imread(str(trained["root"] / "test/images/solid_000.png")))
+    args = ["detect", "sliding", str(trained["model"]), str(scenes), "--scales", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 0  # a scene too small is no failure
+    assert capsys.readouterr().err == ""
+    (scenes / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert main([*args, "--out", str(tmp_path / "b.json")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("warning: cannot read scene broken.png: cannot read image")
+    assert err[1] == (
+        f"error: 1 of 3 scenes could not be read: broken.png (the detections of the other 2 are in "
+        f"{tmp_path / 'b.json'})"
+    )
+    entries = json.loads((tmp_path / "b.json").read_text())
+    assert entries == json.loads((tmp_path / "a.json").read_text())

@@ -1,0 +1,87 @@
+"""``detect yolo`` over scene files: an unreadable scene is left out, named, and the exit code says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .yolo_data import make_firing_weights
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_firing_weights(tmp_path_factory.mktemp("weights") / "fire.pt")
+
+
+@pytest.fixture()
+def scenes(tmp_path: Path) -> Path:
+    """Two readable 160 x 140 scenes and a truncated PNG (sorted first)."""
+    import cv2
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("b.png", "c.png"):
+        cv2.imwrite(str(folder / name), rng.integers(0, 256, (140, 160, 3), dtype=np.uint8))
+    (folder / "a_broken.png").write_bytes((folder / "b.png").read_bytes()[:300])
+    return folder
+
+
+def _args(weights: Path, *rest: object) -> list[str]:
+    return ["detect", "yolo", str(weights), *map(str, rest), "--device", "cpu", "--max-det", "20"]
+
+
+def test_run_detection_leaves_out_unreadable_scenes(weights: Path, scenes: Path, tmp_path: Path) -> None:
+    from tiledet.detect.yolo_predict import SliceConfig
+    from tiledet.detect.yolo_run import DetectConfig, _probe_image, collect_scenes, run_detection
+
+    done: list[int] = []
+    cfg = DetectConfig(weights=weights, images=(scenes,), out=tmp_path / "d.json",
+                       slicing=SliceConfig(device="cpu", max_det=20))  # fmt: skip
+    report = run_detection(cfg, progress=done.append)
+    assert done == [1, 1, 1] and report.scenes == 2 and report.boxes > 0
+    assert report.unreadable == {"a_broken.png": "image data is truncated or its structure is broken"}
+    assert report.to_dict()["unreadable"] == report.unreadable
+    entries = json.loads((tmp_path / "d.json").read_text())
+    assert {e["file_name"] for e in entries} == {"b.png", "c.png"} and len(entries) == report.boxes
+    probe = _probe_image(collect_scenes([scenes]))  # engine auto probes the first readable scene
+    assert probe is not None and probe.shape == (140, 160, 3)
+    assert _probe_image(collect_scenes([scenes / "a_broken.png"])) is None
+
+
+def test_cli_exit_code_and_messages(
+    weights: Path, scenes: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tiledet.cli import main
+
+    out = tmp_path / "d.json"
+    assert main(_args(weights, scenes / "b.png", scenes / "c.png", "--out", out)) == 0
+    assert capsys.readouterr().err.strip() == ""  # the progress bar ends its line
+    complete = json.loads(out.read_text())
+    assert main(_args(weights, scenes, "--out", out, "--save-images", tmp_path / "drawn")) == 1
+    captured = capsys.readouterr()
+    assert "2 scenes" in captured.out
+    assert [line for line in captured.err.splitlines() if line.strip()] == [
+        "warning: cannot read scene a_broken.png: image data is truncated or its structure is broken",
+        f"error: 1 of 3 scenes could not be read: a_broken.png (the detections of the other 2 are in {out})",
+    ]
+    assert json.loads(out.read_text()) == complete
+    assert sorted(p.name for p in (tmp_path / "drawn").glob("*.png")) == ["b.png", "c.png"]
+    assert main(_args(weights, scenes / "a_broken.png", "--out", tmp_path / "none.json", "--quiet")) == 1
+    err = capsys.readouterr().err
+    assert "error: 1 of 1 scenes could not be read: a_broken.png (the detections of the other 0" in err
+    assert json.loads((tmp_path / "none.json").read_text()) == []
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from tiledet.cli import main
+
+    assert main(["detect", "yolo", "--help"]) == 0
+    assert main(["detect", "sliding", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.count("1 some scenes could not be read") == 2
