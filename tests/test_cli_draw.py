@@ -71,10 +71,13 @@ def test_draw_gt_and_detections(dataset: dict[str, Path], capsys: pytest.Capture
     assert "below the score threshold" in err and "unknown image" in err
 
 
-def test_draw_score_threshold_zero_draws_low_scores(dataset: dict[str, Path]) -> None:
+def test_draw_score_threshold_zero_draws_low_scores(
+    dataset: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     out = dataset["root"] / "all"
     args = ["draw", str(dataset["dets"]), "--images", str(dataset["images"]), "--out", str(out)]
-    assert main([*args, "--score-threshold", "0", "--no-labels", "--quiet"]) == 0
+    assert main([*args, "--score-threshold", "0", "--no-labels", "--quiet"]) == 1  # nowhere.png: no image
+    assert "error: 1 of 2 images could not be read: nowhere.png" in capsys.readouterr().err
     a = _read_rgb(out / "a.png")
     assert a[5:25, 60:80].any(), "low-score detection drawn at threshold 0"
     assert not (out / "sub" / "b.png").exists(), "without --gt only images the detections name"
@@ -118,3 +121,48 @@ def test_draw_dota_folder_with_implied_images(realdata: Path, tmp_path: Path) ->
     (drawn,) = out.glob("*.png")
     source = cv2.imread(str(labels.parent / "images" / drawn.name))
     assert (cv2.imread(str(drawn)) != source).any(axis=2).mean() > 0.001, "boxes drawn on the scene"
+
+
+def _lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def test_draw_unreadable_images_exit_1_and_are_named(
+    dataset: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    gt = json.loads(dataset["gt"].read_text())
+    gt["images"].append({"id": 3, "file_name": "gone.png", "width": 10, "height": 10})
+    (dataset["root"] / "gt3.json").write_text(json.dumps(gt))
+    sub_b = dataset["images"] / "sub" / "b.png"
+    sub_b.write_bytes(sub_b.read_bytes()[:60])  # a header that reads, pixels that do not
+    out = dataset["root"] / "drawn"
+    args = ["draw", str(dataset["root"] / "gt3.json"), "--images", str(dataset["images"]), "--out", str(out)]
+    assert main([*args, "--quiet"]) == 1
+    assert _lines(capsys.readouterr().err) == [
+        "warning: cannot read image gone.png: image not found",
+        "warning: cannot read image sub/b.png: image data is truncated or its structure is broken",
+        f"error: 2 of 3 images could not be read: gone.png, sub/b.png (the other 1 image drawn in {out})",
+    ]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["a.png"]
+    assert main([*args, "--limit", "1"]) == 0  # a.png only
+    assert "error" not in capsys.readouterr().err
+
+
+def test_draw_images_the_loader_left_out_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_png(tmp_path / "images" / "a.png", (50, 40))
+    (tmp_path / "images" / "bad.png").write_bytes(b"not a png")
+    rows = ["a.png,5,5,25,20,18", "gone.png,5,5,25,20,18", "bad.png,1,1,9,9,18"]
+    (tmp_path / "labels.csv").write_text("image_id,xmin,ymin,xmax,ymax,type_id\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "drawn"
+    code = main(["draw", str(tmp_path / "labels.csv"), "--images", str(tmp_path / "images"),
+                 "--out", str(out)])  # fmt: skip
+    err = _lines(capsys.readouterr().err)
+    assert code == 1
+    assert err[0].startswith("drew 1 image, 1 ground-truth box")
+    assert "warning: cannot read image gone.png: image not found" in err
+    header = "warning: cannot read image bad.png: cannot read image header"
+    assert any(line.startswith(header) for line in err)
+    assert err[-1] == (
+        f"error: 2 of 3 images could not be read: bad.png, gone.png (the other 1 image drawn in {out})"
+    )
+    assert [p.name for p in out.glob("*.png")] == ["a.png"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,7 @@ class DrawReport:
         detections: detections drawn (at or above the score threshold).
         below_threshold: detections not drawn because of their score.
         missing_images: image names that could not be found or decoded (not drawn).
+        unreadable: the same images, name -> why (``image not found``, ``cannot decode image ...``).
         skipped_detections: ``reason -> count`` of detection entries that match no image/class.
     """
 
@@ -82,6 +84,7 @@ class DrawReport:
     detections: int = 0
     below_threshold: int = 0
     missing_images: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
     skipped_detections: dict[str, int] = field(default_factory=dict)
 
 
@@ -193,13 +196,16 @@ def output_name(file_name: str) -> str:
     return name if Path(name).suffix.lower() in _KEPT_SUFFIXES else f"{name}.png"
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
+def _read_rgb(path: Path, file_name: str, report: DrawReport) -> np.ndarray | None:
+    """The image as RGB uint8; None when it cannot be read, recorded in ``report`` under ``file_name``."""
     from tiledet.convert.scene_io import UnreadableImage, read_scene
     from tiledet.ioutil import image_size
 
     try:
         return to_rgb_uint8(read_scene(path, image_size(path)))
-    except (InputError, UnreadableImage):
+    except (InputError, UnreadableImage) as e:
+        report.missing_images.append(file_name)
+        report.unreadable[file_name] = str(e).removeprefix(f"{path}: ")
         return None
 
 
@@ -228,47 +234,73 @@ def draw_dataset(
 
     Returns:
         A :class:`DrawReport`; the pictures are in ``cfg.out`` (``<image name>``, ``.png`` added
-        to names that are not PNG or JPEG).
+        to names that are not PNG or JPEG). An image that cannot be read is not drawn and is listed
+        in ``missing_images`` and ``unreadable``; the others are still drawn.
     """
-    from tiledet.draw import draw_boxes
-    from tiledet.evaluate.gt import load_ground_truth
     from tiledet.outdir import OutputDir
+
+    report = DrawReport(out=cfg.out)
+    root, coco, unusable, boxes = _load_boxes(cfg, report)
+    names = [str(c.get("name", c["id"])) for c in coco["categories"]]
+    todo = [(str(im.get("file_name", "")), im) for im in coco["images"]] + [(n, None) for n in unusable]
+    todo.sort(key=lambda item: item[0])  # images the labels name but the loader left out, too
+    if cfg.limit:
+        todo = todo[: cfg.limit]
+    if on_start is not None:
+        on_start(len(todo))
+    sources = [cfg.source, cfg.gt, root]
+    with OutputDir(cfg.out, command="draw", force=cfg.force, sources=sources) as od:
+        for file_name, im in todo:
+            if im is None:
+                report.missing_images.append(file_name)
+                report.unreadable[file_name] = unusable[file_name]
+            else:
+                path = Path(file_name) if Path(file_name).is_absolute() else root / file_name
+                _draw_image(od, cfg, (path, file_name, int(im["id"])), boxes, names, report)
+            if progress is not None:
+                progress(1)
+    return report
+
+
+def _load_boxes(
+    cfg: DrawConfig, report: DrawReport
+) -> tuple[Path, dict, dict[str, str], tuple[dict[int, Boxes], dict[int, Boxes]]]:
+    """The images root, the ground truth as COCO, its unusable images (name -> why) and the boxes by
+    image id: ``(ground truth, detections)``."""
+    from tiledet.evaluate.gt import load_ground_truth
 
     dets_path = cfg.source if is_results_file(cfg.source) else None
     gt_path = cfg.gt if dets_path is not None else cfg.source
     if dets_path is None and cfg.gt is not None:
         raise ConfigError(f"--gt is for drawing detections; {cfg.source} is not a COCO results JSON list")
     root = _images_root(cfg, gt_path)
-    report = DrawReport(out=cfg.out)
     coco: dict = {"images": [], "annotations": [], "categories": []}
+    unusable: dict[str, str] = {}
     if gt_path is not None:
-        coco = load_ground_truth(gt_path, cfg.split, root, cfg.fmt, cfg.classes).coco
-    gt_boxes = _coco_boxes(coco)
-    det_boxes = _detection_boxes(dets_path, coco, report, cfg.score_threshold) if dets_path else {}
-    names = [str(c.get("name", c["id"])) for c in coco["categories"]]
-    images = sorted(coco["images"], key=lambda im: str(im.get("file_name", "")))
-    if cfg.limit:
-        images = images[: cfg.limit]
-    if on_start is not None:
-        on_start(len(images))
-    sources = [cfg.source, cfg.gt, root]
-    with OutputDir(cfg.out, command="draw", force=cfg.force, sources=sources) as od:
-        for im in images:
-            file_name = str(im.get("file_name", ""))
-            rgb = _read_rgb(Path(file_name) if Path(file_name).is_absolute() else root / file_name)
-            if rgb is None:
-                report.missing_images.append(file_name)
-            else:
-                gt = gt_boxes.get(int(im["id"]), Boxes.empty())
-                dets = det_boxes.get(int(im["id"]), Boxes.empty(with_scores=True))
-                style = {"thickness": cfg.thickness, "label": cfg.labels}
-                rgb = draw_boxes(rgb, gt, names, style="solid", **style)
-                rgb = draw_boxes(rgb, dets, names, style="dashed", **style)
-                name = output_name(file_name)
-                od.write_bytes(name, _encode(name, rgb))
-                report.images += 1
-                report.gt_boxes += len(gt)
-                report.detections += len(dets)
-            if progress is not None:
-                progress(1)
-    return report
+        gt = load_ground_truth(gt_path, cfg.split, root, cfg.fmt, cfg.classes)
+        coco, unusable = gt.coco, gt.unusable_images
+    dets = _detection_boxes(dets_path, coco, report, cfg.score_threshold) if dets_path else {}
+    return root, coco, unusable, (_coco_boxes(coco), dets)
+
+
+def _draw_image(
+    od: Any, cfg: DrawConfig, image: tuple[Path, str, int], boxes: tuple[dict[int, Boxes], dict[int, Boxes]],
+    names: list[str], report: DrawReport,
+) -> None:  # fmt: skip
+    """Draw one image's boxes and write the picture (``image``: path, file name, id); updates ``report``."""
+    from tiledet.draw import draw_boxes
+
+    path, file_name, image_id = image
+    rgb = _read_rgb(path, file_name, report)
+    if rgb is None:
+        return
+    gt = boxes[0].get(image_id, Boxes.empty())
+    dets = boxes[1].get(image_id, Boxes.empty(with_scores=True))
+    style = {"thickness": cfg.thickness, "label": cfg.labels}
+    rgb = draw_boxes(rgb, gt, names, style="solid", **style)
+    rgb = draw_boxes(rgb, dets, names, style="dashed", **style)
+    name = output_name(file_name)
+    od.write_bytes(name, _encode(name, rgb))
+    report.images += 1
+    report.gt_boxes += len(gt)
+    report.detections += len(dets)

@@ -126,7 +126,7 @@ def test_cli_exit_code_names_unreadable_scenes(trained: dict[str, Path], tmp_pat
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and err[0].startswith("warning: cannot read scene broken.png: cannot read image")
     assert err[1] == (
-        f"error: 1 of 3 scenes could not be read: broken.png (the detections of the other 2 are in "
+        f"error: 1 of 3 scenes could not be read: broken.png (detections of the other 2 scenes written to "
         f"{tmp_path / 'b.json'})"
     )
     entries = json.loads((tmp_path / "b.json").read_text())

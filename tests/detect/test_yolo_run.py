@@ -68,13 +68,14 @@ def test_cli_exit_code_and_messages(
     assert "2 scenes" in captured.out
     assert [line for line in captured.err.splitlines() if line.strip()] == [
         "warning: cannot read scene a_broken.png: image data is truncated or its structure is broken",
-        f"error: 1 of 3 scenes could not be read: a_broken.png (the detections of the other 2 are in {out})",
+        "error: 1 of 3 scenes could not be read: a_broken.png (detections of the other 2 scenes written "
+        f"to {out})",
     ]
     assert json.loads(out.read_text()) == complete
     assert sorted(p.name for p in (tmp_path / "drawn").glob("*.png")) == ["b.png", "c.png"]
     assert main(_args(weights, scenes / "a_broken.png", "--out", tmp_path / "none.json", "--quiet")) == 1
     err = capsys.readouterr().err
-    assert "error: 1 of 1 scenes could not be read: a_broken.png (the detections of the other 0" in err
+    assert "error: 1 of 1 scene could not be read: a_broken.png (detections of the other 0 scenes" in err
     assert json.loads((tmp_path / "none.json").read_text()) == []
 
 

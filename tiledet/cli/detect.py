@@ -109,19 +109,11 @@ def exit_if_unreadable(unreadable: dict[str, str], total: int, out: Path | None)
         total: scenes given.
         out: the results file the other scenes' detections went to.
     """
-    if not unreadable:
-        return
-    for name, why in unreadable.items():
-        typer.echo(f"warning: cannot read scene {name}: {why}", err=True)
-    names = list(unreadable)
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    typer.secho(
-        f"error: {len(names)} of {total} scenes could not be read: {shown} (the detections of the "
-        f"other {total - len(names)} are in {out})",
-        fg=typer.colors.RED,
-        err=True,
-    )
-    raise typer.Exit(1)
+    from tiledet.cli.unreadable import exit_if_unreadable as exit_for
+    from tiledet.text import plural
+
+    others = f"detections of the other {plural(total - len(unreadable), 'scene')} written to {out}"
+    exit_for(unreadable, total, "scene", others)
 
 
 @detect_app.command("train-yolo")

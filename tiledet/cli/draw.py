@@ -59,9 +59,15 @@ def draw_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
-    """Draw labels and/or detections onto their images: ground truth solid, detections dashed."""
+    """Draw labels and/or detections onto their images: ground truth solid, detections dashed.
+
+    Exit codes: 0 every image drawn; 1 some images could not be found or read (each named on stderr,
+    not drawn; the others are); 2 bad input or options; 130 interrupted.
+    """
     from rich.console import Console
 
+    from tiledet.cli.unreadable import exit_if_unreadable
+    from tiledet.text import plural
     from tiledet.visualize import draw_dataset
 
     cfg = DrawConfig(
@@ -85,6 +91,8 @@ def draw_command(
             )
     if not quiet:
         _print_summary(console, report)
+    others = f"the other {plural(report.images, 'image')} drawn in {report.out}"
+    exit_if_unreadable(report.unreadable, report.images + len(report.unreadable), "image", others)
 
 
 def _print_summary(console, report) -> None:

@@ -26,12 +26,15 @@ class GroundTruth:
         source: the file it came from.
         kind: ``"coco"``, ``"yolo"`` or the label format it was converted from.
         drops: ``reason -> count`` of boxes the conversion dropped (empty for COCO JSON).
+        unusable_images: ``file_name -> why`` of the images the conversion left out because they are
+            missing, unreadable or unsafely named (empty for COCO JSON, which declares its sizes).
     """
 
     coco: dict
     source: str
     kind: str
     drops: dict[str, int] = field(default_factory=dict)
+    unusable_images: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -222,4 +225,20 @@ def _converted(path: Path, fmt: str, split: str, images_dir: Path | None, classe
         raise InputError(f"{path}: the ground truth{where} has no usable images")
     coco = to_coco_dict(result.dataset, info={"source": str(path), "format": fmt})
     drops = dict(Counter(d.reason for d in result.drops))
-    return GroundTruth(validate_coco_gt(coco, str(path)), str(path), fmt, drops)
+    unusable = {d.image: _image_problem(d.reason, d.detail) for d in result.drops
+                if d.image and d.reason in _IMAGE_REASONS}  # fmt: skip
+    return GroundTruth(validate_coco_gt(coco, str(path)), str(path), fmt, drops, unusable)
+
+
+#: Drop reasons that leave a whole image out.
+_IMAGE_REASONS = ("missing_image", "unreadable_image", "unsafe_name")
+
+
+def _image_problem(reason: str, detail: str) -> str:
+    """Why an image was left out, in words (a missing image's detail is its path; an unreadable one's
+    is ``"<path>: <why>"``)."""
+    if reason == "missing_image":
+        return "image not found"
+    if reason == "unreadable_image":
+        return detail.partition(": ")[2] or detail
+    return f"unsafe name: {detail}" if detail else "unsafe name"
