@@ -36,11 +36,10 @@ def demo_command(
     tiles and runs batched sliced inference, and scores both on the untiled validation scenes. Each step
     prints the command that repeats it alone; re-running skips steps whose outputs are complete.
     """
-    from rich.console import Console
-
+    from tiledet.cli.richtext import esc, make_console
     from tiledet.demo import DemoConfig, run_demo
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     cfg = DemoConfig(out=out, quick=quick, device=device, seed=seed, force=force, real=real, labels=labels)
     counter = {"n": 0}
 
@@ -49,14 +48,14 @@ def demo_command(
             counter["n"] += 1
         n = counter["n"]
         if kind == "start":
-            console.rule(f"[bold]{n}. {step.what}")  # type: ignore[attr-defined]
-            console.print(f"[dim]$ {step.command}[/dim]", highlight=False)  # type: ignore[attr-defined]
+            console.rule(f"[bold]{n}. {esc(step.what)}")  # type: ignore[attr-defined]
+            console.print(f"[dim]$ {esc(step.command)}[/dim]", highlight=False)  # type: ignore[attr-defined]
         elif kind == "skip":
-            console.print(f"[green]✓[/green] {n}. {step.name}: outputs complete, skipped "  # type: ignore[attr-defined]
+            console.print(f"[green]✓[/green] {n}. {esc(step.name)}: outputs complete, skipped "  # type: ignore[attr-defined]
                           "(--force redoes it)")
-            console.print(f"[dim]$ {step.command}[/dim]", highlight=False)  # type: ignore[attr-defined]
+            console.print(f"[dim]$ {esc(step.command)}[/dim]", highlight=False)  # type: ignore[attr-defined]
         elif kind == "done":
-            console.print(f"[green]✓[/green] {step.name} done in {result.wall_s:.1f} s, "  # type: ignore[attr-defined]
+            console.print(f"[green]✓[/green] {esc(step.name)} done in {result.wall_s:.1f} s, "  # type: ignore[attr-defined]
                           f"peak {result.peak_rss_mib:.0f} MiB")  # type: ignore[attr-defined]
 
     result = run_demo(cfg, on_event, quiet=quiet)
@@ -64,9 +63,9 @@ def demo_command(
 
 
 def _print_table(result: object, cfg: object) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from tiledet.cli.richtext import esc, make_console
     from tiledet.demo.steps import DETECTORS
 
     labels = {"sliding": "sliding window (CNN)", "yolo": "YOLO on tiles"}
@@ -76,11 +75,11 @@ def _print_table(result: object, cfg: object) -> None:
     for d in DETECTORS:
         table.add_column(labels[d], justify="right")
     for label, row in result.table:  # type: ignore[attr-defined]
-        table.add_row(label, *(row.get(d, "–") for d in DETECTORS))
-    console = Console()
+        table.add_row(esc(label), *(esc(row.get(d, "–")) for d in DETECTORS))
+    console = make_console()
     console.print(table)
     for path in result.files:  # type: ignore[attr-defined]
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {esc(path)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

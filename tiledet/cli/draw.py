@@ -64,8 +64,8 @@ def draw_command(
     Exit codes: 0 every image drawn; 1 some images could not be found or read (each named on stderr,
     not drawn; the others are); 2 bad input or options; 130 interrupted.
     """
-    from rich.console import Console
-
+    from tiledet.cli.progress import make_progress
+    from tiledet.cli.richtext import make_console
     from tiledet.cli.unreadable import exit_if_unreadable
     from tiledet.text import plural
     from tiledet.visualize import draw_dataset
@@ -75,14 +75,11 @@ def draw_command(
         classes=classes, labels=labels, force=force,
         **given(split=split, score_threshold=score_threshold, thickness=thickness, limit=limit),
     )
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if quiet:
         report = draw_dataset(cfg)
     else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        columns = (TextColumn("draw"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
+        with make_progress("draw", console) as bar:
             task = bar.add_task("images", total=None)
             report = draw_dataset(
                 cfg,
@@ -96,20 +93,21 @@ def draw_command(
 
 
 def _print_summary(console, report) -> None:
+    from tiledet.cli.richtext import esc
     from tiledet.text import plural as _plural
 
     parts = [_plural(report.images, "image"), _plural(report.gt_boxes, "ground-truth box")]
     if report.detections or report.below_threshold or report.skipped_detections:
         parts.append(_plural(report.detections, "detection"))
-    console.print(f"drew {', '.join(parts)} -> {report.out}")
+    console.print(f"drew {', '.join(parts)} -> {esc(report.out)}")
     if report.below_threshold:
         console.print(f"{_plural(report.below_threshold, 'detection')} below the score threshold not drawn")
     if report.missing_images:
-        shown = ", ".join(report.missing_images[:3])
+        shown = esc(", ".join(map(str, report.missing_images[:3])))
         console.print(f"[yellow]{_plural(len(report.missing_images), 'image')} not found or unreadable[/] "
                       f"(e.g. {shown})")
     for kind, n in report.skipped_detections.items():
-        console.print(f"[yellow]{_plural(n, 'detection')} skipped: {kind.replace('_', ' ')}[/]")
+        console.print(f"[yellow]{_plural(n, 'detection')} skipped: {esc(kind.replace('_', ' '))}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -92,8 +92,7 @@ def eval_command(
 
 
 def _show(report: object, output_format: str) -> None:
-    from rich.console import Console
-
+    from tiledet.cli.richtext import make_console
     from tiledet.cli.tables import render_eval
     from tiledet.evaluate.report import drop_notes, metrics_json_text
 
@@ -102,7 +101,7 @@ def _show(report: object, output_format: str) -> None:
         for note in drop_notes(report):  # type: ignore[arg-type]
             typer.echo(f"warning: {note}", err=True)
         return
-    render_eval(report, Console())  # type: ignore[arg-type]
+    render_eval(report, make_console())  # type: ignore[arg-type]
     for path in report.files:  # type: ignore[attr-defined]
         typer.echo(f"wrote {path}")
 

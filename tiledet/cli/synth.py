@@ -39,9 +39,8 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
     """Generate synthetic xView-format scenes with xView type ids, and their labels in three formats."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from tiledet.cli.progress import make_progress
+    from tiledet.cli.richtext import make_console
     from tiledet.synth.generate import generate_scenes
 
     cfg = SynthConfig(
@@ -51,9 +50,8 @@ def synth(
     if quiet:
         generate_scenes(cfg)
         return
-    console = Console(stderr=True)
-    columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    console = make_console(stderr=True)
+    with make_progress("synth", console) as bar:
         task = bar.add_task("scenes", total=cfg.scenes)
         result = generate_scenes(cfg, progress=lambda n: bar.advance(task, n))
     _print_summary(console, result)
@@ -63,21 +61,22 @@ def _print_summary(console, result) -> None:
     from rich.table import Table
 
     from tiledet.classes import ClassMap
+    from tiledet.cli.richtext import esc
 
     cmap = ClassMap.xview()
     names = dict(zip(cmap.ids or (), cmap.names, strict=True))
     from tiledet.text import plural
 
     scenes, boxes = plural(len(result.scenes), "scene"), plural(result.num_boxes, "box")
-    table = Table(title=f"{scenes}, {boxes} -> {result.out}")
+    table = Table(title=f"{scenes}, {boxes} -> {esc(result.out)}")
     table.add_column("type_id", justify="right")
     table.add_column("class")
     table.add_column("boxes", justify="right")
     for type_id, count in result.class_counts().items():
-        table.add_row(str(type_id), names.get(type_id, "?"), str(count))
+        table.add_row(str(type_id), esc(names.get(type_id, "?")), str(count))
     console.print(table)
     for fmt, path in result.label_paths.items():
-        console.print(f"{fmt}: {path}")
+        console.print(f"{esc(fmt)}: {esc(path)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,15 @@
-"""Summary tables the commands print (rich); the library returns reports and never prints."""
+"""Summary tables the commands print (rich); the library returns reports and never prints.
+
+Names and paths from the user's files are escaped (:func:`~tiledet.cli.richtext.esc`): rich prints
+them as written instead of reading them as markup.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
+
+from tiledet.cli.richtext import esc
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,11 +29,11 @@ def convert_summary_table(report: ConvertReport) -> Table:
     from tiledet.text import plural
 
     splits = list(report.images_per_split)
-    title = f"tiledet convert: {report.fmt} -> {report.to}{_mode(report)}"
+    title = esc(f"tiledet convert: {report.fmt} -> {report.to}{_mode(report)}")
     table = Table(title=title, min_width=len(title) + 2)
     table.add_column("")
     for split in splits:
-        table.add_column(split, justify="right")
+        table.add_column(esc(split), justify="right")
     table.add_column("total", justify="right")
 
     def row(label: str, per_split: dict) -> None:
@@ -50,10 +56,11 @@ def convert_summary_table(report: ConvertReport) -> Table:
     table.add_row("boxes in the labels", *blank, str(report.input_boxes))
     for reason, count in report.dropped.items():
         if count:
-            table.add_row(f"dropped: {reason.replace('_', ' ')}", *blank, str(count))
+            table.add_row(esc(f"dropped: {reason.replace('_', ' ')}"), *blank, str(count))
     for reason, count in report.skipped_images.items():
-        table.add_row(f"{plural(count, 'image')} skipped: {reason.replace('_', ' ')}", *blank, str(count))
-    table.caption = f"-> {report.out} (details in report.json)"
+        label = f"{plural(count, 'image')} skipped: {reason.replace('_', ' ')}"
+        table.add_row(esc(label), *blank, str(count))
+    table.caption = f"-> {esc(report.out)} (details in report.json)"
     return table
 
 
@@ -78,9 +85,9 @@ def _chips_per_split(chips: dict) -> dict[str, int]:
 
 def print_convert_summary(report: ConvertReport) -> None:
     """Print :func:`convert_summary_table` to stderr."""
-    from rich.console import Console
+    from tiledet.cli.richtext import make_console
 
-    Console(stderr=True).print(convert_summary_table(report))
+    make_console(stderr=True).print(convert_summary_table(report))
 
 
 def _fmt(value: float) -> str:
@@ -98,7 +105,7 @@ def _eval_summary_table(report: EvalReport) -> Table:
     summary = Table(title="summary", title_justify="left")
     summary.add_column("metric")
     for run in report.runs:
-        summary.add_column(run.name, justify="right")
+        summary.add_column(esc(run.name), justify="right")
     for key in SUMMARY_KEYS:
         label = summary_label(key, report.cfg.max_dets)
         summary.add_row(label, *(_fmt(r.summary[key]) for r in report.runs))
@@ -114,15 +121,15 @@ def _eval_per_class_table(report: EvalReport) -> tuple[Table, int]:
     per_class.add_column("class")
     per_class.add_column("GT", justify="right")
     for run in runs:
-        per_class.add_column(f"AP {run.name}", justify="right")
-        per_class.add_column(f"AP50 {run.name}", justify="right")
+        per_class.add_column(f"AP {esc(run.name)}", justify="right")
+        per_class.add_column(f"AP50 {esc(run.name)}", justify="right")
     hidden = 0
     for k, cls in enumerate(runs[0].per_class if runs else ()):
         if cls.num_gt == 0 and all(r.per_class[k].num_det == 0 for r in runs):
             hidden += 1  # a class nobody saw (e.g. most of xView's 60 on a small scene): CSV/JSON only
             continue
         cells = [cell for r in runs for cell in (_fmt(r.per_class[k].ap), _fmt(r.per_class[k].ap50))]
-        per_class.add_row(cls.name, str(cls.num_gt), *cells)
+        per_class.add_row(esc(cls.name), str(cls.num_gt), *cells)
     return per_class, hidden
 
 
@@ -133,7 +140,7 @@ def render_eval(report: EvalReport, console: Console) -> None:
 
     gt = report.gt
     console.print(
-        f"ground truth: {gt['source']} ({gt['kind']}): {plural(gt['images'], 'image')}, "
+        f"ground truth: {esc(gt['source'])} ({esc(gt['kind'])}): {plural(gt['images'], 'image')}, "
         f"{plural(gt['annotations'], 'box')}",
         soft_wrap=True,
     )
@@ -146,4 +153,4 @@ def render_eval(report: EvalReport, console: Console) -> None:
             soft_wrap=True,
         )
     for note in drop_notes(report):
-        console.print(f"[yellow]{note}[/yellow]")
+        console.print(f"[yellow]{esc(note)}[/yellow]")
