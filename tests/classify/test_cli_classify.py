@@ -179,3 +179,18 @@ def test_help_and_lazy_torch(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     for option in ("--box-head", "--balance", "--resume", "--monitor", "Default: adam"):
         assert option in text
+
+
+def test_train_names_only_the_files_it_wrote(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # the file list on one line
+    data = make_folder(tmp_path / "data", per_class=4, classes=("square", "hbar"))
+    args = ["train", data, "--epochs", "1", *[a for a in TINY if a != "--quiet"]]
+    for plots, pngs in (("--no-plots", []), ("--plots", ["confusion.png", "history.png", "mistakes.png"])):
+        code, out, err = run([*args, "--out", tmp_path / plots, plots], capsys)
+        assert code == 0, err
+        names = sorted(p.name for p in (tmp_path / plots).iterdir() if not p.name.startswith("."))
+        assert sorted(n for n in names if n.endswith(".png")) == pngs
+        line = next(ln for ln in out.splitlines() if ln.startswith("wrote "))
+        assert line == f"wrote {len(names)} files to {tmp_path / plots}: {', '.join(names)}"

@@ -250,9 +250,8 @@ def train_command(
         console.print(
             f"[yellow]skipped {len(result.skipped)} unreadable images (listed in skipped.txt)[/yellow]"
         )
-    console.print(
-        f"wrote {esc(result.out)}/best.pt, last.pt, metrics.json, history.csv, confusion.png, mistakes.png"
-    )
+    written = [f.name for f in result.files if f.is_file()]  # what this run wrote (no plots with --no-plots)
+    console.print(f"wrote {len(written)} files to {esc(result.out)}: {esc(', '.join(written))}")
 
 
 @classify_app.command("eval")
