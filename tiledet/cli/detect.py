@@ -18,6 +18,11 @@ detect_app = typer.Typer(
     add_completion=False,
 )
 
+_TRUST_HELP = (
+    "Load the weights with Ultralytics' full unpickling, which can run code hidden in the file: only for "
+    "files you trust. Without it, weights load with an allow-list of the classes an Ultralytics "
+    "checkpoint holds, and anything else is refused. Default: off."
+)
 _MERGE_HELP = (
     "How boxes of overlapping tiles are merged: greedy-nmm (merge matching boxes into the best one, "
     "union box, best score; SAHI's default) or nms (keep the best, drop the rest). Default: greedy-nmm."
@@ -69,6 +74,7 @@ def yolo_command(
     force: bool = typer.Option(False, "--force", help="Write --save-images into a non-empty folder "
                                "tiledet did not write, never touching its files (an --out file tiledet "
                                "did not write is never replaced). Default: off."),
+    trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
     """Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged.
@@ -83,6 +89,7 @@ def yolo_command(
     slicing = SliceConfig(
         tile=tile, overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
         merge_threshold=merge_threshold, full_pass=full_pass, max_det=max_det, device=device, engine=engine,
+        trust_weights=trust_weights,
     )
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
@@ -159,6 +166,8 @@ def train_yolo_command(
     ),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder tiledet did not "
                                "create (its files are kept). Default: off."),
+    trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP.replace(
+        "the weights", "a .pt --model (and the checkpoints training writes)")),
     quiet: bool = typer.Option(False, "--quiet", help="No Ultralytics progress output. Default: off."),
 ) -> None:
     """Train Ultralytics YOLO on a tiled dataset, offline, within a GPU memory budget."""
@@ -169,6 +178,7 @@ def train_yolo_command(
         batch=batch if batch == "auto" else (int(batch) if batch.isdigit() else batch),
         gpu_memory=gpu_memory, device=device, workers=workers, seed=seed, optimizer=optimizer, lr0=lr0,
         nbs=nbs, patience=patience, force=force, verbose=not quiet, evaluate_full=val_full,
+        trust_weights=trust_weights,
     )
     report = train_yolo(cfg)
     if not quiet:

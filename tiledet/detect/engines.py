@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError, InputError, TiledetError
 
 if TYPE_CHECKING:
     from tiledet.detect.yolo_predict import YoloPredictor
@@ -187,15 +187,16 @@ def _exported_path(folder: Path, engine: str) -> Path:
     return folder / ("model.onnx" if engine == "onnx" else "model_openvino_model/model.xml")
 
 
-def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
+def export_engine(weights: Path, engine: str, imgsz: int, trust_weights: bool = False) -> Path:
     """Export ``weights`` to ``engine`` once (Ultralytics' exporter, dynamic shapes) and return the file.
 
     The export runs in a temporary folder that is renamed into the cache when complete, so an
-    interrupted export never leaves a half-written model behind.
+    interrupted export never leaves a half-written model behind. The weights are unpickled safely
+    (:mod:`tiledet.detect.safe_weights`) unless ``trust_weights``.
 
     Raises:
         ConfigError: when the engine's packages are not installed.
-        InputError: when the export fails.
+        InputError: when the export fails, or the weights hold classes a checkpoint should not.
     """
     missing = missing_packages(engine)
     if missing:
@@ -216,7 +217,7 @@ def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
         if ".pt" in str(work):
             raise InputError(f"{work}: temporary folder path contains '.pt'; set TMPDIR elsewhere")
         shutil.copy2(weights, work / "model.pt")
-        _run_export(work / "model.pt", engine, imgsz)
+        _run_export(work / "model.pt", engine, imgsz, weights, trust_weights)
         exported = _exported_path(work, engine)
         if not exported.is_file():
             raise InputError(f"{weights}: Ultralytics' {engine} export wrote no model")
@@ -235,9 +236,11 @@ def export_engine(weights: Path, engine: str, imgsz: int) -> Path:
     return target
 
 
-def _run_export(pt: Path, engine: str, imgsz: int) -> None:
+def _run_export(pt: Path, engine: str, imgsz: int, weights: Path, trust_weights: bool) -> None:
+    """Ultralytics' export of ``pt`` (a copy of the user's ``weights``, named in errors)."""
     import warnings
 
+    from tiledet.detect.safe_weights import weights_loading
     from tiledet.detect.yolo_model import offline_ultralytics, ultralytics_verbosity
 
     offline_ultralytics()
@@ -247,9 +250,12 @@ def _run_export(pt: Path, engine: str, imgsz: int) -> None:
     if engine == "onnx":
         args["simplify"] = importlib.util.find_spec("onnxslim") is not None
     try:
-        with ultralytics_verbosity(False), warnings.catch_warnings():
+        with (weights_loading(weights, trust=trust_weights), ultralytics_verbosity(False),
+              warnings.catch_warnings()):
             warnings.simplefilter("ignore")  # torch.jit deprecation notes from the exporter
             YOLO(str(pt)).export(**args)
+    except TiledetError:
+        raise
     except Exception as e:  # the exporter raises many kinds; report them in one line
         raise InputError(f"{engine} export of {pt.name} failed ({type(e).__name__}: {e})") from e
 
@@ -262,7 +268,7 @@ def _make(predictor: YoloPredictor, name: str) -> Engine:
                            bf16=name == "torch-bf16")
     if name == "openvino" and cuda:
         raise ConfigError("--engine openvino runs on the CPU; use --device cpu (or --engine torch on CUDA)")
-    path = export_engine(predictor.loaded.weights, name, predictor.tile)
+    path = export_engine(predictor.loaded.weights, name, predictor.tile, predictor.cfg.trust_weights)
     return OnnxEngine(path, cuda) if name == "onnx" else OpenVinoEngine(path)
 
 

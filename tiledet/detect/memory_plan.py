@@ -141,13 +141,14 @@ def _profile_text(profile: Mapping[int, int]) -> str:
 
 def measure_profile(
     model_cfg: str, num_classes: int, imgsz: int, device: object, batches: Sequence[int] = PROFILE_BATCHES,
-    amp: bool = True, budget_bytes: int | None = None,
+    amp: bool = True, budget_bytes: int | None = None, trust_weights: bool = False,
 ) -> dict[int, int]:
     """Peak allocated CUDA memory of one real training step per batch size (CUDA only).
 
     A step is forward, Ultralytics' detection loss on a few synthetic boxes per image, backward and
     an AdamW step, with an EMA copy of the model resident, under AMP when ``amp``. Measuring stops
     early at a batch whose peak already exceeds ``budget_bytes``, or at an out-of-memory error.
+    A ``.pt`` ``model_cfg`` is read safely unless ``trust_weights`` (``--trust-weights``).
 
     Raises:
         ConfigError: when ``device`` is not a CUDA device.
@@ -158,7 +159,7 @@ def measure_profile(
         raise ConfigError("the memory profile is measured on CUDA only (--gpu-memory needs a CUDA device)")
     from tiledet.detect.yolo_train import build_training_model
 
-    model = build_training_model(model_cfg, num_classes, device)
+    model = build_training_model(model_cfg, num_classes, device, trust_weights=trust_weights)
     ema = [p.detach().clone() for p in model.parameters()]  # stands in for the EMA model
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     profile: dict[int, int] = {}

@@ -52,10 +52,12 @@ def _clean(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def evaluate_val_full(weights: Path, info: DatasetInfo, imgsz: int, device: str, od: OutputDir) -> dict:
+def evaluate_val_full(weights: Path, info: DatasetInfo, imgsz: int, device: str, od: OutputDir,
+                      trust_weights: bool = False) -> dict:
     """Sliced inference of ``weights`` on the dataset's untiled val scenes, scored with tiledet eval.
 
-    Writes ``val_full/dets.json`` and ``val_full/metrics.json`` into ``od``.
+    Writes ``val_full/dets.json`` and ``val_full/metrics.json`` into ``od``. ``trust_weights``: load
+    ``weights`` with full unpickling (``--trust-weights``), else safely.
 
     Returns:
         Summary: ``AP50``, ``AP``, the scene and box counts, seconds and the slicing settings.
@@ -67,7 +69,8 @@ def evaluate_val_full(weights: Path, info: DatasetInfo, imgsz: int, device: str,
     assert info.val_full is not None  # caller checks; not user input
     scenes = val_full_scenes(info.val_full)
     slicing = SliceConfig(tile=info.tile or imgsz, overlap=info.overlap if info.overlap is not None else 0.2,
-                          conf=VAL_FULL_CONF, merge=VAL_FULL_MERGE, device=device)
+                          conf=VAL_FULL_CONF, merge=VAL_FULL_MERGE, device=device,
+                          trust_weights=trust_weights)
     predictor = YoloPredictor(weights, slicing)
     entries: list[dict] = []
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError, InputError, TiledetError
 
 log = logging.getLogger(__name__)
 
@@ -153,19 +153,28 @@ def _check_weights_file(weights: Path) -> None:
         raise InputError(f"{weights}: weights must be an Ultralytics .pt checkpoint (suffix .pt)")
 
 
-def load_detection_model(weights: str | Path, device: object) -> LoadedModel:
+def load_detection_model(weights: str | Path, device: object, trust_weights: bool = False) -> LoadedModel:
     """Load an Ultralytics ``.pt`` detection checkpoint (local file only), fused, in eval mode.
 
+    The file is unpickled by :func:`tiledet.detect.safe_weights.read_yolo_checkpoint` (it cannot run
+    code) unless ``trust_weights`` (``--trust-weights``: Ultralytics' full unpickling).
+
     Raises:
-        InputError: when the file is missing, not a checkpoint, or not a detection model.
+        InputError: when the file is missing, not a checkpoint, not a detection model, or (unless
+            ``trust_weights``) holds anything but the classes an Ultralytics checkpoint holds.
     """
     weights = Path(weights)
     _check_weights_file(weights)
     offline_ultralytics()
     from ultralytics.nn.tasks import load_checkpoint
 
+    from tiledet.detect.safe_weights import weights_loading
+
     try:
-        model, ckpt = load_checkpoint(str(weights), device=device, fuse=True)
+        with weights_loading(weights, trust=trust_weights):
+            model, ckpt = load_checkpoint(str(weights), device=device, fuse=True)
+    except TiledetError:
+        raise
     except Exception as e:  # torch/pickle errors of every kind: not a usable checkpoint
         reason = f"{type(e).__name__}: {e}"
         raise InputError(f"{weights}: cannot load as an Ultralytics checkpoint ({reason})") from e

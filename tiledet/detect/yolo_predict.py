@@ -47,6 +47,9 @@ class SliceConfig:
         max_det: most boxes kept per window and per scene after merging.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         engine: ``torch``, ``torch-bf16``, ``onnx``, ``openvino`` or ``auto`` (:mod:`.engines`).
+        trust_weights: unpickle the weights with Ultralytics' full unpickler, which can run code
+            (``--trust-weights``); by default they load with an allow-list of classes
+            (:mod:`tiledet.detect.safe_weights`).
     """
 
     tile: int | None = None
@@ -61,6 +64,7 @@ class SliceConfig:
     max_det: int = 10000
     device: str = "auto"
     engine: str = "torch"
+    trust_weights: bool = False
 
     def __post_init__(self) -> None:
         if self.tile is not None and (int(self.tile) != self.tile or self.tile < 32):
@@ -200,7 +204,7 @@ class YoloPredictor:
 
         self.cfg = cfg or SliceConfig()
         self.device = resolve_device(self.cfg.device)
-        self.loaded = load_detection_model(weights, self.device)
+        self.loaded = load_detection_model(weights, self.device, trust_weights=self.cfg.trust_weights)
         self.tile = int(self.cfg.tile or self.loaded.train_imgsz or DEFAULT_TILE)
         self.class_names = self.loaded.class_names
         self.stride = self.loaded.stride

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tiledet.detect.yolo_data import DatasetInfo, inspect_dataset, resolve_model_source, write_resolved_yaml
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError, InputError, TiledetError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class TrainConfig:
         verbose: let Ultralytics print its progress (the CLI sets it).
         evaluate_full: score sliced inference on ``annotations/val_full.json`` when present.
         plots: let Ultralytics draw its curves and sample batches (local font, no download).
+        trust_weights: unpickle a ``.pt`` model (and the checkpoints training writes) with
+            Ultralytics' full unpickler, which can run code (``--trust-weights``); by default every
+            checkpoint loads with an allow-list of classes (:mod:`tiledet.detect.safe_weights`).
     """
 
     data: Path
@@ -79,6 +82,7 @@ class TrainConfig:
     verbose: bool = False
     evaluate_full: bool = True
     plots: bool = True
+    trust_weights: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", Path(self.data))
@@ -119,9 +123,12 @@ class TrainReport:
         return asdict(self)
 
 
-def build_training_model(model_cfg: str, num_classes: int, device: object) -> object:
+def build_training_model(model_cfg: str, num_classes: int, device: object,
+                         trust_weights: bool = False) -> object:
     """A ``DetectionModel`` in train mode on ``device`` with Ultralytics' default hyper-parameters
-    attached (so ``model(batch_dict)`` computes the detection loss); used by the memory profile."""
+    attached (so ``model(batch_dict)`` computes the detection loss); used by the memory profile.
+    A ``.pt`` is read safely unless ``trust_weights`` (:mod:`tiledet.detect.safe_weights`)."""
+    from tiledet.detect.safe_weights import weights_loading
     from tiledet.detect.yolo_model import offline_ultralytics
 
     offline_ultralytics()
@@ -129,14 +136,15 @@ def build_training_model(model_cfg: str, num_classes: int, device: object) -> ob
     from ultralytics.nn.tasks import DetectionModel
 
     source = resolve_model_source(model_cfg)
-    if source.suffix == ".pt":
-        from ultralytics.nn.tasks import load_checkpoint
+    with weights_loading(source, trust=trust_weights):
+        if source.suffix == ".pt":
+            from ultralytics.nn.tasks import load_checkpoint
 
-        base, _ = load_checkpoint(str(source), device="cpu")
-        model = DetectionModel(base.yaml, nc=num_classes, verbose=False)
-        model.load(base)
-    else:
-        model = DetectionModel(str(source), nc=num_classes, verbose=False)
+            base, _ = load_checkpoint(str(source), device="cpu")
+            model = DetectionModel(base.yaml, nc=num_classes, verbose=False)
+            model.load(base)
+        else:
+            model = DetectionModel(str(source), nc=num_classes, verbose=False)
     model.args = get_cfg()
     return model.to(device).train()
 
@@ -167,7 +175,8 @@ def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: objec
     plan_info: dict = {"applicable": True, "budget_bytes": budget, "device_total_bytes": int(total)}
     if cfg.batch != "auto":
         return int(cfg.batch), f"batch {cfg.batch} as given", plan_info
-    profile = measure_profile(cfg.model, info.num_classes, imgsz, device, budget_bytes=budget)
+    profile = measure_profile(cfg.model, info.num_classes, imgsz, device, budget_bytes=budget,
+                              trust_weights=cfg.trust_weights)
     plan = plan_batch(profile, budget)
     plan_info["plan"] = plan.to_dict()
     return plan.batch, plan.reason, plan_info
@@ -200,10 +209,21 @@ def _set_memory_cap(device: object, gpu_memory: dict) -> None:
 def train_yolo(cfg: TrainConfig) -> TrainReport:
     """Train YOLO on ``cfg.data`` into ``cfg.out`` (see the module docstring).
 
+    Every checkpoint read on the way (a ``.pt`` model, the weights training writes) is unpickled
+    safely (:func:`tiledet.detect.safe_weights.weights_loading`) unless ``cfg.trust_weights``.
+
     Raises:
-        InputError: missing/invalid dataset or model; ConfigError: bad settings, CUDA requested
-            without CUDA, a GPU budget too small for batch 1.
+        InputError: missing/invalid dataset or model, a ``.pt`` that holds classes a checkpoint
+            should not; ConfigError: bad settings, CUDA requested without CUDA, a GPU budget too
+            small for batch 1.
     """
+    from tiledet.detect.safe_weights import weights_loading
+
+    with weights_loading(cfg.model, trust=cfg.trust_weights):
+        return _train_yolo(cfg)
+
+
+def _train_yolo(cfg: TrainConfig) -> TrainReport:
     from tiledet.detect.yolo_model import offline_ultralytics, resolve_device, ultralytics_verbosity
     from tiledet.outdir import OutputDir
 
@@ -243,7 +263,8 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
         if cfg.evaluate_full and info.val_full is not None:
             from tiledet.detect.yolo_eval import evaluate_val_full
 
-            report.val_full = evaluate_val_full(Path(report.best_weights), info, imgsz, str(device), od)
+            report.val_full = evaluate_val_full(Path(report.best_weights), info, imgsz, str(device), od,
+                                                trust_weights=cfg.trust_weights)
         od.remove_stale()
         od.write_json("run.json", report.to_dict())
     return report
@@ -269,6 +290,8 @@ def _build_yolo(source: Path) -> object:
 
     try:
         yolo = YOLO(str(source), task="detect") if source.suffix == ".yaml" else YOLO(str(source))
+    except TiledetError:
+        raise
     except Exception as e:  # a YAML that is not a model, a broken checkpoint
         raise InputError(f"--model {source}: not a YOLO model ({type(e).__name__}: {e})") from e
     if yolo.task != "detect" or type(yolo.model).__name__ != "DetectionModel":
