@@ -65,11 +65,16 @@ def cfg_for(tmp_path: Path, labels: Path, images: Path, **kw: object) -> Convert
 
 
 def tree(root: Path) -> dict[str, bytes | str]:
-    """Every file under ``root``: relative path -> bytes (or ``-> target`` for symlinks)."""
+    """Every file under ``root``: relative path -> bytes (``-> target`` for symlinks, the listed names
+    for the manifest; the lock file left out)."""
     out: dict[str, bytes | str] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_symlink():
+        if path.name == ".tiledet.lock":
+            continue
+        if path.name == ".tiledet-manifest.json":  # fingerprints name inodes and times: compare names
+            out[rel] = "files: " + " ".join(json.loads(path.read_text())["files"])
+        elif path.is_symlink():
             out[rel] = "-> " + os.readlink(path)
         elif path.is_file():
             out[rel] = path.read_bytes()
@@ -470,7 +475,7 @@ def test_chips_through_the_pipeline(tmp_path: Path) -> None:
     assert data["to"] == "chips" and data["chips"]["chip_size"] == 16
     assert data["written_boxes"] == 2 == data["input_boxes"] - data["dropped_boxes"]
     assert sorted(p.name for p in out.iterdir()) == [
-        ".tiledet-manifest.json", "chips.csv", "chips.yaml", "report.json", "train", "val"
+        ".tiledet-manifest.json", ".tiledet.lock", "chips.csv", "chips.yaml", "report.json", "train", "val"
     ]
     object_chips = [p for p in out.rglob("*.png") if p.parent.name != "background"]
     assert len(object_chips) == 2 and report.chips is not None

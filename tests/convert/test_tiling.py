@@ -30,11 +30,14 @@ def _scene(folder: Path, name: str, size_wh: tuple[int, int], seed: int = 0, **k
 
 
 def _files(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    """sha256 of every file; the manifest by the names it lists (its fingerprints name inodes and times)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.name == ".tiledet-manifest.json":
+            out[str(p.relative_to(root))] = " ".join(json.loads(p.read_text())["files"])
+        elif p.is_file() and p.name != ".tiledet.lock":
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
 
 
 @pytest.fixture

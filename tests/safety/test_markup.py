@@ -21,6 +21,12 @@ from .data import dataset, write_csv, write_png
 NAMES = ("[/red]", "[bold]x", ":car:")
 
 
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich wraps at 80 columns; long temporary paths must not be split across lines."""
+    monkeypatch.setenv("COLUMNS", "2000")
+
+
 def _run(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     captured = capsys.readouterr()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +67,12 @@ def _device(name: str):
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available")
     return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` lies inside ``folder`` (real paths)."""
+    real, root = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return root in real.parents
 
 
 def _resume_config(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
@@ -153,7 +160,11 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
         from tiledet.classify.models import build_model
 
         build_model(cfg.model, 2, size, **{k: v for k, v in cfg.factory_options().items() if k != "weights"})
-    with OutputDir(cfg.out, command="classify train", force=cfg.force, sources=[cfg.data, cfg.resume]) as od:
+    # Every input is protected. `--resume RUN/last.pt --out RUN` continues a run in place: that
+    # checkpoint is already in memory, and RUN's ownership rules still decide what may be replaced.
+    resume = cfg.resume if cfg.resume is None or not _inside(cfg.resume, cfg.out) else None
+    sources = [cfg.data, resume, cfg.model_options.get("weights") or None]
+    with OutputDir(cfg.out, command="classify train", force=cfg.force, sources=sources) as od:
         data = _load_data(cfg, size, progress)
         if ckpt is not None and list(ckpt["class_names"]) != data.class_names:
             raise InputError(
