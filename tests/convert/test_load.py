@@ -49,6 +49,20 @@ def test_resolve_accounts_for_every_box(tmp_path):
     assert all(d.source == "labels.csv" for d in result.drops)
 
 
+def test_reader_image_drops_are_not_input_boxes(tmp_path):
+    from tiledet.labels import Drop
+
+    b = RawLabelsBuilder(location_unit="line")
+    src = b.add_source("labels/a.txt")
+    b.add_image("a.png")
+    b.add_box("a.png", (1, 1, 5, 5), 0, src, 1)
+    b.drops.append(Drop("list.txt", "image", "missing_image", "gone.png: image not found", "gone.png"))
+    Image.new("RGB", (10, 10)).save(tmp_path / "a.png")
+    result = resolve(b.build(), ClassMap.from_names(["car"]), tmp_path)
+    assert result.input_boxes == 1 == result.dataset.num_boxes  # a box-less missing image is no box
+    assert [d.image for d in result.drops] == ["gone.png"]
+
+
 def test_resolve_without_images_uses_declared_sizes():
     b = RawLabelsBuilder()
     src = b.add_source("gt.json")

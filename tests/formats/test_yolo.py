@@ -337,6 +337,37 @@ def test_read_missing_and_unreadable_images_are_accounted(tmp_path):
     ]
 
 
+def test_read_data_yaml_accounts_for_label_files_without_an_image(yolo_ds, tmp_path, capsys):
+    _write(yolo_ds / "labels/train/orphan.txt", "0 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.1 0.1\nbad line\n")
+    _write(yolo_ds / "labels/val/sub/empty_orphan.txt", "")
+    _write(yolo_ds / "labels/val/classes.txt", "car\nbus\n")  # not a label file
+    raw = read(yolo_ds / "data.yaml", ReadOptions())
+    orphan, empty = str(yolo_ds / "labels/train/orphan.txt"), str(yolo_ds / "labels/val/sub/empty_orphan.txt")
+    got = sorted((d.source, d.location, d.reason, d.image) for d in raw.drops if "orphan" in d.source)
+    assert got == [
+        (orphan, "line 1", "missing_image", "images/train/orphan"),
+        (orphan, "line 2", "missing_image", "images/train/orphan"),
+        (orphan, "line 3", "malformed", "images/train/orphan"),
+        (empty, "image", "missing_image", "images/val/sub/empty_orphan"),
+    ]
+    missing = [d for d in raw.drops if d.reason == "missing_image"]
+    assert all(d.detail == f"{d.source}: no image for this label file" for d in missing)
+    assert len(read(yolo_ds / "data.yaml", ReadOptions(split="val")).drops) == 1  # only the val labels
+    with pytest.raises(InputError, match=r"empty_orphan\.txt: no image for this label file"):
+        read(yolo_ds / "data.yaml", ReadOptions(strict=True, split="val"))
+    from tiledet.cli import main
+
+    out = tmp_path / "out"
+    assert main(["convert", str(yolo_ds / "data.yaml"), "--out", str(out), "--to", "coco", "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    # 2 boxes + 1 malformed line in the labels with images, 2 boxes + 1 malformed line in orphan.txt
+    assert report["input_boxes"] == 6 and report["written_boxes"] == 2
+    assert report["dropped"]["missing_image"] == 2 and report["dropped"]["malformed"] == 2
+    assert report["input_boxes"] == report["written_boxes"] + report["dropped_boxes"]
+    assert report["skipped_images"] == {"missing_image": 1}
+    assert {d["source"] for d in report["drops"] if d["reason"] == "missing_image"} == {orphan, empty}
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [

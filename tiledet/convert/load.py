@@ -185,7 +185,8 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
             drops.append(Drop(raw.sources[0] if raw.sources else "", "image", reason, detail, name))
     dataset = _group(names, sizes, codes, clipped, class_ids, keep, class_map)
     splits = {name: raw.image_splits[name] for name in names if name in raw.image_splits}
-    return LoadResult(dataset, drops, n + len(raw.drops), image_splits=splits)
+    records = sum(d.location != "image" for d in raw.drops)  # a reader's image-level drop is no box
+    return LoadResult(dataset, drops, n + records, image_splits=splits)
 
 
 def _drop_reason(

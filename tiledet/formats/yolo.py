@@ -8,7 +8,9 @@ every image's size from its header.
 Reading: :func:`read` accepts an Ultralytics ``data.yaml`` (``path``; ``train``/``val``/``test`` as a
 folder, a ``.txt`` list of images, or a list of those; ``names`` as list or ``{index: name}``) or a
 folder of label files plus ``ReadOptions.images_dir``. Labels are found the Ultralytics way: the last
-``/images/`` segment of the image path becomes ``/labels/`` and the suffix ``.txt``. A relative
+``/images/`` segment of the image path becomes ``/labels/`` and the suffix ``.txt``; a label file in
+the ``labels`` folder of a split's image folder that no image has is not lost: its boxes are dropped
+as ``missing_image`` (an empty one is listed as an unusable image). A relative
 ``path`` in a ``data.yaml`` is taken relative to the yaml file's folder (Ultralytics would use its
 global datasets folder) and, when that folder does not exist, the yaml's own folder is the root.
 Relative entries of a ``.txt`` image list are relative to the list's folder. A ``classes.txt`` in a
@@ -351,15 +353,44 @@ def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
         raise InputError(f"{path}: lists no split ('train', 'val' or 'test')")
     names = _yaml_names(data, path)
     builder = RawLabelsBuilder(location_unit="line", strict=options.strict)
+    used: set[Path] = set()
+    label_dirs: dict[Path, Path] = {}  # labels folder -> its images folder
     for split in splits:
         entries = data[split] if isinstance(data[split], list) else [data[split]]
         for entry in entries:
+            label_dirs.update(_label_dir(str(entry), root))
             for image_path in _split_images(str(entry), root, path, split):
                 name = _relative_name(image_path, base)
+                used.add(label_path_for(image_path))
                 if name not in builder.images:
                     _add_image(builder, name, image_path, label_path_for(image_path))
                     builder.image_splits[name] = split
+    for labels, images in label_dirs.items():
+        for label in sorted(p for p in labels.rglob("*.txt") if p not in used and p.name != "classes.txt"):
+            image = (images / label.relative_to(labels)).with_suffix("")  # its suffix is not known
+            _drop_orphan(builder, label, _relative_name(image, base))
     return builder.build(class_names=names)
+
+
+def _label_dir(entry: str, root: Path) -> dict[Path, Path]:
+    """``{labels folder: images folder}`` of a split entry that is an image folder with a separate
+    ``labels`` folder (Ultralytics' ``/images/`` -> ``/labels/``); empty otherwise."""
+    target = Path(os.path.abspath(Path(entry) if Path(entry).is_absolute() else root / entry))
+    if not target.is_dir():
+        return {}
+    labels = label_path_for(target / "x.jpg").parent
+    return {labels: target} if labels != target and labels.is_dir() else {}
+
+
+def _drop_orphan(builder: RawLabelsBuilder, label: Path, name: str) -> None:
+    """Account for a label file without an image (``name``: the image's name, no suffix): its boxes,
+    or the file itself when it has none, are dropped as ``missing_image``."""
+    _, _, line_nos, bad = parse_label_lines(read_text_file(label))
+    src = builder.add_source(str(label))
+    for line_no, reason in bad:
+        builder.drop(src, line_no, reason, image=name)
+    problem = ("missing_image", f"{label}: no image for this label file")
+    _drop_image(builder, name, label, src, line_nos, problem)
 
 
 def read_label_folder(folder: Path, options: ReadOptions) -> RawLabels:
