@@ -78,6 +78,9 @@ def test_entries_are_matched_by_name_or_id(entry: dict, image_id: int, category_
         (det(image_id=1, category_id=9, score="high"), "malformed"),
         (det(image_id=1, category_id=9, score="0.5"), "malformed"),
         (det(image_id=1, category_id=9, bbox=[0, 0, [1], 1]), "malformed"),
+        (det(image_id=1, category_id=9, bbox=[True, 0, 3, 3]), "malformed"),  # numpy would read 1
+        (det(image_id=1, category_id=9, score=True), "malformed"),
+        (det(image_id=1, category_id=True), "unknown_category"),
         ({"image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]}, "malformed"),  # no score
         (det(category_id=9), "malformed"),  # no image key
         (det(image_id=1), "malformed"),  # no category key
@@ -100,6 +103,9 @@ def test_bad_entries_are_counted_and_dropped(entry: object, kind: str) -> None:
         (det(image_id=1, category_name="tank"), "entry 0: unknown category 'tank'"),
         (det(image_id=1, category_id=5, bbox=[0, 0, -1, 1]), "entry 0: invalid box"),
         (det(image_id=1, category_id=5, score="x"), "entry 0: non-numeric"),
+        (det(image_id=1, category_id=5, score=False), "entry 0: non-numeric"),
+        (det(image_id=True, category_id=5), "entry 0: unknown image image_id True is not an integer"),
+        (det(image_id=1, category_id=5.5), "entry 0: unknown category category_id 5.5 is not an integer"),
         ({"bbox": [0, 0, 1, 1]}, "entry 0: malformed"),
     ],
 )

@@ -152,6 +152,11 @@ def test_parse_coco_dict_hand_computed():
         (_ann(3, [1, 2, 3, -0.5]), "negative width or height"),
         (_ann(3, [1, 2, 3, 4], image_id=99), "unknown image_id 99"),
         (_ann(3, [1, 2, 3, 4], category_id=1), "unknown category_id 1"),
+        (_ann(3, [1, 2, 3, 4], category_id=True, image_id=7), "category_id must be an integer, got True"),
+        (_ann(3, [1, 2, 3, 4], category_id=2.0), "category_id must be an integer, got 2.0"),
+        (_ann(3, [1, 2, 3, 4], category_id=2.5), "category_id must be an integer, got 2.5"),
+        (_ann(3, [1, 2, 3, 4], image_id=True), "image_id must be an integer, got True"),
+        (_ann(3, [1, 2, 3, 4], image_id="7"), "image_id must be an integer, got '7'"),
         (_ann(3, [1, 2, 3, 4], iscrowd=1), CROWD_DETAIL),
     ],
 )
@@ -276,3 +281,29 @@ def test_xyxy_to_xywh_hand_computed_and_copy():
     assert xyxy_to_xywh(xyxy).tolist() == [[10.0, 20.0, 5.5, 10.0], [0.0, 0.0, 0.0, 0.0]]
     assert xyxy[0, 2] == 15.5  # input untouched
     assert xyxy_to_xywh(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_cli_boolean_category_id_is_no_class_1(tmp_path, capsys):
+    from tiledet.cli import main
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (100, 80)).save(tmp_path / "in" / "x.png")
+    gt = _coco([_ann(1, [0, 0, 5, 5]), _ann(2, [10, 10, 5, 5], category_id=True)],
+               categories=[{"id": 1, "name": "bus"}, {"id": 2, "name": "car"}])  # fmt: skip
+    (tmp_path / "in" / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dets.json").write_text(json.dumps([{"image_id": 7, "category_id": 1, "bbox": [10, 10, 5, 5],
+                                                     "score": 0.9}]))  # fmt: skip
+    source = tmp_path / "in" / "gt.json"
+    convert = ["convert", str(source), "--images", str(tmp_path / "in"), "--to", "coco", "--quiet"]
+    assert main([*convert, "--out", str(tmp_path / "a")]) == 0
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["written_boxes"] == 1 and report["dropped"]["malformed"] == 1
+    assert report["drops"][0]["detail"] == "category_id must be an integer, got True"
+    assert main([*convert, "--out", str(tmp_path / "b"), "--strict"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'in' / 'gt.json'}:annotation id 2: category_id must be an integer, got True"
+    )
+    assert main(["eval", str(tmp_path / "in" / "gt.json"), str(tmp_path / "dets.json"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'in' / 'gt.json'}:annotation 1: category_id must be an integer, got True"
+    )

@@ -264,11 +264,25 @@ def _fields(entry: object) -> tuple[object, object, object, object, object, obje
     return fname, iid, cname, cid, bbox, score
 
 
+def _key_detail(name: object, ident: object, key: str) -> str:
+    """What an entry named its image or class by, for messages (an id that is no integer says so)."""
+    if name is not None:
+        return repr(name)
+    if not is_finite_number(ident) or ident != int(ident):  # type: ignore[call-overload]
+        return f"{key} {ident!r} is not an integer"
+    return repr(ident)
+
+
+def _has_bool(rows: list) -> bool:
+    """Whether a row holds a ``bool`` (numpy reads ``[True, 0, 5, 5, 0.9]`` as numbers)."""
+    return any(type(v) is bool for row in rows for v in row)
+
+
 def _numeric(rows: list, counts: DetectionCounts, index: list[int]) -> tuple[np.ndarray, list[int]]:
     """(M, 5) float64 ``x, y, w, h, score`` of ``rows``; rows with non-numbers become NaN and are noted."""
     try:
         array = np.array(rows)
-        if (array.dtype.kind in "fi" and array.ndim == 2) or not rows:
+        if not rows or (array.dtype.kind in "fi" and array.ndim == 2 and not _has_bool(rows)):
             return array.astype(np.float64).reshape(-1, 5), []
     except (TypeError, ValueError):
         pass
@@ -310,11 +324,11 @@ def match_detections(
         fname, iid, cname, cid, bbox, score = f
         img = image_of(fname, iid)
         if img < 0:
-            _problem(counts, strict, source, "unknown_image", i, repr(fname if fname is not None else iid))
+            _problem(counts, strict, source, "unknown_image", i, _key_detail(fname, iid, "image_id"))
             continue
         cat = category_of(cname, cid)
         if cat < 0:
-            _problem(counts, strict, source, "unknown_category", i, repr(cname if cname is not None else cid))
+            _problem(counts, strict, source, "unknown_category", i, _key_detail(cname, cid, "category_id"))
             continue
         keep_index.append(i)
         rows.append((*bbox, score))

@@ -113,9 +113,11 @@ def _annotations_ok(anns: list, image_ids: set[int], cat_ids: set[int]) -> bool:
         return False
     if bbox.dtype.kind not in "fi" or bbox.shape != (len(anns), 4) or not np.isfinite(bbox).all():
         return False
+    if any(type(v) is bool for a in anns for v in a["bbox"]):  # numpy reads [True, 0, 5, 5] as ints
+        return False
     if (bbox[:, 2:] < 0).any():
         return False
-    if any(type(i) is not int or type(c) is not int for _, i, c in ids):
+    if any(type(a) is not int or type(i) is not int or type(c) is not int for a, i, c in ids):
         return False
     if not {i for _, i, _ in ids} <= image_ids or not {c for _, _, c in ids} <= cat_ids:
         return False
@@ -164,6 +166,9 @@ def _check_annotation(ann: object, i: int, image_ids: set[int], cat_ids: set[int
     where = f"annotation {i}"
     if not isinstance(ann, dict):
         raise FormatError(source, where, "not an object")
+    for key in ("id", "image_id", "category_id"):  # True == 1 and 1.0 == 1 in Python: check the type first
+        if key in ann and not is_int(ann[key]):
+            raise FormatError(source, where, f"{key} must be an integer, got {ann[key]!r}")
     if ann.get("image_id") not in image_ids:
         raise FormatError(source, where, f"image_id {ann.get('image_id')!r} is not in 'images'")
     if ann.get("category_id") not in cat_ids:

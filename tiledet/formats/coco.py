@@ -132,10 +132,13 @@ def _annotation_problem(ann: dict, image_names: dict[int, str], category_ids: se
         return f"bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}"
     if bbox[2] < 0 or bbox[3] < 0:
         return f"bbox has a negative width or height: {bbox!r}"
-    if ann.get("image_id") not in image_names:
-        return f"unknown image_id {ann.get('image_id')!r}"
-    if ann.get("category_id") not in category_ids:
-        return f"unknown category_id {ann.get('category_id')!r}"
+    for key in ("image_id", "category_id"):  # True == 1 and 1.0 == 1 in Python: check the type first
+        if not is_int(ann.get(key)):
+            return f"{key} must be an integer, got {ann.get(key)!r}"
+    if ann["image_id"] not in image_names:
+        return f"unknown image_id {ann['image_id']!r}"
+    if ann["category_id"] not in category_ids:
+        return f"unknown category_id {ann['category_id']!r}"
     if ann.get("iscrowd", 0) not in (0, False):
         return CROWD_DETAIL
     return ""
@@ -170,7 +173,7 @@ def parse_coco_dict(obj: dict, source: str, strict: bool = False) -> RawLabels:
             _record_problem(builder, source, f"annotations[{i}]", detail[:300])
             continue
         problem = _annotation_problem(ann, image_names, category_ids)
-        image = image_names.get(ann.get("image_id"), "")  # type: ignore[arg-type]
+        image = image_names.get(ann["image_id"], "") if is_int(ann.get("image_id")) else ""
         if problem:
             builder.drop(src, ann["id"], problem, image=image)
             continue
