@@ -133,12 +133,7 @@ def __getattr__(name: str) -> Any:
         module_name, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'tiledet' has no attribute {name!r}") from None
-    try:
-        value = getattr(importlib.import_module(module_name), attr)
-    except (ModuleNotFoundError, AttributeError) as e:
-        if isinstance(e, ModuleNotFoundError) and not module_name.startswith(str(e.name)):
-            raise  # a dependency of the module is missing: report that, not the name
-        raise AttributeError(f"tiledet.{name} is not available in this version ({module_name})") from e
+    value = getattr(importlib.import_module(module_name), attr)
     globals()[name] = value
     return value
 

@@ -7,7 +7,7 @@ filter type 2 (``Up``: each byte minus the byte above, modulo 256), computed wit
 subtraction; the filtered bytes are compressed with ``isal.isal_zlib`` (ISA-L, level 1), a drop-in
 zlib stream. The output is a standard 8-bit PNG (grey, RGB or RGBA), deterministic for given pixels.
 
-:func:`encode_png` returns None when it cannot help (ISA-L not installed, 16-bit or unusual
+:func:`encode_png` returns None when it cannot help (16-bit or unusual
 images); callers then use OpenCV.
 """
 
@@ -28,14 +28,6 @@ _COLOR_TYPE = {1: 0, 3: 2, 4: 6}
 def _chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def _compressor():
-    try:
-        from isal import isal_zlib
-    except ImportError:
-        return None
-    return isal_zlib
 
 
 def up_filtered(image_cv: np.ndarray) -> np.ndarray:
@@ -69,13 +61,13 @@ def up_filtered(image_cv: np.ndarray) -> np.ndarray:
 def encode_png(image_cv: np.ndarray) -> bytes | None:
     """PNG file bytes of ``image_cv`` (cv2 channel order), or None when this encoder does not apply.
 
-    Applies to non-empty uint8 images with 1, 3 or 4 channels when ISA-L (``isal``) is installed.
+    Applies to non-empty uint8 images with 1, 3 or 4 channels (ISA-L, ``isal``, is a dependency).
     """
-    isal_zlib = _compressor()
+    from isal import isal_zlib
+
     channels = 1 if image_cv.ndim == 2 else int(image_cv.shape[2])
     if (
-        isal_zlib is None
-        or image_cv.dtype != np.uint8
+        image_cv.dtype != np.uint8
         or image_cv.ndim not in (2, 3)
         or channels not in _COLOR_TYPE
         or image_cv.size == 0
