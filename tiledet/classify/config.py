@@ -8,13 +8,13 @@ from typing import Any
 
 from tiledet.classify.augment import parse_augment
 from tiledet.classify.models import MODEL_NAMES, model_options
+from tiledet.device import check_device_name
 from tiledet.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("plateau", "cosine", "none")
 BALANCE = ("none", "sampler", "loss")
 MONITORS = ("accuracy", "macro_recall", "loss")
-DEVICES = ("auto", "cpu", "cuda")
 #: Default input side per model when ``input_size`` is None.
 DEFAULT_INPUT = {"mlp": 32, "cnn": 32, "vgg": 32, "resnet18": 64}
 
@@ -49,7 +49,8 @@ class TrainConfig:
         val_fraction: share of each class to val when the data has no val split.
         test_fraction: share of each class to test when the data has no split folders.
         seed: seed of splits, initialisation, batch order, augmentation and dropout.
-        device: ``auto`` (cuda when available), ``cpu`` or ``cuda``.
+        device: ``auto`` (CUDA, then MPS, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``
+            (:mod:`tiledet.device`; stored normalised).
         amp: mixed precision (float16) on CUDA; ignored on CPU.
         workers: image-decoding threads / streaming DataLoader workers (>= 0).
         memory_limit_gib: decode the data set into memory when it fits in this many GiB, else stream.
@@ -94,7 +95,7 @@ class TrainConfig:
         _choice(self.scheduler, SCHEDULERS, "scheduler", "--scheduler")
         _choice(self.balance, BALANCE, "balance", "--balance")
         _choice(self.monitor, MONITORS, "monitor", "--monitor")
-        _choice(self.device, DEVICES, "device", "--device")
+        object.__setattr__(self, "device", check_device_name(self.device))
         parse_augment(self.augment)
         opts = dict(self.model_options)
         opts.pop("box_head", None)

@@ -19,6 +19,7 @@ import numpy as np
 
 from tiledet.classify.data import Samples, decode_samples, discover, read_rgb
 from tiledet.classify.metrics import box_iou, classification_metrics
+from tiledet.device import check_device_name, resolve_device
 from tiledet.errors import ConfigError, InputError
 
 MISTAKES = 32
@@ -108,7 +109,7 @@ class EvalConfig:
         split: ``train``, ``val`` or ``test``.
         out: folder for the evaluation files, or None (no files).
         batch_size: images per forward pass.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
         force: write into a non-empty folder not written by tiledet.
     """
 
@@ -120,14 +121,14 @@ class EvalConfig:
     device: str = "auto"
     force: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device_name(self.device))
 
-def _trainer_for(clf: Any, device_name: str):
+
+def _trainer_for(clf: Any, device: Any):
     from tiledet.classify.loop import Trainer
-    from tiledet.classify.train import _device
 
-    return Trainer(
-        clf.model, len(clf.class_names), clf.preprocess, _device(device_name), box_head=clf.box_head
-    )
+    return Trainer(clf.model, len(clf.class_names), clf.preprocess, device, box_head=clf.box_head)
 
 
 def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> dict:
@@ -140,6 +141,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> 
 
     from tiledet.classify import load_classifier
 
+    device = resolve_device(cfg.device)
     clf = load_classifier(cfg.checkpoint)
     train_cfg = clf.config
     fractions = float(train_cfg.get("val_fraction", 0.2)), float(train_cfg.get("test_fraction", 0.2))
@@ -151,7 +153,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> 
     if cfg.split not in data.splits or len(data.splits[cfg.split]) == 0:
         raise ConfigError(f"--split {cfg.split}: {cfg.data} has no such split (has {', '.join(data.splits)})")
     samples = decode_samples(data.splits[cfg.split], clf.input_size, data.skipped, 2, progress)
-    trainer = _trainer_for(clf, cfg.device)
+    trainer = _trainer_for(clf, device)
     run_cfg = SimpleNamespace(batch_size=cfg.batch_size, size=clf.input_size, workers=0)
     metrics, outputs = evaluate_samples(trainer, samples, clf.class_names, run_cfg)
     metrics = {"split": cfg.split, "skipped": len(data.skipped), **metrics}
@@ -198,12 +200,13 @@ def predict_images(
 
     from tiledet.classify import load_classifier
 
+    torch_device = resolve_device(device)
     clf = load_classifier(checkpoint)
     if top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {top_k}")
     k = min(top_k, len(clf.class_names))
     files = image_files(inputs)
-    trainer = _trainer_for(clf, device)
+    trainer = _trainer_for(clf, torch_device)
     header = ["file", "class", "confidence"] + [
         f"{w}_{j}" for j in range(2, k + 1) for w in ("class", "prob")
     ]

@@ -61,14 +61,6 @@ class TrainResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _device(name: str):
-    import torch
-
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available")
-    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
-
-
 def _inside(path: Path, folder: Path) -> bool:
     """True when ``path`` lies inside ``folder`` (real paths)."""
     real, root = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
@@ -149,13 +141,14 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
     """
     import torch
 
+    from tiledet.device import resolve_device
     from tiledet.outdir import OutputDir
 
+    device = resolve_device(cfg.device)
     ckpt = None
     if cfg.resume is not None:
         cfg, ckpt = _resume_config(cfg)
     size = cfg.size
-    device = _device(cfg.device)
     if ckpt is None:  # fail fast on options or an input too small for the network, before decoding
         from tiledet.classify.models import build_model
 

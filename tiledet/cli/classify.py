@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from tiledet.cli.richtext import esc, make_console
+from tiledet.device import DEVICE_HELP
 from tiledet.errors import ConfigError
 
 classify_app = typer.Typer(
@@ -174,9 +175,7 @@ def train_command(
         help="Share of each class to test when DATA has no split folders. Default: 0.2.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of split, init, batch order, augmentation. Default: 0."),
-    device: str = typer.Option(
-        "auto", "--device", help="cpu|cuda|auto. Default: auto (cuda when available)."
-    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     workers: int = typer.Option(2, "--workers", help="Image-decoding threads / loader workers. Default: 2."),
     box_weight: float = typer.Option(
         5.0, "--box-weight", help="Weight of the box loss beside the class loss (--box-head). Default: 5."
@@ -267,7 +266,7 @@ def eval_command(
         help="Folder for metrics.json, per_class.csv, confusion.csv/png, mistakes.png. Default: none.",
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
-    device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     output_format: str = typer.Option("table", "--format", help="table (rich) or json. Default: table."),
     force: bool = typer.Option(
         False, "--force", help="Write --out into a non-empty folder tiledet did not create. Default: off."
@@ -312,7 +311,7 @@ def predict_command(
     out: Path = typer.Option(..., "--out", help="Predictions CSV (file, class, confidence, ...). Required."),
     top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
-    device: str = typer.Option("auto", "--device", help="cpu|cuda|auto. Default: auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
 ) -> None:
     """Classify image files; writes one CSV row per image."""

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
+from tiledet.device import DEVICE_HELP
+
 
 def demo_command(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output folder. Default: runs/demo."),
     quick: bool = typer.Option(
         False, "--quick", help="Small preset, about 3 minutes on 2 CPU cores (full: about 15). Default: off."
     ),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto. Default: auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of every step. Default: 0."),
     force: bool = typer.Option(False, "--force", help="Redo steps whose outputs are complete. Default: off."),
     real: Path | None = typer.Option(

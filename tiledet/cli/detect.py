@@ -6,10 +6,11 @@ that module is present, so this file works with or without it.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
+
+from tiledet.device import DEVICE_HELP
 
 detect_app = typer.Typer(
     name="detect",
@@ -61,7 +62,7 @@ def yolo_command(
         10000, "--max-det", help="Most boxes per tile and per scene after merging (Ultralytics' own "
         "default of 300 silently caps dense scenes). Default: 10000."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N. Default: auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     engine: str = typer.Option(
         "torch", "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
         "engine whose boxes agree with torch's on the first batch; exports are cached beside the weights). "
@@ -146,7 +147,7 @@ def train_yolo_command(
         None, "--gpu-memory", help="CUDA memory budget such as 6GiB: the batch comes from a measured "
         "profile and the budget is enforced. Not applicable on CPU. Default: the free GPU memory."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N. Default: auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     workers: int = typer.Option(2, "--workers", help="Dataloader worker processes. Default: 2."),
     seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training). Default: 0."),
     optimizer: str = typer.Option(
@@ -194,21 +195,11 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _register_sliding() -> None:
-    """Add ``detect sliding`` when :mod:`tiledet.cli.detect_sliding` exists (issue 11)."""
-    try:
-        module = importlib.import_module("tiledet.cli.detect_sliding")
-    except ModuleNotFoundError as e:
-        if e.name != "tiledet.cli.detect_sliding":
-            raise
-        return
-    command = getattr(module, "sliding_command", None)
-    if command is not None and not any(c.name == "sliding" for c in detect_app.registered_commands):
-        detect_app.command("sliding")(command)
-
-
 def register(app: typer.Typer) -> None:
-    """Add the ``detect`` command group to ``app``."""
-    _register_sliding()
+    """Add the ``detect`` command group to ``app`` (``sliding`` from :mod:`tiledet.cli.detect_sliding`)."""
+    from tiledet.cli.detect_sliding import sliding_command
+
+    if not any(c.name == "sliding" for c in detect_app.registered_commands):
+        detect_app.command("sliding")(sliding_command)
     if not any(group.name == "detect" for group in app.registered_groups):
         app.add_typer(detect_app, name="detect")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from tiledet.device import DEVICE_HELP
 from tiledet.errors import ConfigError
 
 
@@ -98,9 +99,7 @@ def sliding_command(
     max_det: int = typer.Option(1000, "--max-det", help="Most detections per scene. Default: 1000."),
     batch_size: int = typer.Option(4, "--batch-size", help="Blocks per forward pass. Default: 4."),
     block: int = typer.Option(512, "--block", help="Side of a scoring block in px (memory). Default: 512."),
-    device: str = typer.Option(
-        "auto", "--device", help="auto, cpu or cuda. Default: auto (cuda when available)."
-    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     save_images: Path | None = typer.Option(
         None,
         "--save-images",

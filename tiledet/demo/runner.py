@@ -158,7 +158,10 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
     """
     from tiledet.demo.steps import scene_source
     from tiledet.demo.table import build_table, draw_steps, side_by_side
+    from tiledet.device import resolve_device
 
+    if cfg.device not in ("auto", "cpu"):  # these always resolve: no torch import in this process
+        resolve_device(cfg.device)  # a missing CUDA device or MPS fails now, not after the data steps
     lay = Layout(cfg.out)
     sources = [] if cfg.real is None else [cfg.real]
     with OutputDir(cfg.out, command="demo", sources=sources, what="--out") as od:

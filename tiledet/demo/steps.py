@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tiledet.device import check_device_name
 from tiledet.errors import ConfigError
 
 #: Detector names as they appear in the final table (and the detections file names).
@@ -65,7 +66,8 @@ class DemoConfig:
     Attributes:
         out: output folder; every step writes a sub-folder of it.
         quick: the small preset (about 3 minutes on 2 cores) instead of the full one (about 15).
-        device: ``cpu``, ``cuda`` or ``auto``, passed to the training and detection steps.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`), passed to
+            the training and detection steps.
         seed: seed of every step (scenes, split, sampling, training).
         force: redo steps whose outputs are complete.
         real: a folder with the user's own labelled scenes (``images/`` and a label source) instead of
@@ -83,8 +85,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ConfigError(f"--device must be cpu, cuda or auto, got {self.device!r}")
+        object.__setattr__(self, "device", check_device_name(self.device))
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
         if self.real is not None and self.quick:

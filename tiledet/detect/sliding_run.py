@@ -20,6 +20,7 @@ import numpy as np
 
 from tiledet.boxes import Boxes
 from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene, scene_scales
+from tiledet.device import check_device_name, resolve_device
 from tiledet.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class SlidingRunConfig:
         sliding: detector settings; ``object_size_px`` None-like handling: see ``object_size_px``.
         object_size_px: ``(min, max)`` object sizes, or None: the training chips' 2nd–98th percentile
             (``chips.yaml`` of the classifier's data) widened by 2^(1/4) each way, else 8–160.
-        device: ``auto`` (cuda when available), ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
         save_images: folder for PNG scenes with the detections drawn, or None.
         force: replace an ``out`` file (or write into a ``save_images`` folder) tiledet did not write.
     """
@@ -52,6 +53,9 @@ class SlidingRunConfig:
     device: str = "auto"
     save_images: Path | None = None
     force: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device_name(self.device))
 
 
 @dataclass
@@ -98,18 +102,6 @@ class SlidingReport:
         }  # fmt: skip
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, got {name!r}")
-    return name
-
-
 def chips_object_size(clf: Any) -> tuple[float, float] | None:
     """The training chips' object size range (``chips.yaml`` ``object_size_px`` p02–p98, widened by
     2^(1/4) each way), or None when the classifier's data folder or that record is not there."""
@@ -140,12 +132,14 @@ def load_detector(cfg: SlidingRunConfig) -> tuple[SlidingDetector, SlidingConfig
 
     Raises:
         InputError: the checkpoint is missing or not a classifier.
-        ConfigError: a model that cannot be made fully convolutional; a scale range with no scale.
+        ConfigError: a device this machine lacks; a model that cannot be made fully convolutional; a
+            scale range with no scale.
     """
     from tiledet.classify import load_classifier
 
+    device = str(resolve_device(cfg.device))  # before the checkpoint: a missing device fails fast
     clf = load_classifier(cfg.model)
-    detector = SlidingDetector.from_classifier(clf, _device(cfg.device), cfg.sliding.context)
+    detector = SlidingDetector.from_classifier(clf, device, cfg.sliding.context)
     size, source = _object_size(cfg, clf)
     sliding = replace(cfg.sliding, object_size_px=(float(size[0]), float(size[1])))
     if not scene_scales(detector, sliding):

@@ -1,4 +1,4 @@
-"""Loading Ultralytics YOLO detection models offline, and choosing the torch device.
+"""Loading Ultralytics YOLO detection models offline (the torch device: :mod:`tiledet.device`).
 
 Ultralytics is imported through :func:`tiledet.ultra.import_ultralytics` (``YOLO_OFFLINE=1``,
 ``YOLO_AUTOINSTALL=false``). :func:`offline_ultralytics` additionally closes the two network paths
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from tiledet.errors import ConfigError, InputError, TiledetError
+from tiledet.errors import InputError, TiledetError
 
 log = logging.getLogger(__name__)
 
@@ -96,31 +96,6 @@ def ultralytics_verbosity(verbose: bool) -> Iterator[None]:
     finally:
         uu.VERBOSE = old_verbose
         uu.LOGGER.setLevel(old_level)
-
-
-def resolve_device(device: str) -> object:
-    """``"auto"`` | ``"cpu"`` | ``"cuda"`` | ``"cuda:N"`` -> a ``torch.device``.
-
-    Raises:
-        ConfigError: on an unknown name, or CUDA requested where CUDA is not available.
-    """
-    import torch
-
-    name = str(device).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-        index = name.partition(":")[2]
-        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise ConfigError(
-                f"--device {device}: no such CUDA device ({torch.cuda.device_count()} available)"
-            )
-        return torch.device(name)
-    raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
 
 
 @dataclass(frozen=True, eq=False)

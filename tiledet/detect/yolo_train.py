@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tiledet.detect.yolo_data import DatasetInfo, inspect_dataset, resolve_model_source, write_resolved_yaml
+from tiledet.device import check_device_name, resolve_device, ultralytics_device
 from tiledet.errors import ConfigError, InputError, TiledetError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class TrainConfig:
         imgsz: network input side, px; None: the dataset's tile size from ``report.json``, else 640.
         batch: images per step (>= 1), or ``"auto"`` (planned from GPU memory on CUDA, 16 on CPU).
         gpu_memory: budget such as ``"6GiB"`` for the batch planner and the CUDA memory cap.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
         workers: dataloader worker processes.
         seed: random seed (Ultralytics ``deterministic=True``).
         optimizer: Ultralytics optimizer name.
@@ -99,6 +100,7 @@ class TrainConfig:
             raise ConfigError(f"--nbs must be a whole number >= 1, got {self.nbs!r}")
         if not 0.0 < float(self.lr0) < 1.0:
             raise ConfigError(f"--lr0 must be in (0, 1), got {self.lr0}")
+        object.__setattr__(self, "device", check_device_name(self.device))
 
 
 @dataclass
@@ -224,7 +226,7 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
 
 
 def _train_yolo(cfg: TrainConfig) -> TrainReport:
-    from tiledet.detect.yolo_model import offline_ultralytics, resolve_device, ultralytics_verbosity
+    from tiledet.detect.yolo_model import offline_ultralytics, ultralytics_verbosity
     from tiledet.outdir import OutputDir
 
     info = inspect_dataset(cfg.data)
@@ -304,7 +306,7 @@ def _train_args(cfg: TrainConfig, data_yaml: Path, imgsz: int, batch: int, devic
     cuda = getattr(device, "type", "cpu") == "cuda"
     return dict(
         data=str(data_yaml), epochs=int(cfg.epochs), imgsz=imgsz, batch=batch,
-        device=str(device) if cuda else "cpu", workers=int(cfg.workers), seed=int(cfg.seed),
+        device=ultralytics_device(device), workers=int(cfg.workers), seed=int(cfg.seed),
         deterministic=True,
         optimizer=cfg.optimizer, lr0=float(cfg.lr0), nbs=int(cfg.nbs or batch), patience=int(cfg.patience),
         amp=cuda,
