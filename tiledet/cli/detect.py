@@ -6,6 +6,7 @@ that module is present, so this file works with or without it.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import typer
@@ -195,11 +196,21 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``detect`` command group to ``app`` (``sliding`` from :mod:`tiledet.cli.detect_sliding`)."""
-    from tiledet.cli.detect_sliding import sliding_command
+def _register_sliding() -> None:
+    """Add ``detect sliding`` when :mod:`tiledet.cli.detect_sliding` exists (issue 11)."""
+    try:
+        module = importlib.import_module("tiledet.cli.detect_sliding")
+    except ModuleNotFoundError as e:
+        if e.name != "tiledet.cli.detect_sliding":
+            raise
+        return
+    command = getattr(module, "sliding_command", None)
+    if command is not None and not any(c.name == "sliding" for c in detect_app.registered_commands):
+        detect_app.command("sliding")(command)
 
-    if not any(c.name == "sliding" for c in detect_app.registered_commands):
-        detect_app.command("sliding")(sliding_command)
+
+def register(app: typer.Typer) -> None:
+    """Add the ``detect`` command group to ``app``."""
+    _register_sliding()
     if not any(group.name == "detect" for group in app.registered_groups):
         app.add_typer(detect_app, name="detect")
