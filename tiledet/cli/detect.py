@@ -1,12 +1,10 @@
 """``tiledet detect yolo|train-yolo|sliding``: thin Typer layer over :mod:`tiledet.detect`.
 
-``sliding`` lives in :mod:`tiledet.cli.detect_sliding` (``sliding_command``); it is registered when
-that module is present, so this file works with or without it.
+``sliding`` lives in :mod:`tiledet.cli.detect_sliding` (``sliding_command``); :func:`register` adds it.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
@@ -196,21 +194,11 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _register_sliding() -> None:
-    """Add ``detect sliding`` when :mod:`tiledet.cli.detect_sliding` exists (issue 11)."""
-    try:
-        module = importlib.import_module("tiledet.cli.detect_sliding")
-    except ModuleNotFoundError as e:
-        if e.name != "tiledet.cli.detect_sliding":
-            raise
-        return
-    command = getattr(module, "sliding_command", None)
-    if command is not None and not any(c.name == "sliding" for c in detect_app.registered_commands):
-        detect_app.command("sliding")(command)
-
-
 def register(app: typer.Typer) -> None:
-    """Add the ``detect`` command group to ``app``."""
-    _register_sliding()
+    """Add the ``detect`` command group to ``app`` (``sliding`` from :mod:`tiledet.cli.detect_sliding`)."""
+    from tiledet.cli.detect_sliding import sliding_command
+
+    if not any(c.name == "sliding" for c in detect_app.registered_commands):
+        detect_app.command("sliding")(sliding_command)
     if not any(group.name == "detect" for group in app.registered_groups):
         app.add_typer(detect_app, name="detect")
