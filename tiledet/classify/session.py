@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from tiledet.classify.checkpoint import (
     save_checkpoint,
 )
 from tiledet.classify.config import TrainConfig
-from tiledet.classify.data import DataSet
+from tiledet.classify.data import DataSet, channel_stats, read_rgb
 from tiledet.classify.loop import (
     Trainer,
     class_weights,
@@ -26,6 +27,60 @@ from tiledet.classify.loop import (
     make_scheduler,
 )
 from tiledet.classify.metrics import classification_metrics
+
+HISTORY_COLUMNS = (
+    "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_recall",
+    "seconds", "images_per_s",
+)  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """What a run produced.
+
+    Attributes:
+        out: the run folder.
+        best_epoch: epoch of the restored best weights (1-based).
+        epochs_run: epochs completed (including resumed ones).
+        history: one dict per epoch (``HISTORY_COLUMNS``).
+        split_metrics: split -> metrics of the best weights (``classification_metrics``).
+        eval_split: the split the full evaluation files describe (``test``, else ``val``).
+        images_per_s: mean training throughput (augmentation included).
+        train_seconds: wall time of the training epochs.
+        skipped: unreadable images (path -> reason).
+        files: files written.
+    """
+
+    out: Path
+    best_epoch: int
+    epochs_run: int
+    history: list[dict]
+    split_metrics: dict[str, dict]
+    eval_split: str
+    images_per_s: float
+    train_seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def training_channel_stats(data: DataSet, size: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean/std of the training images (streamed data: of up to 2000 of them)."""
+    train = data.splits["train"]
+    if train.images is not None:
+        return channel_stats(train.images)
+    pick = np.sort(np.random.default_rng(0).permutation(len(train))[:2000])
+    images = [read_rgb(train.paths[i], size) for i in pick]
+    return channel_stats(np.stack([im for im in images if im is not None]))
+
+
+def improved(monitor: str, record: dict, best: dict | None) -> bool:
+    """True when ``record`` beats ``best`` on ``monitor`` (ties on accuracy/recall: lower val loss)."""
+    if best is None:
+        return True
+    if monitor == "loss":
+        return record["val_loss"] < best["val_loss"]
+    key = "val_accuracy" if monitor == "accuracy" else "val_macro_recall"
+    return record[key] > best[key] or (record[key] == best[key] and record["val_loss"] < best["val_loss"])
 
 
 class Session:
@@ -42,7 +97,6 @@ class Session:
         import torch
 
         from tiledet.classify.models import build_model
-        from tiledet.classify.train import _stats
 
         self.cfg, self.data, self.device = cfg, data, device
         self.c = len(data.class_names)
@@ -52,7 +106,7 @@ class Session:
             self.mean, self.std = list(ckpt["mean"]), list(ckpt["std"])
         else:
             model = build_model(cfg.model, self.c, cfg.size, **cfg.factory_options())
-            self.mean, self.std = _stats(data, cfg.size)
+            self.mean, self.std = training_channel_stats(data, cfg.size)
         train_labels = data.splits["train"].labels
         weights = class_weights(train_labels, self.c) if cfg.balance == "loss" else None
         self.trainer = Trainer(
@@ -137,7 +191,6 @@ class Session:
 
     def run(self, od: Any, progress: Any = None):
         """Train the remaining epochs, restore the best weights, evaluate; returns a ``TrainResult``."""
-        from tiledet.classify.train import TrainResult
 
         self._fit(od, progress)
         split_metrics, eval_split = self._evaluate(od)
@@ -151,7 +204,6 @@ class Session:
 
     def _fit(self, od: Any, progress: Any) -> None:
         """The epoch loop: checkpoints every epoch, early stop, best weights restored at the end."""
-        from tiledet.classify.train import _better
 
         cfg = self.cfg
         start = len(self.history) + 1
@@ -169,7 +221,7 @@ class Session:
             if self.scheduler is not None:
                 is_plateau = cfg.scheduler == "plateau"
                 self.scheduler.step(record["val_loss"]) if is_plateau else self.scheduler.step()
-            if _better(cfg.monitor, record, self.best):
+            if improved(cfg.monitor, record, self.best):
                 self.best, self.bad_epochs = dict(record), 0
                 self.best_state = {
                     k: v.detach().cpu().clone() for k, v in self.trainer.model.state_dict().items()

@@ -15,50 +15,18 @@ import io
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from tiledet.classify.config import TrainConfig
 from tiledet.classify.data import DataSet, check_streamable, decode_samples, decoded_bytes, discover
+from tiledet.classify.session import HISTORY_COLUMNS, Session, TrainResult
 from tiledet.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, dict], None]
-HISTORY_COLUMNS = (
-    "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_recall",
-    "seconds", "images_per_s",
-)  # fmt: skip
-
-
-@dataclass
-class TrainResult:
-    """What a run produced.
-
-    Attributes:
-        out: the run folder.
-        best_epoch: epoch of the restored best weights (1-based).
-        epochs_run: epochs completed (including resumed ones).
-        history: one dict per epoch (``HISTORY_COLUMNS``).
-        split_metrics: split -> metrics of the best weights (``classification_metrics``).
-        eval_split: the split the full evaluation files describe (``test``, else ``val``).
-        images_per_s: mean training throughput (augmentation included).
-        train_seconds: wall time of the training epochs.
-        skipped: unreadable images (path -> reason).
-        files: files written.
-    """
-
-    out: Path
-    best_epoch: int
-    epochs_run: int
-    history: list[dict]
-    split_metrics: dict[str, dict]
-    eval_split: str
-    images_per_s: float
-    train_seconds: float
-    skipped: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -104,33 +72,12 @@ def _load_data(cfg: TrainConfig, size: int, progress: Progress | None) -> DataSe
     return data
 
 
-def _stats(data: DataSet, size: int) -> tuple[list[float], list[float]]:
-    """Per-channel mean/std of the training images (streamed data: of up to 2000 of them)."""
-    from tiledet.classify.data import channel_stats, read_rgb
-
-    train = data.splits["train"]
-    if train.images is not None:
-        return channel_stats(train.images)
-    pick = np.sort(np.random.default_rng(0).permutation(len(train))[:2000])
-    images = [read_rgb(train.paths[i], size) for i in pick]
-    return channel_stats(np.stack([im for im in images if im is not None]))
-
-
 def _history_csv(history: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, HISTORY_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(history)
     return buffer.getvalue()
-
-
-def _better(monitor: str, record: dict, best: dict | None) -> bool:
-    if best is None:
-        return True
-    if monitor == "loss":
-        return record["val_loss"] < best["val_loss"]
-    key = "val_accuracy" if monitor == "accuracy" else "val_macro_recall"
-    return record[key] > best[key] or (record[key] == best[key] and record["val_loss"] < best["val_loss"])
 
 
 def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
@@ -164,8 +111,6 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
                 f"{cfg.resume}: checkpoint trained on classes {ckpt['class_names']}, "
                 f"but {cfg.data} has {data.class_names}"
             )
-        from tiledet.classify.session import Session
-
         session = Session(cfg, data, device, ckpt)
         torch.manual_seed(cfg.seed)
         result = session.run(od, progress)
