@@ -73,7 +73,7 @@ def _stub_png(size_wh: tuple[int, int]) -> bytes:
 
 
 def _xview_type_ids() -> list[int]:
-    from tiledet.classes import ClassMap
+    from tiledet.labels.classes import ClassMap
 
     ids = ClassMap.xview().ids
     assert ids is not None
@@ -176,12 +176,6 @@ def _run_tiledet(geojson: str, out: str) -> tuple[float, int, int]:
     """Child process: convert with tiledet; returns (seconds, rss after imports, peak rss)."""
     import PIL.Image  # noqa: F401  (imported before the baseline, as the peer's imports are)
 
-    import tiledet.convert.load
-    import tiledet.convert.report
-    import tiledet.convert.split
-    import tiledet.convert.write
-    import tiledet.formats.xview_geojson
-    import tiledet.formats.yolo  # noqa: F401
     from tiledet.convert.pipeline import ConvertConfig, convert
 
     base = _reset_peak_rss()

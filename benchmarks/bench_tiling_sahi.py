@@ -59,8 +59,8 @@ def _make_scenes(folder: Path, scenes: int, size: int, seed: int, noise: float =
     band, seeded) to every scene, which is then rewritten as an LZW TIFF: high-entropy pixels as in
     real sensor imagery, where PNG tiles compress poorly and encoders work hardest.
     """
-    from tiledet.convert.load import load_labels
     from tiledet.formats.coco import write_coco_json
+    from tiledet.labels.load import load_labels
     from tiledet.synth.generate import SynthConfig, generate_scenes
 
     result = generate_scenes(SynthConfig(out=folder, scenes=scenes, size_wh=(size, size), seed=seed))
@@ -84,8 +84,8 @@ def _add_noise(images_dir: Path, sigma: float, seed: int) -> None:
 
 def _dota_coco(dota_root: Path, folder: Path) -> tuple[Path, Path]:
     """COCO ground truth of a DOTA ``labelTxt`` + ``images`` folder (read in place, never copied)."""
-    from tiledet.convert.load import load_dataset
     from tiledet.formats.coco import write_coco_json
+    from tiledet.labels.load import load_dataset
 
     images = dota_root / "images"
     dataset = load_dataset(dota_root / "labelTxt", "dota", images).dataset
@@ -95,8 +95,8 @@ def _dota_coco(dota_root: Path, folder: Path) -> tuple[Path, Path]:
 
 
 def _run_tiledet(images_dir: str, coco: str, out: str, args: dict, conn) -> None:
-    from tiledet.convert.load import load_dataset
     from tiledet.convert.tiling import TileConfig, write_tiled_dataset
+    from tiledet.labels.load import load_dataset
 
     start = time.perf_counter()
     dataset = load_dataset(Path(coco), "coco", Path(images_dir)).dataset

@@ -31,8 +31,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Boxes": ("tiledet.boxes", "Boxes"),
     "ImageLabels": ("tiledet.labels", "ImageLabels"),
     "LabeledDataset": ("tiledet.labels", "LabeledDataset"),
-    "LoadResult": ("tiledet.convert.load", "LoadResult"),
-    "load_labels": ("tiledet.convert.load", "load_labels"),
+    "LoadResult": ("tiledet.labels.load", "LoadResult"),
+    "load_labels": ("tiledet.labels.load", "load_labels"),
     "tile_offsets": ("tiledet.geometry", "tile_offsets"),
     "tile_stem": ("tiledet.geometry", "tile_stem"),
     "parse_tile_stem": ("tiledet.geometry", "parse_tile_stem"),
@@ -106,7 +106,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in 
     from tiledet.boxes import Boxes
     from tiledet.classify import load_classifier
     from tiledet.convert.chips import ChipConfig
-    from tiledet.convert.load import LoadResult, load_labels
     from tiledet.convert.pipeline import ConvertConfig
     from tiledet.convert.pipeline import convert as convert_labels
     from tiledet.convert.tiling import TileConfig
@@ -123,7 +122,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in 
     from tiledet.evaluate.metrics import evaluate as evaluate_detections
     from tiledet.evaluate.report import run_evaluation
     from tiledet.geometry import parse_tile_stem, tile_offsets, tile_stem
-    from tiledet.labels import ImageLabels, LabeledDataset
+    from tiledet.label_records import ImageLabels, LabeledDataset
+    from tiledet.labels.load import LoadResult, load_labels
     from tiledet.synth.generate import SynthConfig, generate_scenes
 
 

@@ -12,10 +12,10 @@ import yaml
 from PIL import Image
 
 from tiledet.cli import main
-from tiledet.convert.load import load_labels
 from tiledet.convert.pipeline import ConvertConfig, convert
 from tiledet.convert.tiling import TileConfig
 from tiledet.errors import ConfigError
+from tiledet.labels.load import load_labels
 
 
 def _report(out: Path) -> dict:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiledet.convert.load import load_dataset
 from tiledet.convert.pipeline import ConvertConfig, convert
 from tiledet.convert.write import label_relpath, output_relpath
+from tiledet.labels.load import load_dataset
 
 
 @pytest.mark.parametrize(

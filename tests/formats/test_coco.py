@@ -7,12 +7,12 @@ import pytest
 from PIL import Image
 
 from tiledet.boxes import Boxes
-from tiledet.classes import ClassMap
-from tiledet.convert.load import load_dataset, resolve
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions, get_reader
 from tiledet.formats.coco import CROWD_DETAIL, parse_coco_dict, read, to_coco_dict, write_coco_json
 from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import load_dataset, resolve
 
 
 def _dataset() -> LabeledDataset:

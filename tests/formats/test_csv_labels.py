@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import pytest
 
-from tiledet.classes import ClassMap
-from tiledet.convert.load import resolve
 from tiledet.errors import ConfigError, FormatError, InputError
 from tiledet.formats import ReadOptions
 from tiledet.formats.csv_labels import parse_text, read
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import resolve
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tiledet.convert.load import load_dataset
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions
 from tiledet.formats.dota import parse_text, read
 from tiledet.ioutil import image_size
+from tiledet.labels.load import load_dataset
 
 LABEL = (
     "imagesource:GoogleEarth\n"

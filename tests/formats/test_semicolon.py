@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import pytest
 
-from tiledet.classes import ClassMap
-from tiledet.convert.load import resolve
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions
 from tiledet.formats.semicolon import parse_text, read
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import resolve
 
 GOOD = (
     "# xView course labels\n"

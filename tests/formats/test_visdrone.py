@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiledet.convert.load import load_dataset
 from tiledet.errors import FormatError
 from tiledet.formats import ReadOptions
 from tiledet.formats.detect import detect_format
 from tiledet.formats.visdrone import VISDRONE_CLASSES, parse_text, read
+from tiledet.labels.load import load_dataset
 
 TEXT = (
     "\ufeff684,8,273,116,0,0,0,0\r\n406,119,265,70,1,4,0,1,\n\n10,20,5,6,1,11,0,0\n1,2,3,4,0,1,0,0\nbad,line\n"

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiledet.classes import ClassMap
-from tiledet.convert.load import resolve
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions, xview_geojson
 from tiledet.formats.xview_geojson import parse_stream, parse_text, read
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import resolve
 
 
 def _feature(bounds: object = "10,20,30,40", type_id: object = 73, image: object = "5.tif") -> dict:

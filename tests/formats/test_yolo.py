@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tiledet.boxes import Boxes
-from tiledet.classes import ClassMap
-from tiledet.convert.load import load_dataset, resolve
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions, get_reader
 from tiledet.formats.yolo import (
@@ -29,6 +27,8 @@ from tiledet.formats.yolo import (
     write_label_file,
 )
 from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import load_dataset, resolve
 
 # ---------------------------------------------------------------------------------------------------
 # normalise / format, checked by hand

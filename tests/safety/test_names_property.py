@@ -14,9 +14,9 @@ from PIL import Image
 
 from tiledet.cli import main
 from tiledet.convert.chips import _flat_stem
-from tiledet.convert.names import UnsafeName, safe_image_name
 from tiledet.convert.tiling import tile_file_name
 from tiledet.convert.write import label_relpath, output_relpath
+from tiledet.labels.names import UnsafeName, safe_image_name
 
 from .snapshot import assert_preserved, snapshot
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tiledet.boxes import Boxes
-from tiledet.classes import ClassMap
 from tiledet.errors import ConfigError
 from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.labels.classes import ClassMap
 from tiledet.synth import SynthConfig, generate_scenes, render_scene
 from tiledet.synth.recipe import load_synth_recipe
 
@@ -240,7 +240,7 @@ def test_bad_options_raise_config_error(tmp_path: Path, kwargs: dict) -> None:
 
 @pytest.mark.parametrize("fmt", ["xview-geojson", "csv", "semicolon"])
 def test_label_files_load_through_tiledet_readers(synth_dir, fmt: str) -> None:
-    from tiledet.convert.load import load_dataset
+    from tiledet.labels.load import load_dataset
 
     result = load_dataset(synth_dir.label_paths[fmt], fmt, synth_dir.images_dir)
     assert result.drops == [] and result.input_boxes == synth_dir.num_boxes

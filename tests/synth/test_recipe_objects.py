@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiledet.classes import ClassMap
 from tiledet.errors import ConfigError, InputError
+from tiledet.labels.classes import ClassMap
 from tiledet.recipes import load_recipe
 from tiledet.synth.objects import DESIGNS, make_sprite
 from tiledet.synth.recipe import LOOKS, load_synth_recipe, parse_recipe

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of
+from tiledet.detect.merge import merger_help
+from tiledet.detect.sliding import SlidingConfig
 from tiledet.device import DEVICE_HELP
 from tiledet.errors import ConfigError
+
+_MERGE_HELP = merger_help(
+    "How the windows' boxes are merged (IoU above --iou matches)", default_of(SlidingConfig, "merge")
+)
 
 
 def parse_object_size(text: str | None) -> tuple[float, float] | None:
@@ -90,11 +97,16 @@ def sliding_command(
         "--threshold",
         help="Minimum class probability; per class as 0.5,car=0.7. Default: 0.5.",
     ),
-    iou: float = typer.Option(0.3, "--iou", help="NMS IoU threshold. Default: 0.3."),
+    merge: str = typer.Option(default_of(SlidingConfig, "merge"), "--merge", help=_MERGE_HELP),
+    iou: float = typer.Option(
+        0.3, "--iou", help="A box whose IoU with a better box is above this is dropped or merged into it. "
+        "Default: 0.3."
+    ),
     class_nms: bool = typer.Option(
         False,
         "--class-nms/--agnostic-nms",
-        help="NMS per class, or across classes (an object often fires for several). Default: --agnostic-nms.",
+        help="Merge per class, or across classes (an object often fires for several classes). "
+        "Default: --agnostic-nms.",
     ),
     max_det: int = typer.Option(1000, "--max-det", help="Most detections per scene. Default: 1000."),
     batch_size: int = typer.Option(4, "--batch-size", help="Blocks per forward pass. Default: 4."),
@@ -119,15 +131,14 @@ def sliding_command(
     """
     from tiledet.cli.detect import exit_if_unreadable
     from tiledet.cli.progress import progress_bar
-    from tiledet.detect.sliding import SlidingConfig
     from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
     from tiledet.detect.yolo_run import collect_scenes
 
     default_threshold, per_class = parse_threshold(threshold)
     sliding = SlidingConfig(
         scales=parse_scales(scales), scale_step=scale_step, stride_multiple=stride_multiple,
-        threshold=default_threshold, class_thresholds=per_class, iou=iou, class_agnostic=not class_nms,
-        max_det=max_det, block_px=block, batch_size=batch_size,
+        threshold=default_threshold, class_thresholds=per_class, merge=merge, iou=iou,
+        class_agnostic=not class_nms, max_det=max_det, block_px=block, batch_size=batch_size,
     )  # fmt: skip
     cfg = SlidingRunConfig(
         model=model, images=tuple(images), out=out, sliding=sliding,

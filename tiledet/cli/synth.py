@@ -60,8 +60,8 @@ def synth(
 def _print_summary(console, result) -> None:
     from rich.table import Table
 
-    from tiledet.classes import ClassMap
     from tiledet.cli.richtext import esc
+    from tiledet.labels.classes import ClassMap
 
     cmap = ClassMap.xview()
     names = dict(zip(cmap.ids or (), cmap.names, strict=True))

@@ -17,7 +17,7 @@ import numpy as np
 
 from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.ioutil import atomic_write_text, atomic_write_yaml
-from tiledet.labels import Drop, ImageLabels
+from tiledet.label_records import Drop, ImageLabels
 
 if TYPE_CHECKING:
     from tiledet.convert.chips import ChipConfig

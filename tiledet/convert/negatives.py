@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from tiledet.convert.chip_geometry import BACKGROUND_MAX_IOU, iou_matrix, object_windows
-from tiledet.labels import ImageLabels
+from tiledet.label_records import ImageLabels
 
 
 def _scene_lookup(splits: Mapping[str, Sequence[ImageLabels]]) -> Callable[[str], ImageLabels | None]:

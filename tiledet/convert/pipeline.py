@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
 from tiledet.errors import ConfigError, FormatError, InputError
 from tiledet.formats import READERS
-from tiledet.labels import INTENDED_DROPS, Drop, ImageLabels
+from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels
 from tiledet.outdir import OutputDir
 
 if TYPE_CHECKING:
     from tiledet.convert.chips import ChipConfig, ChipReport
-    from tiledet.convert.load import LoadResult
     from tiledet.convert.tiling import TileConfig, TileReport
+    from tiledet.labels.load import LoadResult
 
 #: Output kinds of ``--to``.
 OUTPUT_KINDS = ("yolo", "coco", "chips")
@@ -131,8 +131,8 @@ def _check_inputs(cfg: ConvertConfig) -> None:
 
 
 def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
-    """Read and resolve the labels (:func:`tiledet.convert.load.load_labels`: one-line errors)."""
-    from tiledet.convert.load import load_labels
+    """Read and resolve the labels (:func:`tiledet.labels.load.load_labels`: one-line errors)."""
+    from tiledet.labels.load import load_labels
 
     return load_labels(
         cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns,
@@ -141,7 +141,7 @@ def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
 
 
 def _detect(cfg: ConvertConfig) -> str:
-    from tiledet.convert.load import source_format
+    from tiledet.labels.load import source_format
 
     return source_format(cfg.src, cfg.fmt)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiledet.labels import DROP_REASONS, Drop
+from tiledet.label_records import DROP_REASONS, Drop
 
 #: ``Drop.location`` of an image-level record (no box involved), as written by ``convert.load.resolve``.
 IMAGE_LOCATION = "image"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tiledet.errors import ConfigError
-from tiledet.labels import ImageLabels
+from tiledet.label_records import ImageLabels
 
 #: The split names, in the order they are written.
 SPLITS = ("train", "val")

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import atomic_path
-from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.label_records import ImageLabels, LabeledDataset
 from tiledet.outdir import MANIFEST, MAX_NAME_BYTES, OutputDir, UnsafePathError, safe_relpath
 
 T = TypeVar("T")

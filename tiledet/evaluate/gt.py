@@ -219,9 +219,9 @@ def load_ground_truth(
 
 def _converted(path: Path, fmt: str, split: str, images_dir: Path | None, classes: str | None) -> GroundTruth:
     """Ground truth from a label source, converted in memory with the ``tiledet convert`` loader."""
-    from tiledet.convert.load import load_dataset
     from tiledet.formats import ReadOptions
     from tiledet.formats.coco import to_coco_dict
+    from tiledet.labels.load import load_dataset
 
     options = ReadOptions(split=split if fmt == "yolo" else None, images_dir=images_dir)
     result = load_dataset(path, fmt, images_dir, classes=classes, options=options)

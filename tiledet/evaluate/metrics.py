@@ -27,7 +27,7 @@ from tiledet.evaluate.detections import (
     read_results_json,
 )
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
-from tiledet.labels import LabeledDataset
+from tiledet.label_records import LabeledDataset
 
 #: Backends: ``faster`` (faster-coco-eval's C++ core, the default: its AP/AR agree with pycocotools
 #: to 1e-9, see tests/evaluate/test_backends.py) and ``pycocotools`` (the reference).

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiledet.errors import InputError
-from tiledet.labels import RawLabels
+from tiledet.label_records import RawLabels
 
 #: Reader of each source format: ``"module:function"``, imported lazily.
 READERS: dict[str, str] = {

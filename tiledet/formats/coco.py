@@ -21,7 +21,7 @@ import numpy as np
 from tiledet.errors import FormatError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import atomic_write_json, read_json_file
-from tiledet.labels import Drop, LabeledDataset, RawLabels, RawLabelsBuilder
+from tiledet.label_records import Drop, LabeledDataset, RawLabels, RawLabelsBuilder
 from tiledet.numbers import is_finite_number, is_int
 
 CROWD_DETAIL = "iscrowd annotation (not a box target)"

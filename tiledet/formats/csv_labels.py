@@ -25,7 +25,7 @@ from pathlib import Path
 from tiledet.errors import ConfigError, InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import read_text_file
-from tiledet.labels import ClassKey, RawLabels, RawLabelsBuilder
+from tiledet.label_records import ClassKey, RawLabels, RawLabelsBuilder
 
 #: Accepted header names of each column role, in order of preference.
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -23,7 +23,7 @@ from pathlib import Path
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import IMAGE_SUFFIXES, read_text_file
-from tiledet.labels import RawLabels, RawLabelsBuilder
+from tiledet.label_records import RawLabels, RawLabelsBuilder
 
 #: Image suffix assumed when the image folder is not given or holds no file of the label's stem.
 DEFAULT_SUFFIX = ".png"

@@ -29,7 +29,7 @@ from pathlib import Path
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import read_text_file
-from tiledet.labels import RawLabels, RawLabelsBuilder
+from tiledet.label_records import RawLabels, RawLabelsBuilder
 
 
 def read(path: Path, options: ReadOptions) -> RawLabels:

@@ -21,7 +21,7 @@ from pathlib import Path
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import read_text_file
-from tiledet.labels import RawLabels, RawLabelsBuilder
+from tiledet.label_records import RawLabels, RawLabelsBuilder
 
 #: VisDrone-DET category id -> name (0, "ignored regions", is not a class).
 VISDRONE_CLASSES: dict[int, str] = {

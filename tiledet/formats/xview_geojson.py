@@ -8,7 +8,7 @@ The file is one FeatureCollection; each feature's ``properties`` carry
 * ``image_id``: the image file name, e.g. ``"2355.tif"``.
 
 Boxes keep the pixel values as written; class mapping, image sizes and clipping happen in
-:func:`tiledet.convert.load.resolve`. Locations are 0-based feature indices (``"feature 17"``).
+:func:`tiledet.labels.load.resolve`. Locations are 0-based feature indices (``"feature 17"``).
 
 Streaming: the real file is hundreds of MB with ~600k features, so it is never held in memory as a
 whole. The file is decoded in 1 MB chunks; the top-level object is walked key by key and each element
@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from tiledet.errors import FormatError, InputError
 from tiledet.formats import ReadOptions
-from tiledet.labels import RawLabels, RawLabelsBuilder
+from tiledet.label_records import RawLabels, RawLabelsBuilder
 
 #: Characters decoded per read; a feature straddling a chunk boundary is decoded again after the next read.
 CHUNK_CHARS = 1 << 20

@@ -31,7 +31,7 @@ from tiledet.boxes import Boxes
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_text, atomic_write_yaml, image_size, read_text_file
-from tiledet.labels import Drop, RawLabels, RawLabelsBuilder
+from tiledet.label_records import Drop, RawLabels, RawLabelsBuilder
 
 #: Normalised values may exceed [0, 1] by this much (float rounding in other writers) before a line
 #: is reported as malformed.
@@ -339,7 +339,7 @@ def read_data_yaml(path: Path, options: ReadOptions) -> RawLabels:
     """Read the splits of an Ultralytics ``data.yaml``.
 
     Image names are relative to its dataset root (``path``), or to ``options.images_dir`` when given
-    (so that :func:`~tiledet.convert.load.resolve` finds them there); images outside that folder are
+    (so that :func:`~tiledet.labels.load.resolve` finds them there); images outside that folder are
     named by their absolute path. Each image's split is recorded in ``image_splits`` (the first split
     that lists it).
     """

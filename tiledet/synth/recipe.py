@@ -113,7 +113,7 @@ def parse_recipe(data: Mapping[str, Any], where: str = "recipe") -> Recipe:
     Raises:
         ConfigError: naming the entry at fault, e.g. a type id that is not the xView id of its name.
     """
-    from tiledet.classes import ClassMap
+    from tiledet.labels.classes import ClassMap
 
     xview = ClassMap.xview()
     xview_names = dict(zip(xview.ids or (), xview.names, strict=True))

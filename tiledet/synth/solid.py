@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.labels import ImageLabels, LabeledDataset
+from tiledet.label_records import ImageLabels, LabeledDataset
 
 SOLID_CLASSES = ("square", "disc", "triangle")
 

@@ -1,8 +1,8 @@
 """Label containers: raw boxes as read from a source, and the resolved per-image dataset.
 
 A reader turns a label source into :class:`RawLabels` (columnar, class keys not yet mapped, boxes not
-yet clipped). :func:`tiledet.convert.load.resolve` then maps class keys through a
-:class:`~tiledet.classes.ClassMap`, learns image sizes, clips, and returns a :class:`LabeledDataset`
+yet clipped). :func:`tiledet.labels.load.resolve` then maps class keys through a
+:class:`~tiledet.labels.classes.ClassMap`, learns image sizes, clips, and returns a :class:`LabeledDataset`
 plus a list of :class:`Drop` records, so every input box is either kept or accounted for.
 """
 

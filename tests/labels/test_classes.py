@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tiledet.classes import ClassMap
 from tiledet.errors import InputError
+from tiledet.labels.classes import ClassMap
 
 
 def test_xview_map_has_60_classes_ranked_by_type_id():

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tiledet.classes import ClassMap
-from tiledet.convert.load import resolve
 from tiledet.labels import RawLabelsBuilder
+from tiledet.labels.classes import ClassMap
+from tiledet.labels.load import resolve
 
 
 def _raw():
@@ -74,7 +74,7 @@ def test_resolve_without_images_uses_declared_sizes():
 
 
 def test_integer_keys_without_names_map_to_themselves():
-    from tiledet.convert.load import class_map_for
+    from tiledet.labels.load import class_map_for
 
     b = RawLabelsBuilder()
     src = b.add_source("labels")
@@ -86,7 +86,7 @@ def test_integer_keys_without_names_map_to_themselves():
 
 
 def test_names_without_declared_classes_are_sorted():
-    from tiledet.convert.load import class_map_for
+    from tiledet.labels.load import class_map_for
 
     b = RawLabelsBuilder()
     src = b.add_source("labels")

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.classes import ClassMap
 from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
 from tiledet.formats import READERS, XVIEW_FORMATS, ReadOptions, get_reader
 from tiledet.ioutil import image_size
-from tiledet.labels import INTENDED_DROPS, Drop, ImageLabels, LabeledDataset, RawLabels
+from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels, LabeledDataset, RawLabels
+from tiledet.labels.classes import ClassMap
 
 #: Boxes whose clipped width or height is below this many pixels are dropped as ``degenerate``.
 MIN_SIDE_PX = 1.0
@@ -68,7 +68,7 @@ def class_map_for(raw: RawLabels, fmt: str, classes: str | None) -> ClassMap:
 
 
 def safe_names(raw: RawLabels, images_dir: Path | None) -> tuple[RawLabels, dict[str, str]]:
-    """Rename images to their safe relative form (see :mod:`tiledet.convert.names`).
+    """Rename images to their safe relative form (see :mod:`tiledet.labels.names`).
 
     Only done when there is an images folder (names are then used as file paths); without one,
     names are only matched, never opened, and stay as they are.
@@ -81,7 +81,7 @@ def safe_names(raw: RawLabels, images_dir: Path | None) -> tuple[RawLabels, dict
         InputError: when two names of the source refer to the same file (e.g. ``a.png`` and
             ``./a.png``), naming both.
     """
-    from tiledet.convert.names import UnsafeName, safe_image_name
+    from tiledet.labels.names import UnsafeName, safe_image_name
 
     if images_dir is None:
         return raw, {}
