@@ -2,7 +2,8 @@
 
 Ground truth comes from any label source ``tiledet eval`` reads (COCO JSON, YOLO ``data.yaml``,
 DOTA, xView GeoJSON, CSV, ...); detections from a COCO results JSON (a JSON list). Ground-truth boxes
-are solid, detections dashed, both in their class's colour (:mod:`tiledet.draw`).
+are solid, detections dashed, both in their class's colour (:mod:`tiledet.draw`), on the pixels the
+detectors see (:func:`tiledet.pixels.read_scene_rgb`: 16-bit scenes by their high byte, alpha dropped).
 """
 
 from __future__ import annotations
@@ -174,22 +175,6 @@ def _images_root(cfg: DrawConfig, gt_path: Path | None) -> Path:
     return root
 
 
-def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
-    """A decoded scene (cv2 order: grey, BGR or BGRA; 8 or 16 bit) as (H, W, 3) uint8 RGB.
-
-    16-bit and float images are scaled so that their 99.9th percentile maps to 255.
-    """
-    if array.dtype != np.uint8:
-        values = array.astype(np.float64)
-        top = float(np.percentile(values, 99.9)) if values.size else 1.0
-        array = np.clip(values * (255.0 / max(top, 1e-12)), 0, 255).astype(np.uint8)
-    if array.ndim == 2:
-        return np.repeat(array[:, :, None], 3, axis=2)
-    if array.shape[2] == 1:
-        return np.repeat(array, 3, axis=2)
-    return np.ascontiguousarray(array[:, :, 2::-1])  # BGR(A) -> RGB, drops alpha and extra bands
-
-
 def output_name(file_name: str) -> str:
     """Relative name of the drawn picture: the image's name (``.tif`` and others get ``.png`` added)."""
     name = Path(file_name).name if Path(file_name).is_absolute() else file_name
@@ -197,13 +182,13 @@ def output_name(file_name: str) -> str:
 
 
 def _read_rgb(path: Path, file_name: str, report: DrawReport) -> np.ndarray | None:
-    """The image as RGB uint8; None when it cannot be read, recorded in ``report`` under ``file_name``."""
-    from tiledet.convert.scene_io import UnreadableImage, read_scene
-    from tiledet.ioutil import image_size
+    """The (H, W, 3) uint8 RGB the detectors see of the image (:func:`tiledet.pixels.read_scene_rgb`):
+    the drawing's background; None when it cannot be read, recorded in ``report`` under ``file_name``."""
+    from tiledet.pixels import read_scene_rgb
 
     try:
-        return to_rgb_uint8(read_scene(path, image_size(path)))
-    except (InputError, UnreadableImage) as e:
+        return read_scene_rgb(path)
+    except InputError as e:
         report.missing_images.append(file_name)
         report.unreadable[file_name] = str(e).removeprefix(f"{path}: ")
         return None

@@ -4,8 +4,9 @@ Layouts: ``ROOT/{train,val,test}/{class}/*`` (split folders) or ``ROOT/{class}/*
 by class with a seed: ``test_fraction`` of every class to test, then ``val_fraction`` of the rest to val;
 a split layout without ``val`` gets its val carved out of train the same way). Class order: ``chips.yaml``'s
 ``class_names``/``class_folders`` when present, else sorted folder names; empty class folders are allowed.
-Images up to :data:`MAX_IMAGE_PIXELS` are decoded as RGB and resized to the model input (``INTER_AREA``
-when shrinking, ``INTER_LINEAR`` when growing); a larger one is refused from its header, before decoding.
+Images up to :data:`MAX_IMAGE_PIXELS` are decoded as the detectors see scenes (:mod:`tiledet.pixels`:
+8-bit RGB) and resized to the model input (``INTER_AREA`` when shrinking, ``INTER_LINEAR`` when
+growing); a larger one is refused from its header, before decoding.
 Unreadable images are skipped and counted.
 
 With ``chips.yaml``/``chips.csv`` (from ``tiledet convert --to chips``), the chip geometry and, per chip,
@@ -289,26 +290,35 @@ def header_size(path: Path) -> tuple[int, int] | None:
 
 
 def read_rgb(path: Path, size: int) -> np.ndarray | None:
-    """Decode ``path`` as RGB uint8 and resize to ``size``²; None when it cannot be read.
+    """Decode ``path`` as the detectors see scenes and resize to ``size``²; None when it cannot be read.
 
-    A header Pillow cannot read is left to cv2, which returns None if it cannot decode the file either.
+    The pixels are :func:`tiledet.pixels.read_scene_rgb`'s (16-bit by the high byte, grey repeated,
+    alpha dropped), so a classifier trains on the values the sliding detector feeds it. An image whose
+    header Pillow cannot read, or that cannot be decoded completely, is not read.
+
+    Returns:
+        (size, size, 3) uint8 RGB, or None.
 
     Raises:
         InputError: the image header gives more than :data:`MAX_IMAGE_PIXELS` (checked before decoding).
     """
     import cv2
 
+    from tiledet.pixels import read_scene_rgb
+
     if not path.is_file():
         return None
-    header_size(path)
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
+    size_wh = header_size(path)
+    if size_wh is None:
+        return None
+    try:
+        image = read_scene_rgb(path, size_wh)
+    except InputError:
         return None
     if image.shape[:2] != (size, size):
         shrink = image.shape[0] > size or image.shape[1] > size
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def decode_samples(

@@ -1,5 +1,9 @@
 """Object and background chips for classifiers: an ImageFolder dataset ``OUT/{split}/{class_folder}/*.png``.
 
+Chips are 8-bit RGB PNGs cut from the pixels the detectors see (:func:`tiledet.pixels.read_scene_rgb`:
+16-bit scenes by their high byte, grey repeated, alpha dropped), so a classifier trains on the values
+the sliding detector feeds it.
+
 Every object gets one square chip centred on its box, of side ``round(max(w, h) * (1 + context))``
 scene pixels, resized to ``chip_size``² (``cv2.INTER_AREA`` when shrinking, ``INTER_LINEAR`` when
 growing), so every object fills the same fraction of its chip. Where the chip window reaches beyond
@@ -57,16 +61,10 @@ from tiledet.convert.chips_report import (
     write_yaml,
 )
 from tiledet.convert.negatives import hard_negative_windows
-from tiledet.convert.scene_io import (
-    UnreadableImage,
-    check_encodable,
-    map_scenes,
-    read_scene,
-    scene_seed,
-    write_image,
-)
-from tiledet.errors import ConfigError
+from tiledet.convert.scene_io import map_scenes, scene_seed, write_image
+from tiledet.errors import ConfigError, InputError
 from tiledet.labels import Drop, ImageLabels
+from tiledet.pixels import read_scene_rgb
 
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
@@ -185,10 +183,9 @@ def _chip_scene(task: _ChipTask) -> _ChipResult:
     image, cfg = task.image, task.cfg
     result = _ChipResult(task.split)
     path = task.images_dir / image.file_name
-    try:
-        pixels = read_scene(path, image.size_wh)
-        check_encodable(pixels, ".png", path)
-    except UnreadableImage as e:
+    try:  # the 8-bit pixels the models see (tiledet.pixels), in OpenCV's order for writing
+        pixels = read_scene_rgb(path, image.size_wh, bgr=True)
+    except InputError as e:
         result.error = str(e)
         xyxy = image.boxes.xyxy
         result.drops = [

@@ -193,21 +193,29 @@ def read_scene(path: Path, size_wh: tuple[int, int]) -> np.ndarray:
     return array
 
 
-def check_encodable(image: np.ndarray, suffix: str, source: Path) -> None:
-    """Fail before anything is written when a scene's pixels cannot be saved as ``suffix``.
+def storable_pixels(image: np.ndarray, suffix: str, source: Path) -> np.ndarray:
+    """The pixels to save as ``suffix`` tiles: the scene's own when the format holds them, else the
+    8-bit pixels the models see (:func:`tiledet.pixels.decoded_to_model`, OpenCV channel order).
 
-    PNG takes 8- or 16-bit images with 1, 3 or 4 channels; JPEG 8-bit with 1 or 3 channels.
+    PNG holds 8- or 16-bit images with 1, 3 or 4 channels; JPEG 8-bit with 1 or 3 channels. Stored
+    pixels are kept lossless: a training loader decodes them by the same rules (16-bit by the high byte,
+    grey repeated, alpha dropped), so a model trains on the values the detector is fed either way.
 
     Raises:
-        UnreadableImage: naming ``source``, its dtype and channel count.
+        UnreadableImage: naming ``source``, when the pixels are neither storable nor convertible (e.g.
+            float or signed pixels).
     """
+    from tiledet.pixels import decoded_to_model
+
     channels = 1 if image.ndim == 2 else int(image.shape[2])
     jpeg = suffix.lower() in JPEG_SUFFIXES
     dtypes = (np.uint8,) if jpeg else (np.uint8, np.uint16)
-    if image.dtype.type not in dtypes or channels not in ((1, 3) if jpeg else (1, 3, 4)):
-        raise UnreadableImage(
-            f"{source}: {channels}-channel {image.dtype} pixels cannot be written as {suffix} tiles"
-        )
+    if image.dtype.type in dtypes and channels in ((1, 3) if jpeg else (1, 3, 4)):
+        return image
+    try:
+        return decoded_to_model(image, source=str(source), bgr=True, reuse=True)
+    except InputError as e:
+        raise UnreadableImage(f"{e}; it cannot be written as {suffix} tiles") from e
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

@@ -8,6 +8,10 @@ Layout written under ``OUT`` (``{split}`` is each key of ``splits``):
   (``to="coco"``), boxes in tile pixels.
 - ``annotations/val_full.json``: COCO ground truth of the untiled ``val`` scenes, file names relative to
   the source images folder (``info.images_dir``), for scoring detectors on whole scenes.
+
+Tiles keep the scene's pixels (a 16-bit scene gives lossless 16-bit tiles) where the tile format holds
+them, else the 8-bit pixels the models see (:mod:`tiledet.pixels`); either way a training loader
+decodes a tile to the very pixels the detector is fed for that part of the scene.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.convert.scene_io import (
     UnreadableImage,
-    check_encodable,
     map_scenes,
     output_suffix,
     read_scene,
     scene_seed,
+    storable_pixels,
     write_image,
 )
 from tiledet.convert.tile_geometry import (
@@ -216,8 +220,7 @@ def _tile_scene(task: _SceneTask) -> _SceneResult:
     found = assign_boxes_to_tiles(image.boxes.xyxy, windows, cfg.min_visibility)
     path = task.images_dir / image.file_name
     try:
-        pixels = read_scene(path, image.size_wh)
-        check_encodable(pixels, output_suffix(image.file_name), path)
+        pixels = storable_pixels(read_scene(path, image.size_wh), output_suffix(image.file_name), path)
     except UnreadableImage as e:
         return _unreadable(task, str(e))
     draws = np.random.default_rng(scene_seed(cfg.seed, image.file_name)).random(len(windows))

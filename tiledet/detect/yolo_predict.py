@@ -20,8 +20,9 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.detect.merge import check_merge_options, merge_boxes, top_k
 from tiledet.device import check_device_name
-from tiledet.errors import ConfigError, InputError
+from tiledet.errors import ConfigError
 from tiledet.geometry import tile_offsets
+from tiledet.pixels import to_model_rgb
 
 #: Ultralytics' letterbox padding value.
 PAD_VALUE = 114
@@ -259,12 +260,16 @@ class YoloPredictor:
         """Detections of one scene: sliced, merged, capped at ``max_det``.
 
         Args:
-            image_rgb: (H, W, 3) uint8 RGB scene (a (H, W) grey scene is expanded).
+            image_rgb: (H, W, 3) uint8 RGB scene; any image :func:`tiledet.pixels.to_model_rgb` takes
+                (grey, RGBA, 16-bit, ...) is converted by its rules first.
 
         Returns:
             Boxes in scene pixels with scores, highest first.
+
+        Raises:
+            InputError: for an image :func:`tiledet.pixels.to_model_rgb` refuses (e.g. float pixels).
         """
-        image_rgb = as_rgb_uint8(image_rgb, "image")
+        image_rgb = to_model_rgb(image_rgb, source="image")
         h, w = image_rgb.shape[:2]
         parts = self.predict_windows(image_rgb, self.windows((w, h)))
         if self.cfg.full_pass:
@@ -274,21 +279,3 @@ class YoloPredictor:
             self.cfg.merge, self.cfg.match, self.cfg.merge_threshold,
         )
         return top_k(merged, int(self.cfg.max_det))
-
-
-def as_rgb_uint8(image: np.ndarray, source: str) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB view or copy of an RGB, grey or RGBA image (16-bit scaled by 1/257).
-
-    Raises:
-        InputError: naming ``source`` for other layouts or dtypes.
-    """
-    image = np.asarray(image)
-    if image.dtype == np.uint16:
-        image = (image // 257).astype(np.uint8)
-    if image.dtype != np.uint8:
-        raise InputError(f"{source}: {image.dtype} pixels; sliced YOLO inference takes 8- or 16-bit images")
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image[:, :, :3]
-    raise InputError(f"{source}: image of shape {image.shape}; expected grey, RGB or RGBA")

@@ -1,8 +1,9 @@
 """``tiledet detect yolo``: sliced YOLO inference over scene files, written as COCO results JSON.
 
-Scenes are read one at a time (:func:`tiledet.convert.scene_io.read_scene`), so memory holds one
-scene, one batch of windows and the boxes found so far. A scene that cannot be read is left out and
-reported (:attr:`DetectReport.unreadable`); the detections of the others are still written.
+Scenes are read one at a time, as the models see them (:func:`tiledet.pixels.read_scene_rgb`), so
+memory holds one scene, one batch of windows and the boxes found so far. A scene that cannot be read
+is left out and reported (:attr:`DetectReport.unreadable`); the detections of the others are still
+written.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor, as_rgb_uint8
+from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
 from tiledet.errors import ConfigError, InputError
-from tiledet.ioutil import IMAGE_SUFFIXES, image_size
+from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.pixels import read_scene_rgb
 
 
 @dataclass(frozen=True)
@@ -106,32 +108,16 @@ def collect_scenes(inputs: Sequence[Path]) -> list[SceneRef]:
     return scenes
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """Decode a scene as (H, W, 3) uint8 RGB.
-
-    Raises:
-        InputError: naming the file when it cannot be read or has an unsupported layout.
-    """
-    from tiledet.convert.scene_io import UnreadableImage, read_scene
-
-    try:
-        array = read_scene(path, image_size(path))
-    except UnreadableImage as e:
-        raise InputError(str(e)) from e
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = array[:, :, [2, 1, 0]]  # cv2's BGR(A) -> RGB
-    return as_rgb_uint8(array, str(path))
-
-
 def read_or_skip(scene: SceneRef, unreadable: dict[str, str]) -> np.ndarray | None:
-    """:func:`read_rgb` of ``scene``; None when it cannot be read, with the reason in ``unreadable``.
+    """The (H, W, 3) uint8 RGB the detector sees of ``scene`` (:func:`tiledet.pixels.read_scene_rgb`);
+    None when it cannot be read, with the reason in ``unreadable``.
 
     Args:
         scene: the scene.
         unreadable: ``file_name`` -> reason (the error message without its leading path).
     """
     try:
-        return read_rgb(scene.path)
+        return read_scene_rgb(scene.path)
     except InputError as e:
         unreadable[scene.file_name] = str(e).removeprefix(f"{scene.path}: ")
         return None
@@ -151,7 +137,7 @@ def detect_scenes(
 ) -> Iterator[tuple[SceneRef, Boxes, np.ndarray | None]]:
     """Yield ``(scene, boxes, image or None)`` for each scene, reading one scene at a time."""
     for scene in scenes:
-        image = read_rgb(scene.path)
+        image = read_scene_rgb(scene.path)
         boxes = predictor(image)
         yield scene, boxes, (image if keep_image else None)
         del image
