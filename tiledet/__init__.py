@@ -43,8 +43,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "evaluate_detections": ("tiledet.evaluate.metrics", "evaluate"),
     "run_evaluation": ("tiledet.evaluate.report", "run_evaluation"),
     "EvalConfig": ("tiledet.evaluate.metrics", "EvalConfig"),
-    "detections_to_results": ("tiledet.evaluate.detections", "detections_to_results"),
-    "write_results_json": ("tiledet.evaluate.detections", "write_results_json"),
+    "detections_to_results": ("tiledet.formats.results", "detections_to_results"),
+    "write_results_json": ("tiledet.formats.results", "write_results_json"),
     "generate_scenes": ("tiledet.synth.generate", "generate_scenes"),
     "SynthConfig": ("tiledet.synth.generate", "SynthConfig"),
     "draw_boxes": ("tiledet.draw", "draw_boxes"),
@@ -117,10 +117,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in 
     from tiledet.detect.yolo_train import train_yolo
     from tiledet.draw import draw_boxes
     from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
-    from tiledet.evaluate.detections import detections_to_results, write_results_json
     from tiledet.evaluate.metrics import EvalConfig
     from tiledet.evaluate.metrics import evaluate as evaluate_detections
     from tiledet.evaluate.report import run_evaluation
+    from tiledet.formats.results import detections_to_results, write_results_json
     from tiledet.geometry import parse_tile_stem, tile_offsets, tile_stem
     from tiledet.label_records import ImageLabels, LabeledDataset
     from tiledet.labels.load import LoadResult, load_labels

@@ -52,7 +52,7 @@ def hard_negative_windows(
     Raises:
         InputError: when the file is missing or not a JSON list.
     """
-    from tiledet.evaluate import read_results_json
+    from tiledet.formats.results import read_results_json
 
     entries = read_results_json(path)
     find = _scene_lookup(splits)
