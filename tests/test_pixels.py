@@ -171,7 +171,8 @@ def test_yolo_training_loader_reads_16_bit_tiles_as_the_detector_sees_the_scene(
 
 
 def test_tiles_keep_storable_pixels_and_convert_the_others() -> None:
-    from tiledet.convert.scene_io import UnreadableImage, storable_pixels
+    from tiledet.convert.scene_io import storable_pixels
+    from tiledet.decode import UnreadableImage
 
     deep = np.dstack([U16, U16[::-1], U16 // 2])  # B, G, R as decoded
     assert storable_pixels(deep, ".png", Path("s.tif")) is deep  # lossless 16-bit PNG tiles

@@ -23,7 +23,7 @@ def test_pil_image_open_is_the_original_after_ultralytics_patch(tmp_path):
         assert Image.open is not pil_image_open(), "Ultralytics no longer patches Image.open"
         assert pil_image_open().__module__ == "PIL.Image"
         from pathlib import Path
-        from tiledet.convert.scene_io import read_scene
+        from tiledet.decode import read_scene
         try:
             read_scene(Path({str(bad)!r}), (4, 4))
         except Exception as e:

@@ -95,7 +95,7 @@ def read_scene_rgb(
 ) -> np.ndarray:
     """Decode a scene file once and return the 8-bit RGB the models see (:func:`to_model_rgb`'s rules).
 
-    The file is decoded as stored (:func:`tiledet.convert.scene_io.read_scene`: integrity checks, one
+    The file is decoded as stored (:func:`tiledet.decode.read_scene`: integrity checks, one
     scene in memory); an 8-bit 3-band scene is converted in place, so the peak memory stays one scene.
 
     Args:
@@ -112,7 +112,7 @@ def read_scene_rgb(
         InputError: naming the file: missing, unreadable header, undecodable or truncated data, a
             decoded size other than ``size_wh``, or pixels :func:`to_model_rgb` refuses.
     """
-    from tiledet.convert.scene_io import UnreadableImage, read_scene
+    from tiledet.decode import UnreadableImage, read_scene
     from tiledet.ioutil import image_size
 
     path = Path(path)

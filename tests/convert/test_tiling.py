@@ -218,7 +218,7 @@ def test_bad_arguments(tmp_path: Path, scenes) -> None:
 def test_read_scene_matches_plain_imread_for_every_layout(tmp_path: Path, kind: str) -> None:
     from PIL import Image
 
-    from tiledet.convert.scene_io import read_scene
+    from tiledet.decode import read_scene
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)

@@ -83,6 +83,7 @@ def yolo_command(
     out; the detections of the others are written); 2 bad input or options; 130 interrupted.
     """
     from tiledet.cli.progress import progress_bar
+    from tiledet.cli.unreadable import exit_if_scenes_unreadable
     from tiledet.detect.yolo_predict import SliceConfig
     from tiledet.detect.yolo_run import DetectConfig, collect_scenes, run_detection
 
@@ -105,22 +106,7 @@ def yolo_command(
                 seconds = eng.get("probe_seconds", {}).get(name)
                 timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
                 typer.echo(f"  {name}: {verdict}{timing}")
-    exit_if_unreadable(report.unreadable, total, report.out)
-
-
-def exit_if_unreadable(unreadable: dict[str, str], total: int, out: Path | None) -> None:
-    """Name each scene that could not be read on stderr, then exit with code 1 (none: return).
-
-    Args:
-        unreadable: scene name -> why it could not be read.
-        total: scenes given.
-        out: the results file the other scenes' detections went to.
-    """
-    from tiledet.cli.unreadable import exit_if_unreadable as exit_for
-    from tiledet.text import plural
-
-    others = f"detections of the other {plural(total - len(unreadable), 'scene')} written to {out}"
-    exit_for(unreadable, total, "scene", others)
+    exit_if_scenes_unreadable(report.unreadable, total, report.out)
 
 
 @detect_app.command("train-yolo")

@@ -129,8 +129,8 @@ def sliding_command(
     summary); 1 some scenes could not be read (each named on stderr, left out; the detections of the
     others are written); 2 bad input or options; 130 interrupted.
     """
-    from tiledet.cli.detect import exit_if_unreadable
     from tiledet.cli.progress import progress_bar
+    from tiledet.cli.unreadable import exit_if_scenes_unreadable
     from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
     from tiledet.detect.yolo_run import collect_scenes
 
@@ -156,4 +156,4 @@ def sliding_command(
         )
         for name, why in report.skipped.items():
             typer.echo(f"  skipped {name}: {why}")
-    exit_if_unreadable(report.unreadable, total, report.out)
+    exit_if_scenes_unreadable(report.unreadable, total, report.out)

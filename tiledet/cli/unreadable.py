@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import typer
 
@@ -33,3 +34,17 @@ def exit_if_unreadable(unreadable: Mapping[str, str], total: int, noun: str, oth
         err=True,
     )
     raise typer.Exit(1)
+
+
+def exit_if_scenes_unreadable(unreadable: Mapping[str, str], total: int, out: Path | None) -> None:
+    """:func:`exit_if_unreadable` for a detector: the other scenes' detections went to ``out``.
+
+    Args:
+        unreadable: scene name -> why it could not be read.
+        total: scenes given.
+        out: the results file the other scenes' detections went to.
+    """
+    from tiledet.text import plural
+
+    others = f"detections of the other {plural(total - len(unreadable), 'scene')} written to {out}"
+    exit_if_unreadable(unreadable, total, "scene", others)

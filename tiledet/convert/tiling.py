@@ -25,21 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.convert.scene_io import (
-    UnreadableImage,
-    map_scenes,
-    output_suffix,
-    read_scene,
-    scene_seed,
-    storable_pixels,
-    write_image,
-)
+from tiledet.convert.scene_io import map_scenes, output_suffix, scene_seed, storable_pixels, write_image
 from tiledet.convert.tile_geometry import (
     VISIBILITY_EPS,
     TileAssignment,
     assign_boxes_to_tiles,
     check_tile_count,
 )
+from tiledet.decode import UnreadableImage, read_scene
 from tiledet.errors import ConfigError, InputError
 from tiledet.geometry import tile_offsets, tile_stem
 from tiledet.labels import Drop, ImageLabels, LabeledDataset

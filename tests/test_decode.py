@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiledet.convert.scene_io import UnreadableImage, read_scene
+from tiledet.decode import UnreadableImage, read_scene
 
 
 def _noise(shape):
