@@ -205,3 +205,22 @@ def test_paired_iou_is_the_diagonal_of_the_pairwise_iou() -> None:
     assert paired_iou_xyxy(a, b)[0] == 0.0
     assert paired_iou_xyxy(np.zeros((0, 4)), np.zeros((0, 4))).shape == (0,)
     assert paired_iou_xyxy([[0, 0, 2, 2]], [[1, 0, 3, 2]])[0] == pytest.approx(2 / 6)  # hand-computed
+
+
+def test_paired_ios_and_overlap_hand_computed_and_symmetric() -> None:
+    from tiledet.boxes import paired_ios_xyxy, paired_iou_xyxy, paired_overlap_xyxy
+
+    a = np.array([[0, 0, 4, 2], [0, 0, 2, 2], [0, 0, 1, 1], [5, 5, 5, 9]], float)
+    b = np.array([[2, 0, 4, 2], [1, 1, 5, 5], [3, 3, 4, 4], [5, 5, 5, 9]], float)
+    # intersections 4, 1, 0, 0 (a line); smaller areas 4, 4, 1, 0
+    assert paired_ios_xyxy(a, b).tolist() == [1.0, 0.25, 0.0, 0.0]
+    assert paired_overlap_xyxy(a, b, "ios").tolist() == paired_ios_xyxy(a, b).tolist()
+    assert paired_overlap_xyxy(a, b, "iou").tolist() == paired_iou_xyxy(a, b).tolist() == [0.5, 1 / 19, 0, 0]
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 50, (200, 2))
+    c = np.hstack([xy, xy + rng.uniform(0, 20, (200, 2))])
+    d = c[rng.permutation(200)]
+    for metric in ("iou", "ios"):
+        assert np.array_equal(paired_overlap_xyxy(c, d, metric), paired_overlap_xyxy(d, c, metric))
+    with pytest.raises(ValueError, match="iou, ios"):
+        paired_overlap_xyxy(a, b, "giou")

@@ -20,6 +20,20 @@ def _as_float_array(values: object, shape_desc: str) -> np.ndarray:
     return array
 
 
+#: Overlap measures of two boxes: intersection over union, intersection over the smaller box's area.
+OVERLAP_METRICS = ("iou", "ios")
+
+
+def _paired_areas(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(intersection, area of a, area of b)`` of matching rows, each (N,) float64."""
+    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
+    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    return wh[:, 0] * wh[:, 1], area_a, area_b
+
+
 def paired_iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """IoU of matching rows: ``a[i]`` with ``b[i]`` (not all pairs, see :func:`iou_xyxy`).
 
@@ -29,14 +43,43 @@ def paired_iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     Returns:
         (N,) float64 IoU in [0, 1]; 0 where the union is empty. Negative widths count as 0 area.
     """
-    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
-    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    inter, area_a, area_b = _paired_areas(a_xyxy, b_xyxy)
     union = area_a + area_b - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def paired_ios_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller box's area of matching rows (SAHI's IoS).
+
+    Args:
+        a_xyxy, b_xyxy: (N, 4) boxes, same units.
+
+    Returns:
+        (N,) float64 IoS in [0, 1]; 0 where the smaller box has no area.
+    """
+    inter, area_a, area_b = _paired_areas(a_xyxy, b_xyxy)
+    smaller = np.minimum(area_a, area_b)
+    return np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+
+
+def paired_overlap_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray, metric: str) -> np.ndarray:
+    """IoU or IoS of matching rows (symmetric in ``a`` and ``b``, bit for bit).
+
+    Args:
+        a_xyxy, b_xyxy: (N, 4) boxes, same units.
+        metric: ``"iou"`` or ``"ios"`` (:data:`OVERLAP_METRICS`).
+
+    Returns:
+        (N,) float64 overlap in [0, 1]; 0 where the denominator is 0.
+
+    Raises:
+        ValueError: on another metric.
+    """
+    if metric == "iou":
+        return paired_iou_xyxy(a_xyxy, b_xyxy)
+    if metric == "ios":
+        return paired_ios_xyxy(a_xyxy, b_xyxy)
+    raise ValueError(f"overlap metric must be one of {', '.join(OVERLAP_METRICS)}, got {metric!r}")
 
 
 def iou_xyxy(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:

@@ -152,9 +152,9 @@ def test_detect_scene_finds_a_planted_response_and_respects_max_det() -> None:
     assert len(too_small) == 0 and stats.skipped_scales == [1.0]
     odd = np.zeros((60, 80, 3), np.uint8)
     odd[21:30, 41:50] = 255  # off the stride-2 grid: only the shifted grid of --stride-multiple 2 aligns
-    coarse, _ = detect_scene(det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge=False))
+    coarse, _ = detect_scene(det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge="nms"))
     fine, stats = detect_scene(
-        det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge=False, stride_multiple=2)
+        det, odd, SlidingConfig(scales=(1.0,), threshold=0.9, merge="nms", stride_multiple=2)
     )
     assert coarse.xyxy[0].tolist() != [41, 21, 50, 30] and fine.xyxy[0].tolist() == [41, 21, 50, 30]
     assert stats.cells > 3 * (((60 - 9) // 2 + 1) * ((80 - 9) // 2 + 1))  # 4 grids of (roughly) the same size
@@ -167,6 +167,9 @@ def test_config_errors_name_the_option() -> None:
         ({"iou": -0.1}, "--iou"),
         ({"max_det": 0}, "--max-det"),
         ({"scales": (0.0,)}, "--scales"),
+        ({"merge": "wbf"}, "--merge"),
+        ({"merge": True}, "--merge"),  # was a bool: merge or not
+        ({"merge_iou": 1.5}, "merge IoU"),
     ]:
         with pytest.raises(ConfigError, match=option):
             SlidingConfig(**kwargs)
@@ -211,17 +214,64 @@ def _naive_merge(
 @pytest.mark.parametrize("class_agnostic", [True, False])
 @pytest.mark.parametrize("n", [0, 1, 60])
 def test_merge_clusters_equals_naive_loop(n: int, class_agnostic: bool) -> None:
-    from tiledet.detect.sliding import merge_clusters
+    from tiledet.detect.merge import above, merge_clusters
 
     rng = np.random.default_rng(n)
     xy = rng.uniform(0, 120, (n, 2))
     wh = rng.uniform(0, 30, (n, 2))  # includes near-degenerate boxes
     candidates = Boxes(np.hstack([xy, xy + wh]), rng.integers(0, 2, n), rng.uniform(0.5, 1, n))
     kept = candidates.nms(0.3, class_agnostic=class_agnostic) if n else candidates
-    merged, mass = merge_clusters(candidates, kept, 0.5, class_agnostic)
+    merged, mass = merge_clusters(candidates, kept, "iou", above(0.5), class_agnostic)  # IoU > 0.5
     ref_xyxy, ref_mass = _naive_merge(candidates, kept, 0.5, class_agnostic)
-    np.testing.assert_allclose(mass, ref_mass, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(merged.xyxy, ref_xyxy, rtol=1e-9, atol=1e-9)
+    assert np.array_equal(mass, ref_mass) and np.array_equal(merged.xyxy, ref_xyxy)  # bit for bit
     assert np.array_equal(merged.class_ids, kept.class_ids) and np.array_equal(merged.scores, kept.scores)
     if n:
         assert (mass >= kept.scores - 1e-12).all()  # a kept box is in its own cluster
+
+
+def _grid_candidates(n: int, seed: int) -> Boxes:
+    """Windows of two scales on a stride grid with saturated (tied) probabilities: exact IoU ties."""
+    rng = np.random.default_rng(seed)
+    scale = rng.choice([1.0, 0.8408964152537145], n)
+    cells = rng.integers(0, 25, (n, 2)) * 8.0 / scale[:, None]
+    side = rng.choice([16.0, 21.333333333333332], n) / scale
+    xyxy = np.hstack([cells, cells + side[:, None]])
+    return Boxes(xyxy, rng.integers(0, 3, n), rng.choice([1.0, 0.99, 0.7], n))
+
+
+@pytest.mark.parametrize("class_agnostic", [True, False])
+@pytest.mark.parametrize("iou", [0.3, 1 / 3, 0.5])
+def test_default_merge_is_the_old_nms_and_cluster_loop_bit_for_bit(iou: float, class_agnostic: bool) -> None:
+    """cluster-mean through the registry = what detect_scene ran before: torchvision NMS at IoU > iou,
+    then each kept box the mean of the candidates at IoU > merge_iou (the naive loop above)."""
+    from tiledet.detect.sliding import scene_merger
+
+    candidates = _grid_candidates(400, seed=int(iou * 100) + class_agnostic)
+    cfg = SlidingConfig(iou=iou, class_agnostic=class_agnostic)
+    assert cfg.merge == "cluster-mean"
+    kept = candidates.nms(iou, class_agnostic=class_agnostic)
+    ref_xyxy, _ = _naive_merge(candidates, kept, cfg.merge_iou, class_agnostic)
+    got = scene_merger(cfg)(candidates)
+    assert np.array_equal(got.xyxy, ref_xyxy) and np.array_equal(got.scores, kept.scores)
+    assert np.array_equal(got.class_ids, kept.class_ids)
+    assert scene_merger(cfg, "nms")(candidates).equals(kept)  # --merge nms: the NMS alone
+
+
+@pytest.mark.parametrize(
+    ("merge", "expected"),
+    [
+        ("cluster-mean", [np.array([1.0, 0.0, 16.0, 15.0]) / 1.5, [0, 0, 10, 3]]),  # (A + B / 2) / 1.5, D
+        ("nms", [[0, 0, 10, 10], [0, 0, 10, 3]]),  # A, D
+        ("greedy-nmm", [[0, 0, 12, 10], [0, 0, 10, 3]]),  # A | B (C: IoU 50/170 with A | B), D
+    ],
+)
+def test_sliding_merges_hand_computed(merge: str, expected: list) -> None:
+    """IoU(A, B) 2/3, IoU(A, C) 1/3, IoU(A, D) exactly 0.3: --iou 0.3 drops or merges B and C, not D;
+    cluster-mean's clusters (IoU > 0.5): A with B, D alone."""
+    from tiledet.detect.sliding import scene_merger
+
+    a, b, c, d = [0, 0, 10, 10], [2, 0, 12, 10], [0, 5, 10, 15], [0, 0, 10, 3]
+    candidates = Boxes([a, b, c, d], [0, 0, 0, 0], [1.0, 0.5, 0.25, 0.125])
+    got = scene_merger(SlidingConfig(merge=merge, iou=0.3))(candidates)
+    assert np.array_equal(got.xyxy, np.array(expected, float)), got.xyxy.tolist()
+    assert got.scores.tolist() == [1.0, 0.125]

@@ -67,6 +67,44 @@ def test_detect_sliding_cli_scores_well_above_zero(trained: dict[str, Path], cap
     assert metrics.summary["AP50"] > 0.15, metrics.summary  # pycocotools-compatible mAP50
 
 
+def _old_default_merge(candidates, cfg, grids):
+    """What detect_scene ran before merging became a registry: torchvision NMS at IoU > --iou, then each
+    kept box the score-weighted mean of the candidates at IoU > merge_iou (the naive loop)."""
+    from tests.detect.test_sliding import _naive_merge
+    from tiledet.boxes import Boxes
+
+    kept = candidates.nms(cfg.iou, class_agnostic=cfg.class_agnostic)
+    merged, _ = _naive_merge(candidates, kept, cfg.merge_iou, cfg.class_agnostic)
+    return Boxes(merged, kept.class_ids, kept.scores)
+
+
+def test_detect_sliding_merge_options_end_to_end(
+    trained: dict[str, Path], tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--merge nms and --merge cluster-mean both run; the default is cluster-mean, byte for byte the
+    output of the merge detect sliding ran before --merge existed."""
+    import tiledet.detect.sliding as sliding
+    from tiledet.cli import main
+
+    root = trained["root"]
+    args = ["detect", "sliding", str(trained["model"]), str(root / "test/images"), "--object-size", "16-32",
+            "--quiet"]  # fmt: skip
+    runs = {"default": [], "cluster": ["--merge", "cluster-mean"], "nms": ["--merge", "nms"]}
+    for name, extra in runs.items():
+        assert main([*args, *extra, "--out", str(tmp_path / f"{name}.json")]) == 0, capsys.readouterr().err
+    monkeypatch.setattr(sliding, "_merge", _old_default_merge)
+    assert main([*args, "--out", str(tmp_path / "old.json")]) == 0
+    default = (tmp_path / "default.json").read_bytes()
+    assert json.loads(default), "the tiny fixture should give detections"
+    assert default == (tmp_path / "old.json").read_bytes() == (tmp_path / "cluster.json").read_bytes()
+    nms, mean = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("nms", "default"))
+    same_kept = [(e["file_name"], e["category_name"], e["score"]) for e in nms]
+    assert same_kept == [(e["file_name"], e["category_name"], e["score"]) for e in mean]  # boxes only move
+    assert [e["bbox"] for e in nms] != [e["bbox"] for e in mean]
+    assert main([*args, "--merge", "wbf", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--merge must be one of nms, greedy-nmm, cluster-mean" in capsys.readouterr().err
+
+
 def test_bad_inputs_are_one_line_errors(trained: dict[str, Path], tmp_path: Path, capsys) -> None:
     from tiledet.cli import main
 

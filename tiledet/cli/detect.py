@@ -9,6 +9,9 @@ from pathlib import Path
 
 import typer
 
+from tiledet.cli.defaults import default_of
+from tiledet.detect.merge import merger_help
+from tiledet.detect.yolo_predict import SliceConfig
 from tiledet.device import DEVICE_HELP
 
 detect_app = typer.Typer(
@@ -23,10 +26,7 @@ _TRUST_HELP = (
     "files you trust. Without it, weights load with an allow-list of the classes an Ultralytics "
     "checkpoint holds, and anything else is refused. Default: off."
 )
-_MERGE_HELP = (
-    "How boxes of overlapping tiles are merged: greedy-nmm (merge matching boxes into the best one, "
-    "union box, best score; SAHI's default) or nms (keep the best, drop the rest). Default: greedy-nmm."
-)
+_MERGE_HELP = merger_help("How boxes of overlapping tiles are merged", default_of(SliceConfig, "merge"))
 
 
 @detect_app.command("yolo")
@@ -42,7 +42,7 @@ def yolo_command(
     ),
     overlap: float = typer.Option(0.2, "--overlap", help="Tile overlap fraction in [0, 1). Default: 0.2."),
     batch_size: int = typer.Option(16, "--batch-size", help="Tiles per model call. Default: 16."),
-    merge: str = typer.Option("greedy-nmm", "--merge", help=_MERGE_HELP),
+    merge: str = typer.Option(default_of(SliceConfig, "merge"), "--merge", help=_MERGE_HELP),
     match: str = typer.Option(
         "ios", "--match", help="Overlap measure for merging: ios (intersection over the smaller box) "
         "or iou. Default: ios."

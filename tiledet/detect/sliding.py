@@ -6,9 +6,12 @@ fully-convolutional form of the classifier (:mod:`tiledet.detect.fcn`). Each cel
 probability of every class; the best non-background class of a cell becomes a candidate when its
 probability reaches that class's threshold. Its box is the central ``1 / (1 + context)`` square of the
 window (where the chip geometry put the object) or, with a box head, the box the head predicts inside
-the window; boxes are mapped back to scene pixels. Candidates of all scales go through non-maximum
-suppression (class-agnostic by default: one object fires for several classes and scales) and the
-``max_det`` most confident are kept.
+the window; boxes are mapped back to scene pixels. Candidates of all scales are merged by a merger of
+:mod:`tiledet.detect.merge` (``cluster-mean`` by default: NMS, each kept box moved to the mean of its
+cluster; class-agnostic by default: one object fires for several classes and scales) and the
+``max_det`` most confident are kept. ``iou`` and ``merge_iou`` keep torchvision's ``>`` meaning (a box
+is dropped or clustered at IoU strictly above them); :func:`scene_merger` hands the merger their
+``>=`` equivalents (:func:`tiledet.detect.merge.above`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from tiledet.boxes import Boxes, paired_iou_xyxy
+from tiledet.boxes import Boxes
+from tiledet.detect.merge import Merger, above, cluster_mean, get_merger, merger_names
 from tiledet.detect.pyramid import Block, blocks, pyramid_scales, resample_block, resized_size
 from tiledet.errors import ConfigError
 
@@ -41,12 +45,17 @@ class SlidingConfig:
         stride_multiple: K: evaluate K×K shifted cell grids, effective stride ``stride / K``.
         threshold: minimum class probability of a detection.
         class_thresholds: per-class overrides ``((class_name, threshold), ...)``.
-        iou: NMS IoU threshold (a box is dropped above it).
-        class_agnostic: NMS across classes (True) or per class.
+        iou: merge IoU threshold: a box whose IoU with a better one is above it is dropped (``nms``,
+            ``cluster-mean``) or merged into it (``greedy-nmm``).
+        class_agnostic: merge across classes (True) or per class.
         max_det: detections kept per image (most confident).
         block_px: side of a scoring block in resized pixels (memory: one block at a time).
         batch_size: blocks of equal size scored per forward pass.
         context: chip context to assume when the checkpoint has none.
+        merge: merger name (:func:`tiledet.detect.merge.merger_names`): ``cluster-mean``, ``nms`` or
+            ``greedy-nmm``.
+        merge_iou: ``cluster-mean``: a candidate is in a kept box's cluster at IoU above it.
+        support_score: ``cluster-mean``: score = 1 - exp(-4 · cluster mass / grids scored).
     """
 
     object_size_px: tuple[float, float] = (8.0, 160.0)
@@ -61,7 +70,7 @@ class SlidingConfig:
     block_px: int = 512
     batch_size: int = 4
     context: float = 0.5
-    merge: bool = True
+    merge: str = "cluster-mean"
     merge_iou: float = 0.5
     support_score: bool = False
 
@@ -73,6 +82,9 @@ class SlidingConfig:
             (all(0.0 <= t <= 1.0 for _, t in self.class_thresholds),
              "per-class thresholds must be in [0, 1]"),
             (0.0 <= self.iou <= 1.0, f"--iou must be in [0, 1], got {self.iou!r}"),
+            (self.merge in merger_names(),
+             f"--merge must be one of {', '.join(merger_names())}, got {self.merge!r}"),
+            (0.0 <= self.merge_iou <= 1.0, f"merge IoU must be in [0, 1], got {self.merge_iou!r}"),
             (int(self.max_det) == self.max_det and self.max_det >= 1,
              f"--max-det must be >= 1, got {self.max_det!r}"),
             (self.block_px >= 1, f"block size must be >= 1 px, got {self.block_px!r}"),
@@ -287,46 +299,29 @@ def scene_scales(detector: SlidingDetector, cfg: SlidingConfig) -> list[float]:
     return pyramid_scales(cfg.object_size_px, detector.fcn.window, detector.context, cfg.scale_step)
 
 
-def _nms(boxes: Boxes, cfg: SlidingConfig) -> Boxes:
-    return boxes.nms(cfg.iou, class_agnostic=cfg.class_agnostic) if len(boxes) else boxes
+def scene_merger(cfg: SlidingConfig, name: str | None = None) -> Merger:
+    """The merger of candidates: ``name`` (default ``cfg.merge``) over IoU, torchvision's order.
 
-
-def merge_clusters(
-    candidates: Boxes, kept: Boxes, iou: float, class_agnostic: bool
-) -> tuple[Boxes, np.ndarray]:
-    """Each kept box replaced by the score-weighted mean of the candidates that overlap it.
-
-    A sliding window fires for an object at several neighbouring positions and scales; their mean box
-    is centred better and sized better than any single window. Candidates with IoU > ``iou`` with a
-    kept box (and of its class unless ``class_agnostic``) are its cluster. Only pairs whose boxes
-    touch are compared (a shapely ``STRtree`` finds them), so the cost grows with the number of
-    overlapping pairs, not with ``len(kept) * len(candidates)``.
-
-    Args:
-        candidates: all candidate boxes with scores.
-        kept: the boxes NMS kept (a subset of ``candidates``).
-        iou: cluster membership threshold.
-        class_agnostic: clusters across classes.
-
-    Returns:
-        ``(merged boxes with the kept scores and classes, (K,) summed scores of each cluster)``.
+    ``cfg.iou`` and ``cfg.merge_iou`` are ``>`` thresholds (torchvision's); the merger gets the ``>=``
+    thresholds that decide every pair alike (:func:`tiledet.detect.merge.above`).
     """
-    import shapely
+    name = cfg.merge if name is None else name
+    return get_merger(name, "iou", above(cfg.iou), **_merge_options(cfg, name))
 
-    k = len(kept)
-    if k == 0 or len(candidates) == 0:
-        return kept, np.zeros(k)
-    tree = shapely.STRtree(shapely.box(*kept.xyxy.T))
-    cand_idx, kept_idx = tree.query(shapely.box(*candidates.xyxy.T))
-    b = candidates.xyxy[cand_idx]
-    member = paired_iou_xyxy(kept.xyxy[kept_idx], b) > iou
-    if not class_agnostic:
-        member &= kept.class_ids[kept_idx] == candidates.class_ids[cand_idx]
-    weight = np.where(member, candidates.scores[cand_idx], 0.0)
-    mass = np.bincount(kept_idx, weights=weight, minlength=k)
-    sums = np.stack([np.bincount(kept_idx, weights=weight * b[:, j], minlength=k) for j in range(4)], axis=1)
-    merged = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-12)[:, None], kept.xyxy)
-    return Boxes(merged, kept.class_ids, kept.scores), mass
+
+def _merge_options(cfg: SlidingConfig, name: str) -> dict[str, Any]:
+    options: dict[str, Any] = {"class_agnostic": cfg.class_agnostic, "order": "torchvision"}
+    if name == "cluster-mean":
+        options["cluster_threshold"] = above(cfg.merge_iou)
+    return options
+
+
+def _merge(candidates: Boxes, cfg: SlidingConfig, grids: int) -> Boxes:
+    """The merged candidates (``support_score``: ranked by cluster mass over ``grids`` grids scored)."""
+    if cfg.merge == "cluster-mean" and cfg.support_score:
+        found, mass = cluster_mean(candidates, "iou", above(cfg.iou), **_merge_options(cfg, cfg.merge))
+        return _by_support(found, mass, grids)
+    return scene_merger(cfg)(candidates)
 
 
 def detect_scene(
@@ -369,15 +364,10 @@ def detect_scene(
                         pending += len(scores)
                         stats.candidates += len(scores)
                     if pending > _COMPACT_AT:
-                        parts, pending = [_nms(Boxes.concat(parts), cfg)], 0
+                        parts, pending = [scene_merger(cfg, "nms")(Boxes.concat(parts))], 0
     if not parts:
         return Boxes.empty(with_scores=True), stats
-    candidates = Boxes.concat(parts)
-    found = _nms(candidates, cfg)
-    if cfg.merge:
-        found, mass = merge_clusters(candidates, found, cfg.merge_iou, cfg.class_agnostic)
-        if cfg.support_score:
-            found = _by_support(found, mass, len(stats.scales) * cfg.stride_multiple**2)
+    found = _merge(Boxes.concat(parts), cfg, len(stats.scales) * cfg.stride_multiple**2)
     return found[: cfg.max_det], stats
 
 

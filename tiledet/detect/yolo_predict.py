@@ -42,7 +42,8 @@ class SliceConfig:
         batch_size: windows per model call (>= 1).
         conf: minimum class score of a box, in [0, 1].
         iou: IoU of the per-window NMS (Ultralytics' predictor default 0.7).
-        merge: ``"greedy-nmm"`` or ``"nms"`` across windows (SAHI's default: greedy-nmm).
+        merge: merger across windows (:func:`tiledet.detect.merge.merger_names`): ``greedy-nmm``
+            (SAHI's default), ``nms`` or ``cluster-mean``.
         match: ``"ios"`` or ``"iou"`` overlap for merging (SAHI's default: ios).
         merge_threshold: boxes merge when their overlap is ``>= merge_threshold``.
         full_pass: also run the whole scene, shrunk to ``tile``, and merge its boxes in (large objects).
