@@ -69,7 +69,7 @@ def make_scenes(n: int, size: int) -> tuple[list[np.ndarray], Path]:
 
 
 def untrained_weights() -> Path:
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics import YOLO

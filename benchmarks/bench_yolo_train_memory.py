@@ -40,7 +40,7 @@ if kind == "tiled":
     train_yolo(TrainConfig(data=data, out=run, epochs=1, batch=4, imgsz=int(imgsz), workers=0, device=device,
                            plots=False, evaluate_full=False, force=True))
 else:
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
     offline_ultralytics()
     from ultralytics import YOLO
     YOLO("yolo11n.yaml").train(data=data, epochs=1, batch=4, imgsz=int(imgsz), workers=0, device=device,

@@ -151,7 +151,7 @@ def test_yolo_training_loader_reads_16_bit_tiles_as_the_detector_sees_the_scene(
     pytest.importorskip("ultralytics")
     from tiledet.boxes import Boxes
     from tiledet.convert.tiling import TileConfig, write_tiled_dataset
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
     from tiledet.labels import ImageLabels
 
     offline_ultralytics()

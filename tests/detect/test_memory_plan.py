@@ -99,7 +99,7 @@ def test_profiled_training_step_runs_and_learns_on_cpu() -> None:
     """The step the CUDA profile measures is a real training step (checked on CPU, where it runs too)."""
     torch = pytest.importorskip("torch")
     from tiledet.detect.memory_plan import training_step
-    from tiledet.detect.yolo_train import build_training_model
+    from tiledet.detect.yolo_model import build_training_model
 
     device = torch.device("cpu")
     model = build_training_model("yolo11n.yaml", 3, device)

@@ -62,7 +62,7 @@ class _Rebuild:
 def save_like_the_trainer(path: Path, extra: dict | None = None, activation: str | None = None) -> Path:
     """yolo11n (3 classes, from its YAML, offline) saved the way Ultralytics' trainer saves a checkpoint
     (``BaseTrainer.save_model``): half-precision EMA, optimizer state, train args and metrics."""
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     from datetime import datetime
@@ -176,7 +176,7 @@ def test_an_allow_listed_class_called_with_a_config_that_would_eval_is_refused(t
 def test_train_yolo_refuses_a_checkpoint_whose_config_would_eval(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tiledet.detect.yolo_train import build_training_model
+    from tiledet.detect.yolo_model import build_training_model
 
     marker = tmp_path / "MARKER"
     activation = f"__import__('os').system('touch {marker}')"

@@ -42,7 +42,7 @@ def contiguous(predictor: YoloPredictor) -> YoloPredictor:
 
 
 def test_boxes_match_ultralytics_predictor_on_a_single_tile(weights: Path, scene: np.ndarray) -> None:
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics import YOLO
@@ -110,7 +110,7 @@ def test_to_window_boxes_removes_padding_clips_and_shifts() -> None:
 
 @pytest.mark.parametrize("window_wh", [(100, 70), (128, 128), (33, 127), (1, 1)])
 def test_padding_equals_ultralytics_letterbox(window_wh: tuple[int, int]) -> None:
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics.data.augment import LetterBox

@@ -30,7 +30,7 @@ def make_firing_weights(path: Path, num_classes: int = 3, imgsz: int = TILE, tas
     """
     import torch
 
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics.nn.tasks import ClassificationModel, DetectionModel

@@ -240,8 +240,8 @@ def _run_export(pt: Path, engine: str, imgsz: int, weights: Path, trust_weights:
     """Ultralytics' export of ``pt`` (a copy of the user's ``weights``, named in errors)."""
     import warnings
 
+    from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
     from tiledet.detect.safe_weights import weights_loading
-    from tiledet.detect.yolo_model import offline_ultralytics, ultralytics_verbosity
 
     offline_ultralytics()
     from ultralytics import YOLO

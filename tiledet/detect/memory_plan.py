@@ -157,7 +157,7 @@ def measure_profile(
 
     if getattr(device, "type", str(device)) != "cuda":
         raise ConfigError("the memory profile is measured on CUDA only (--gpu-memory needs a CUDA device)")
-    from tiledet.detect.yolo_train import build_training_model
+    from tiledet.detect.yolo_model import build_training_model
 
     model = build_training_model(model_cfg, num_classes, device, trust_weights=trust_weights)
     ema = [p.detach().clone() for p in model.parameters()]  # stands in for the EMA model

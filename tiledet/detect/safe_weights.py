@@ -77,7 +77,7 @@ def allowed_globals() -> tuple[type, ...]:
     """The classes an Ultralytics checkpoint may hold: every ``torch.nn.Module`` class defined in
     :data:`LAYER_PACKAGES` (torch's layers, Ultralytics' layers and model classes) and
     :data:`DATA_CLASSES`. Classes only: no function, builtin or ``functools.partial``."""
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     found: dict[str, type] = {}
@@ -235,7 +235,7 @@ def _install() -> None:
     with _LOCK:
         if _ORIGINALS:
             return
-        from tiledet.detect.yolo_model import offline_ultralytics
+        from tiledet.detect.offline import offline_ultralytics
 
         offline_ultralytics()
         import ultralytics.nn.tasks as tasks

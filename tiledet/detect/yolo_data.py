@@ -173,7 +173,7 @@ def resolve_model_source(model: str | Path) -> Path:
         )
     if path.parent != Path("."):
         raise InputError(f"--model {model}: model YAML not found")
-    from tiledet.detect.yolo_model import offline_ultralytics
+    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     import re

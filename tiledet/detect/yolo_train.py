@@ -125,32 +125,6 @@ class TrainReport:
         return asdict(self)
 
 
-def build_training_model(model_cfg: str, num_classes: int, device: object,
-                         trust_weights: bool = False) -> object:
-    """A ``DetectionModel`` in train mode on ``device`` with Ultralytics' default hyper-parameters
-    attached (so ``model(batch_dict)`` computes the detection loss); used by the memory profile.
-    A ``.pt`` is read safely unless ``trust_weights`` (:mod:`tiledet.detect.safe_weights`)."""
-    from tiledet.detect.safe_weights import weights_loading
-    from tiledet.detect.yolo_model import offline_ultralytics
-
-    offline_ultralytics()
-    from ultralytics.cfg import get_cfg
-    from ultralytics.nn.tasks import DetectionModel
-
-    source = resolve_model_source(model_cfg)
-    with weights_loading(source, trust=trust_weights):
-        if source.suffix == ".pt":
-            from ultralytics.nn.tasks import load_checkpoint
-
-            base, _ = load_checkpoint(str(source), device="cpu")
-            model = DetectionModel(base.yaml, nc=num_classes, verbose=False)
-            model.load(base)
-        else:
-            model = DetectionModel(str(source), nc=num_classes, verbose=False)
-    model.args = get_cfg()
-    return model.to(device).train()
-
-
 def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: object) -> tuple[int, str, dict]:
     """The batch size, the reason, and the memory plan (empty when none was made)."""
     import torch
@@ -226,7 +200,7 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
 
 
 def _train_yolo(cfg: TrainConfig) -> TrainReport:
-    from tiledet.detect.yolo_model import offline_ultralytics, ultralytics_verbosity
+    from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
     from tiledet.outdir import OutputDir
 
     info = inspect_dataset(cfg.data)
