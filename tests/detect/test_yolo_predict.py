@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tiledet.boxes import Boxes
-from tiledet.detect.yolo_predict import Letterbox, SliceConfig, YoloPredictor, _to_window_boxes, fill_batch
+from tiledet.detect.yolo_decode import Letterbox, fill_batch, to_window_boxes
+from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
 from tiledet.errors import ConfigError, InputError
 
 from .yolo_data import TILE, make_firing_weights
@@ -101,8 +102,8 @@ def test_window_boxes_are_shifted_to_scene_coordinates(weights: Path, scene: np.
 def test_to_window_boxes_removes_padding_clips_and_shifts() -> None:
     box = Letterbox(in_h=128, in_w=128, top=14, left=4)
     xyxy = np.array([[0.0, 10.0, 50.0, 60.0], [100.0, 100.0, 130.0, 140.0]])  # network-input pixels
-    det = (xyxy, np.array([0.9, 0.5]), np.array([1, 0]))
-    got = _to_window_boxes(det, box, [1000, 2000, 1120, 2100])
+    det = (xyxy, np.array([1, 0]), np.array([0.9, 0.5]))  # Boxes order: xyxy, class ids, scores
+    got = to_window_boxes(det, box, [1000, 2000, 1120, 2100])
     np.testing.assert_allclose(got.xyxy, [[1000, 2000, 1046, 2046], [1096, 2086, 1120, 2100]])
     np.testing.assert_array_equal(got.class_ids, [1, 0])
     np.testing.assert_allclose(got.scores, [0.9, 0.5])

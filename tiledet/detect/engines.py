@@ -1,7 +1,7 @@
 """Inference engines for sliced YOLO: PyTorch, ONNX Runtime, OpenVINO, and ``auto`` selection.
 
 Every engine maps a (B, H, W, 3) uint8 RGB batch to the raw network output (B, 4 + nc, A) as a
-torch tensor; decoding is shared (:func:`tiledet.detect.yolo_predict.decode_predictions`).
+torch tensor; decoding is shared (:func:`tiledet.detect.yolo_decode.decode_predictions`).
 
 - ``torch``: the fused PyTorch model; channels-last memory layout on CPU (faster there), on
   :func:`tiledet.ultra.cpu_threads` threads (Ultralytics would leave torch on ``cores - 1``).
@@ -282,7 +282,7 @@ def build_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tu
 
 def probe_batch(predictor: YoloPredictor, probe_image: np.ndarray | None) -> np.ndarray:
     """The first ``batch_size`` windows of ``probe_image`` (default: a seeded noise image), padded."""
-    from tiledet.detect.yolo_predict import Letterbox, fill_batch
+    from tiledet.detect.yolo_decode import Letterbox, fill_batch
 
     tile = predictor.tile
     if probe_image is None:
@@ -311,7 +311,7 @@ def outputs_agree(reference: object, candidate: object, end2end: bool) -> tuple[
     few boxes to judge): the largest class-score difference is <= ``AGREE_SCORE_DIFF``.
     """
     from tiledet.boxes import iou_xyxy
-    from tiledet.detect.yolo_predict import decode_predictions
+    from tiledet.detect.yolo_decode import decode_predictions
 
     ref = decode_predictions(reference, AGREE_CONF, 0.7, 1000, end2end)
     cand = decode_predictions(candidate, AGREE_CONF, 0.7, 1000, end2end)
@@ -320,7 +320,7 @@ def outputs_agree(reference: object, candidate: object, end2end: bool) -> tuple[
         diff = float((reference[:, 4:] - candidate[:, 4:]).abs().max())  # type: ignore[index]
         return diff <= AGREE_SCORE_DIFF, f"max class-score difference {diff:.4f} (limit {AGREE_SCORE_DIFF})"
     matched_ref = matched_cand = n_cand = 0
-    for (rx, _, rc), (cx, _, cc) in zip(ref, cand, strict=True):
+    for (rx, rc, _), (cx, cc, _) in zip(ref, cand, strict=True):
         n_cand += len(cx)
         if len(rx) and len(cx):
             ok = (iou_xyxy(rx, cx) >= AGREE_IOU) & (rc[:, None] == cc[None, :])
