@@ -17,6 +17,7 @@ setup: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tiledet tests benchmarks
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
