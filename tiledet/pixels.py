@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tiledet.decode import UnreadableImage, read_scene
 from tiledet.errors import ConfigError, InputError
+from tiledet.ioutil import image_size
 
 #: Kinds of :class:`Radiometry`: ``"fixed"`` maps each dtype by one fixed scale (module docstring).
 RADIOMETRY_KINDS = ("fixed",)
@@ -112,8 +114,6 @@ def read_scene_rgb(
         InputError: naming the file: missing, unreadable header, undecodable or truncated data, a
             decoded size other than ``size_wh``, or pixels :func:`to_model_rgb` refuses.
     """
-    from tiledet.decode import UnreadableImage, read_scene
-    from tiledet.ioutil import image_size
 
     path = Path(path)
     try:

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
+from tiledet.evaluate.detections import GtLookup, match_detections, read_results_json
+from tiledet.evaluate.gt import load_ground_truth
+from tiledet.formats.layout import declared_images_dir
+from tiledet.outdir import OutputDir
+from tiledet.pixels import read_scene_rgb
 
 #: Suffixes kept for drawn pictures; every other image is written as ``<name>.png``.
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -137,7 +143,6 @@ def _coco_boxes(coco: dict) -> dict[int, Boxes]:
 
 def _detection_boxes(path: Path, coco: dict, report: DrawReport, threshold: float) -> dict[int, Boxes]:
     """Detections of ``path`` by image id (scores kept), matched to ``coco``'s images and classes."""
-    from tiledet.evaluate.detections import GtLookup, match_detections, read_results_json
 
     entries = read_results_json(path)
     if not coco["images"]:
@@ -167,7 +172,6 @@ def _detection_boxes(path: Path, coco: dict, report: DrawReport, threshold: floa
 def _images_root(cfg: DrawConfig, gt_path: Path | None) -> Path:
     if cfg.images_dir is not None:
         return cfg.images_dir
-    from tiledet.formats.layout import declared_images_dir
 
     root = declared_images_dir(gt_path) if gt_path is not None else None
     if root is None:
@@ -184,7 +188,6 @@ def output_name(file_name: str) -> str:
 def _read_rgb(path: Path, file_name: str, report: DrawReport) -> np.ndarray | None:
     """The (H, W, 3) uint8 RGB the detectors see of the image (:func:`tiledet.pixels.read_scene_rgb`):
     the drawing's background; None when it cannot be read, recorded in ``report`` under ``file_name``."""
-    from tiledet.pixels import read_scene_rgb
 
     try:
         return read_scene_rgb(path)
@@ -222,7 +225,6 @@ def draw_dataset(
         to names that are not PNG or JPEG). An image that cannot be read is not drawn and is listed
         in ``missing_images`` and ``unreadable``; the others are still drawn.
     """
-    from tiledet.outdir import OutputDir
 
     report = DrawReport(out=cfg.out)
     root, coco, unusable, boxes = _load_boxes(cfg, report)
@@ -252,7 +254,6 @@ def _load_boxes(
 ) -> tuple[Path, dict, dict[str, str], tuple[dict[int, Boxes], dict[int, Boxes]]]:
     """The images root, the ground truth as COCO, its unusable images (name -> why) and the boxes by
     image id: ``(ground truth, detections)``."""
-    from tiledet.evaluate.gt import load_ground_truth
 
     dets_path = cfg.source if is_results_file(cfg.source) else None
     gt_path = cfg.gt if dets_path is not None else cfg.source
@@ -273,7 +274,6 @@ def _draw_image(
     names: list[str], report: DrawReport,
 ) -> None:  # fmt: skip
     """Draw one image's boxes and write the picture (``image``: path, file name, id); updates ``report``."""
-    from tiledet.draw import draw_boxes
 
     path, file_name, image_id = image
     rgb = _read_rgb(path, file_name, report)

@@ -67,6 +67,7 @@ def test_16_bit_scene_gives_the_same_pixels_to_detectors_and_drawing(
     weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
     import tiledet.draw
+    import tiledet.visualize
     from tiledet.cli import main
     from tiledet.detect.yolo_predict import YoloPredictor
     from tiledet.visualize import output_name
@@ -99,7 +100,7 @@ def test_16_bit_scene_gives_the_same_pixels_to_detectors_and_drawing(
         drawn.append((np.array(image), out))
         return out
 
-    monkeypatch.setattr(tiledet.draw, "draw_boxes", spy_draw)
+    monkeypatch.setattr(tiledet.visualize, "draw_boxes", spy_draw)  # where tiledet draw calls it
     out = tmp_path / "drawn"
     assert main(["draw", str(dets), "--images", str(scene.parent), "--out", str(out), "--no-labels",
                  "--thickness", "1", "--score-threshold", "0", "--quiet"]) == 0  # fmt: skip

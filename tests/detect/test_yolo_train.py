@@ -55,7 +55,7 @@ def test_training_is_offline_and_leaves_the_dataset_untouched(trained: dict) -> 
 def test_cpu_training_resets_the_thread_count_ultralytics_lowers(monkeypatch: pytest.MonkeyPatch) -> None:
     from tiledet.detect import yolo_train
 
-    monkeypatch.setattr("tiledet.ultra.cpu_threads", lambda: 2)
+    monkeypatch.setattr(yolo_train, "cpu_threads", lambda: 2)
     callbacks: dict = {}
 
     class Recorder:  # stands in for ultralytics.YOLO: only add_callback is used

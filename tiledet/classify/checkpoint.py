@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from tiledet.classify.models import build_model
 from tiledet.errors import InputError
+from tiledet.ioutil import atomic_path
 
 FORMAT = "tiledet-classifier"
 VERSION = 1
@@ -143,7 +145,6 @@ def save_checkpoint(path: str | Path, checkpoint: Mapping[str, Any]) -> None:
     """Write a checkpoint dict (from :func:`checkpoint_dict`) atomically with ``torch.save``."""
     import torch
 
-    from tiledet.ioutil import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(dict(checkpoint), tmp)
@@ -178,7 +179,6 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], source: str | Path = "checkpo
     Raises:
         InputError: the weights do not fit the model the checkpoint names.
     """
-    from tiledet.classify.models import build_model
 
     options = dict(ckpt["model_options"])
     options.pop("weights", None)  # the weights are in the state dict; never re-read a file

@@ -28,7 +28,8 @@ import numpy as np
 
 from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.errors import ConfigError, InputError
-from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.ioutil import IMAGE_SUFFIXES, image_size
+from tiledet.pixels import read_scene_rgb
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,6 @@ def header_size(path: Path) -> tuple[int, int] | None:
     """
     from PIL import Image
 
-    from tiledet.ioutil import image_size
 
     try:
         width, height = image_size(path)
@@ -304,7 +304,6 @@ def read_rgb(path: Path, size: int) -> np.ndarray | None:
     """
     import cv2
 
-    from tiledet.pixels import read_scene_rgb
 
     if not path.is_file():
         return None

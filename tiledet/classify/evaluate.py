@@ -17,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from tiledet.classify import load_classifier
 from tiledet.classify.data import Samples, decode_samples, discover, read_rgb
+from tiledet.classify.loop import Trainer, iter_batches
 from tiledet.classify.metrics import box_iou, classification_metrics
+from tiledet.classify.plots import plot_confusion, plot_mistakes
 from tiledet.device import check_device_name, resolve_device
 from tiledet.errors import ConfigError, InputError
+from tiledet.ioutil import IMAGE_SUFFIXES
 
 MISTAKES = 32
 
@@ -36,7 +40,6 @@ def evaluate_samples(
     trainer: Any, samples: Samples, class_names: Sequence[str], cfg: Any
 ) -> tuple[dict, np.ndarray]:
     """Metrics of ``trainer.model`` on ``samples`` and its raw outputs ``(N, C [+ 4])``."""
-    from tiledet.classify.loop import iter_batches
 
     c = len(class_names)
     batches = iter_batches(samples, np.arange(len(samples)), cfg.batch_size, cfg.size, cfg.workers)
@@ -79,7 +82,6 @@ def write_eval_files(
     extra: dict | None = None, plots: bool = True,
 ) -> None:  # fmt: skip
     """Write ``metrics.json``, ``per_class.csv``, ``confusion.csv`` (+ PNGs) into the OutputDir ``od``."""
-    from tiledet.classify.plots import plot_confusion, plot_mistakes
 
     names = list(class_names)
     od.write_json("metrics.json", {**(extra or {}), **metrics, "class_names": names})
@@ -126,7 +128,6 @@ class EvalConfig:
 
 
 def _trainer_for(clf: Any, device: Any):
-    from tiledet.classify.loop import Trainer
 
     return Trainer(clf.model, len(clf.class_names), clf.preprocess, device, box_head=clf.box_head)
 
@@ -139,7 +140,6 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> 
     """
     from types import SimpleNamespace
 
-    from tiledet.classify import load_classifier
 
     device = resolve_device(cfg.device)
     clf = load_classifier(cfg.checkpoint)
@@ -172,7 +172,6 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
     Raises:
         InputError: a missing input, or no images at all.
     """
-    from tiledet.ioutil import IMAGE_SUFFIXES
 
     files: list[Path] = []
     for item in map(Path, inputs):
@@ -198,7 +197,6 @@ def predict_images(
     """
     import torch
 
-    from tiledet.classify import load_classifier
 
     torch_device = resolve_device(device)
     clf = load_classifier(checkpoint)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tiledet.errors import ConfigError
+from tiledet.errors import ConfigError, InputError
 
 MODEL_NAMES = ("mlp", "cnn", "vgg", "resnet18")
 #: Models whose fully-convolutional form equals crop-by-crop evaluation exactly.
@@ -307,7 +307,6 @@ def _build_resnet18(opts: ResnetOptions, outputs: int, size: int):
 def _load_state_dict(path: str) -> dict:
     import torch
 
-    from tiledet.errors import InputError
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tiledet.ioutil import atomic_path
+
 
 def _pyplot():
     import matplotlib
@@ -18,7 +20,6 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    from tiledet.ioutil import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")

@@ -18,6 +18,7 @@ from tiledet.classify.checkpoint import (
 )
 from tiledet.classify.config import TrainConfig
 from tiledet.classify.data import DataSet, channel_stats, read_rgb
+from tiledet.classify.evaluate import evaluate_samples, write_eval_files
 from tiledet.classify.loop import (
     Trainer,
     class_weights,
@@ -27,6 +28,7 @@ from tiledet.classify.loop import (
     make_scheduler,
 )
 from tiledet.classify.metrics import classification_metrics
+from tiledet.classify.models import build_model
 
 HISTORY_COLUMNS = (
     "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_recall",
@@ -96,7 +98,6 @@ class Session:
     def __init__(self, cfg: TrainConfig, data: DataSet, device: Any, ckpt: dict | None = None) -> None:
         import torch
 
-        from tiledet.classify.models import build_model
 
         self.cfg, self.data, self.device = cfg, data, device
         self.c = len(data.class_names)
@@ -240,7 +241,6 @@ class Session:
 
     def _evaluate(self, od: Any) -> tuple[dict[str, dict], str]:
         """Metrics of every split; evaluation files for test (val when there is none)."""
-        from tiledet.classify.evaluate import evaluate_samples, write_eval_files
 
         cfg = self.cfg
         split_metrics: dict[str, dict] = {}

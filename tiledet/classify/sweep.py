@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from tiledet.classify.config import TrainConfig, config_keys
+from tiledet.classify.train import train
 from tiledet.errors import ConfigError
+from tiledet.outdir import OutputDir
 
 TOP_KEYS = ("name", "description", "data", "layout", "base", "grid", "per_model")
 _NOT_SETTABLE = ("data", "out", "resume", "force")
@@ -190,8 +192,6 @@ def run_sweep(
     Returns:
         The result rows.
     """
-    from tiledet.classify.train import train
-    from tiledet.outdir import OutputDir
 
     grid = read_grid(grid_path)
     overrides = dict(overrides or {})

@@ -20,10 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tiledet.classify.checkpoint import read_checkpoint
 from tiledet.classify.config import TrainConfig
 from tiledet.classify.data import DataSet, check_streamable, decode_samples, decoded_bytes, discover
 from tiledet.classify.session import HISTORY_COLUMNS, Session, TrainResult
+from tiledet.device import resolve_device
 from tiledet.errors import ConfigError, InputError
+from tiledet.outdir import OutputDir
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, dict], None]
@@ -37,7 +40,6 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _resume_config(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
     """Merge the checkpoint's model settings into ``cfg`` (model, options, input size, box head)."""
-    from tiledet.classify.checkpoint import read_checkpoint
 
     assert cfg.resume is not None
     ckpt = read_checkpoint(cfg.resume)
@@ -88,8 +90,6 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
     """
     import torch
 
-    from tiledet.device import resolve_device
-    from tiledet.outdir import OutputDir
 
     device = resolve_device(cfg.device)
     ckpt = None

@@ -62,6 +62,7 @@ from tiledet.convert.chips_report import (
 )
 from tiledet.convert.negatives import hard_negative_windows
 from tiledet.convert.scene_io import map_scenes, scene_seed, write_image
+from tiledet.convert.write import WorkerOutput, check_unique_outputs, output_dir, record_results
 from tiledet.errors import ConfigError, InputError
 from tiledet.labels import Drop, ImageLabels
 from tiledet.pixels import read_scene_rgb
@@ -307,10 +308,8 @@ def write_chips_dataset(
         )
     if cfg.with_background:
         folders[BACKGROUND] = BACKGROUND
-    from tiledet.convert.write import check_unique_outputs
 
     check_unique_outputs(splits, _flat_stem, "chip names")
-    from tiledet.convert.write import output_dir
 
     with output_dir(out) as od:
         return _write_chips(splits, Path(images_dir).resolve(), od, names, folders, cfg, progress)
@@ -326,7 +325,6 @@ def _write_chips(
     progress: Callable[[int], None] | None,
 ) -> ChipReport:
     """:func:`write_chips_dataset` inside an open output folder; records every file written."""
-    from tiledet.convert.write import WorkerOutput, record_results
 
     out = WorkerOutput.of(od, list(splits))
     sides = _background_sides(splits, cfg)

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from tiledet.convert.chip_geometry import BACKGROUND_MAX_IOU, iou_matrix, object_windows
+from tiledet.formats.results import read_results_json
 from tiledet.label_records import ImageLabels
 
 
@@ -52,7 +53,6 @@ def hard_negative_windows(
     Raises:
         InputError: when the file is missing or not a JSON list.
     """
-    from tiledet.formats.results import read_results_json
 
     entries = read_results_json(path)
     find = _scene_lookup(splits)

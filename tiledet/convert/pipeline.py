@@ -15,10 +15,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from tiledet.convert.chips import ChipConfig, write_chips_dataset
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
+from tiledet.convert.split import kept_splits, split_images
+from tiledet.convert.tiling import write_tiled_dataset
+from tiledet.convert.write import check_unique_outputs, label_relpath, output_relpath, write_plain_dataset
 from tiledet.errors import ConfigError, FormatError, InputError
 from tiledet.formats import READERS
+from tiledet.formats.layout import declared_images_dir
+from tiledet.formats.yolo import write_data_yaml
 from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels
+from tiledet.labels.load import load_labels, source_format
 from tiledet.outdir import OutputDir
 
 if TYPE_CHECKING:
@@ -132,7 +139,6 @@ def _check_inputs(cfg: ConvertConfig) -> None:
 
 def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
     """Read and resolve the labels (:func:`tiledet.labels.load.load_labels`: one-line errors)."""
-    from tiledet.labels.load import load_labels
 
     return load_labels(
         cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns,
@@ -141,7 +147,6 @@ def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
 
 
 def _detect(cfg: ConvertConfig) -> str:
-    from tiledet.labels.load import source_format
 
     return source_format(cfg.src, cfg.fmt)
 
@@ -164,7 +169,6 @@ def _check_loaded(cfg: ConvertConfig, result: LoadResult) -> None:
 
 def _split_dataset(result: LoadResult, cfg: ConvertConfig) -> dict[str, list[ImageLabels]]:
     """The source's own splits (``split="keep"``, the default when it declares some), else random."""
-    from tiledet.convert.split import kept_splits, split_images
 
     if cfg.split == "keep" and not result.image_splits:
         raise ConfigError(f"--split keep: {cfg.src} declares no train/val splits; use --split random")
@@ -177,7 +181,6 @@ def _with_images_dir(cfg: ConvertConfig) -> ConvertConfig:
     """``cfg`` with ``images_dir`` filled from the source's own layout when it was not given."""
     if cfg.images_dir is not None:
         return cfg
-    from tiledet.formats.layout import declared_images_dir
 
     found = declared_images_dir(cfg.src)
     if found is None:
@@ -233,7 +236,6 @@ def _check_outputs(cfg: ConvertConfig, splits: Splits) -> None:
 
     (The writers check names again for library callers; here it happens before ``OUT`` is touched.)
     """
-    from tiledet.convert.write import check_unique_outputs, label_relpath, output_relpath
 
     if cfg.to == "chips":
         from tiledet.convert.chips import _flat_stem
@@ -290,7 +292,6 @@ def _check_written(cfg: ConvertConfig, report: ConvertReport) -> None:
 def _write_plain(
     cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
 ) -> None:
-    from tiledet.convert.write import write_plain_dataset
 
     write_plain_dataset(splits, cfg.images_dir, od, class_names, cfg.to, cfg.copy, advance)
     if cfg.to == "yolo":
@@ -299,7 +300,6 @@ def _write_plain(
 
 def _write_yaml(od: OutputDir, splits: Splits, class_names: tuple[str, ...]) -> Path:
     """``data.yaml``; with no validation images, ``val`` points at the train images."""
-    from tiledet.formats.yolo import write_data_yaml
 
     folders = {split: f"images/{split}" for split in splits}
     if not splits.get("val"):
@@ -326,7 +326,6 @@ def _write_tiles(
     class_names: tuple[str, ...],
     advance: Advance,
 ) -> TileReport:
-    from tiledet.convert.tiling import write_tiled_dataset
 
     tile_cfg = _with_workers(tile, cfg.workers)
     report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, advance)
@@ -338,7 +337,6 @@ def _write_tiles(
 def _write_chips(
     cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
 ) -> ChipReport:
-    from tiledet.convert.chips import ChipConfig, write_chips_dataset
 
     chip_cfg = _with_workers(cfg.chips if cfg.chips is not None else ChipConfig(seed=cfg.seed), cfg.workers)
     return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, advance)

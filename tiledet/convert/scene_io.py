@@ -15,9 +15,11 @@ from typing import TypeVar
 
 import numpy as np
 
+from tiledet.convert.png_fast import encode_png
 from tiledet.decode import UnreadableImage
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_bytes
+from tiledet.pixels import decoded_to_model
 
 #: Source suffixes written as JPEG (quality :data:`JPEG_QUALITY`); everything else becomes PNG.
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -49,7 +51,6 @@ def storable_pixels(image: np.ndarray, suffix: str, source: Path) -> np.ndarray:
         UnreadableImage: naming ``source``, when the pixels are neither storable nor convertible (e.g.
             float or signed pixels).
     """
-    from tiledet.pixels import decoded_to_model
 
     channels = 1 if image.ndim == 2 else int(image.shape[2])
     jpeg = suffix.lower() in JPEG_SUFFIXES
@@ -83,7 +84,6 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 def _encode_png_fast(image: np.ndarray) -> bytes | None:
-    from tiledet.convert.png_fast import encode_png
 
     return encode_png(image)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiledet.errors import ConfigError
 from tiledet.geometry import parse_tile_stem, tile_stem
 
 __all__ = [
@@ -147,7 +148,6 @@ def check_tile_count(sizes_wh: Sequence[tuple[int, int]], tile: int, overlap: fl
         ConfigError: when the tiles exceed :data:`MAX_TILE_FACTOR` times the count without overlap
             (e.g. ``--overlap 0.999``) or :data:`MAX_TILES` in total, with the numbers.
     """
-    from tiledet.errors import ConfigError
 
     total = sum(tile_count(size, tile, overlap) for size in sizes_wh)
     plain = sum(tile_count(size, tile, 0.0) for size in sizes_wh)

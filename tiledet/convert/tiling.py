@@ -32,8 +32,16 @@ from tiledet.convert.tile_geometry import (
     assign_boxes_to_tiles,
     check_tile_count,
 )
+from tiledet.convert.write import (
+    WorkerOutput,
+    check_unique_outputs,
+    output_dir,
+    output_relpath,
+    record_results,
+)
 from tiledet.decode import UnreadableImage, read_scene
 from tiledet.errors import ConfigError, InputError
+from tiledet.formats.coco import write_coco_json
 from tiledet.geometry import tile_offsets, tile_stem
 from tiledet.labels import Drop, ImageLabels, LabeledDataset
 
@@ -174,7 +182,6 @@ class TileReport:
 
 def tile_file_name(file_name: str, x0: int, y0: int) -> str:
     """Tile file name (relative, ``/`` separators) of scene ``file_name`` at origin ``(x0, y0)``."""
-    from tiledet.convert.write import output_relpath
 
     scene = PurePosixPath(output_relpath(file_name))
     return str(scene.parent / (tile_stem(scene.stem, x0, y0) + output_suffix(file_name)))
@@ -305,7 +312,6 @@ def write_tiled_dataset(
     """
     if to not in TILE_FORMATS:
         raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
-    from tiledet.convert.write import check_unique_outputs, output_dir
 
     check_unique_outputs(splits, lambda name: tile_file_name(name, 0, 0), "tile names")
     check_tile_count([im.size_wh for images in splits.values() for im in images], cfg.tile, cfg.overlap)
@@ -323,7 +329,6 @@ def _write_tiles(
     progress: Callable[[int], None] | None,
 ) -> TileReport:
     """:func:`write_tiled_dataset` inside an open output folder; records every file written."""
-    from tiledet.convert.write import WorkerOutput, record_results
 
     folders = ("images", "labels") if to == "yolo" else ("images",)
     target = WorkerOutput.of(od, folders)
@@ -366,7 +371,6 @@ def _write_annotations(
     has_val: bool,
 ) -> None:
     """Write COCO ``annotations/{split}.json`` of ``tiles``, and ``val_full.json`` if there is a val split."""
-    from tiledet.formats.coco import write_coco_json
 
     names = tuple(class_names)
     for split, entries in tiles.items():

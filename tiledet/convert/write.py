@@ -19,6 +19,8 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from tiledet.errors import ConfigError, InputError
+from tiledet.formats.coco import write_coco_json
+from tiledet.formats.yolo import write_label_file
 from tiledet.ioutil import atomic_path
 from tiledet.label_records import ImageLabels, LabeledDataset
 from tiledet.outdir import MANIFEST, MAX_NAME_BYTES, OutputDir, UnsafePathError, safe_relpath
@@ -197,8 +199,6 @@ def write_plain_dataset(
     Returns:
         The paths of every file written (or kept because it was already up to date).
     """
-    from tiledet.formats.coco import write_coco_json
-    from tiledet.formats.yolo import write_label_file
 
     check_unique_outputs(splits, output_relpath, "image")
     if to == "yolo":

@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tiledet.demo.steps import DETECTORS, DemoConfig, Layout, Step, data_steps, detector_steps
+from tiledet.demo.steps import DETECTORS, DemoConfig, Layout, Step, data_steps, detector_steps, scene_source
+from tiledet.demo.table import build_table, draw_steps, side_by_side
+from tiledet.device import resolve_device
 from tiledet.errors import InputError, Terminated, TiledetError
 from tiledet.outdir import OutputDir
 from tiledet.ownership import output_complete
@@ -156,9 +158,6 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
         on_event: told about every step (the CLI prints the command and a status line).
         quiet: send each step's output to ``OUT/logs/<step>.log`` instead of the terminal.
     """
-    from tiledet.demo.steps import scene_source
-    from tiledet.demo.table import build_table, draw_steps, side_by_side
-    from tiledet.device import resolve_device
 
     if cfg.device not in ("auto", "cpu"):  # these always resolve: no torch import in this process
         resolve_device(cfg.device)  # a missing CUDA device or MPS fails now, not after the data steps

@@ -6,8 +6,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from tiledet.demo.steps import Layout, Step
+from tiledet.demo.steps import DETECTORS, Layout, Step
+from tiledet.geometry import tile_offsets
 from tiledet.outdir import OutputDir
+from tiledet.visualize import output_name
 
 Row = tuple[str, dict[str, str]]
 
@@ -53,7 +55,6 @@ def build_table(metrics: dict, steps: Sequence, n_scenes: int, detectors: Sequen
 
 def draw_steps(lay: Layout, images: Path, scene: Path) -> list[Step]:
     """Steps drawing the validation scenes with the ground truth and each detector's boxes (score >= 0.25)."""
-    from tiledet.demo.steps import DETECTORS
 
     return [
         Step(
@@ -75,8 +76,6 @@ def side_by_side(lay: Layout, scene: Path, od: OutputDir, crop_px: int = 640) ->
     import cv2
     import numpy as np
 
-    from tiledet.demo.steps import DETECTORS
-    from tiledet.visualize import output_name
 
     name = output_name(scene.name)
     panels = []
@@ -112,7 +111,6 @@ def _dense_corner(gt_path: Path, file_name: str, size_wh: tuple[int, int], crop_
     ids = {im["id"] for im in coco["images"] if im["file_name"] == file_name}
     centres = np.array([[a["bbox"][0] + a["bbox"][2] / 2, a["bbox"][1] + a["bbox"][3] / 2]
                         for a in coco["annotations"] if a["image_id"] in ids] or [[w / 2, h / 2]])
-    from tiledet.geometry import tile_offsets
 
     windows = tile_offsets((w, h), crop_px, 0.5)
     cx, cy = centres[:, 0], centres[:, 1]

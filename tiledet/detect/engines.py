@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tiledet.boxes import iou_xyxy
+from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
+from tiledet.detect.safe_weights import weights_loading
+from tiledet.detect.yolo_decode import Letterbox, decode_predictions, fill_batch
 from tiledet.errors import ConfigError, InputError, TiledetError
+from tiledet.ultra import cpu_threads
 
 if TYPE_CHECKING:
     from tiledet.detect.yolo_predict import YoloPredictor
@@ -77,7 +82,6 @@ class TorchEngine:
     def __init__(self, model: object, device: object, channels_last: bool, bf16: bool = False) -> None:
         import torch
 
-        from tiledet.ultra import cpu_threads
 
         self.name = "torch-bf16" if bf16 else "torch"
         self.device = device
@@ -240,8 +244,6 @@ def _run_export(pt: Path, engine: str, imgsz: int, weights: Path, trust_weights:
     """Ultralytics' export of ``pt`` (a copy of the user's ``weights``, named in errors)."""
     import warnings
 
-    from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
-    from tiledet.detect.safe_weights import weights_loading
 
     offline_ultralytics()
     from ultralytics import YOLO
@@ -282,7 +284,6 @@ def build_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tu
 
 def probe_batch(predictor: YoloPredictor, probe_image: np.ndarray | None) -> np.ndarray:
     """The first ``batch_size`` windows of ``probe_image`` (default: a seeded noise image), padded."""
-    from tiledet.detect.yolo_decode import Letterbox, fill_batch
 
     tile = predictor.tile
     if probe_image is None:
@@ -310,8 +311,6 @@ def outputs_agree(reference: object, candidate: object, end2end: bool) -> tuple[
     of the boxes on each side have a same-class partner with IoU >= ``AGREE_IOU``. Otherwise (too
     few boxes to judge): the largest class-score difference is <= ``AGREE_SCORE_DIFF``.
     """
-    from tiledet.boxes import iou_xyxy
-    from tiledet.detect.yolo_decode import decode_predictions
 
     ref = decode_predictions(reference, AGREE_CONF, 0.7, 1000, end2end)
     cand = decode_predictions(candidate, AGREE_CONF, 0.7, 1000, end2end)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiledet.detect.yolo_model import build_training_model
 from tiledet.errors import ConfigError
 
 #: Share of the budget kept free for what the profile does not see (allocator fragmentation,
@@ -157,7 +158,6 @@ def measure_profile(
 
     if getattr(device, "type", str(device)) != "cuda":
         raise ConfigError("the memory profile is measured on CUDA only (--gpu-memory needs a CUDA device)")
-    from tiledet.detect.yolo_model import build_training_model
 
     model = build_training_model(model_cfg, num_classes, device, trust_weights=trust_weights)
     ema = [p.detach().clone() for p in model.parameters()]  # stands in for the EMA model

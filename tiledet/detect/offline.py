@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+from tiledet.ultra import import_ultralytics
+
 log = logging.getLogger(__name__)
 
 _PATCHED = False
@@ -60,7 +62,6 @@ def offline_ultralytics() -> ModuleType:
     Idempotent. Returns the ``ultralytics`` module.
     """
     global _PATCHED
-    from tiledet.ultra import import_ultralytics
 
     ultralytics = import_ultralytics()
     if _PATCHED:

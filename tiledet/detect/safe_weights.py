@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tiledet.detect.offline import offline_ultralytics
 from tiledet.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,6 @@ def allowed_globals() -> tuple[type, ...]:
     """The classes an Ultralytics checkpoint may hold: every ``torch.nn.Module`` class defined in
     :data:`LAYER_PACKAGES` (torch's layers, Ultralytics' layers and model classes) and
     :data:`DATA_CLASSES`. Classes only: no function, builtin or ``functools.partial``."""
-    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     found: dict[str, type] = {}

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.detect.fcn import fully_convolutional
 from tiledet.detect.merge import Merger, above, cluster_mean, get_merger, merger_names
-from tiledet.detect.pyramid import Block, blocks, pyramid_scales, resample_block, resized_size
+from tiledet.detect.pyramid import Block, blocks, cell_grid, pyramid_scales, resample_block, resized_size
 from tiledet.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,6 @@ class SlidingDetector:
     @classmethod
     def from_classifier(cls, clf: Any, device: str = "cpu", context: float = 0.5) -> SlidingDetector:
         """From a :func:`tiledet.classify.load_classifier` result; ``context`` when it has none."""
-        from tiledet.detect.fcn import fully_convolutional
 
         fcn = fully_convolutional(clf.model, input_size=clf.input_size).for_inference().to(device)
         ctx = float(clf.context) if clf.context is not None else float(context)
@@ -257,7 +257,6 @@ def dense_map(
     """Stitched (rows, cols, C [+ 4]) raw outputs of a whole scale (for tests and inspection)."""
     fcn = detector.fcn
     size_wh = resized_size((pixels.shape[1], pixels.shape[0]), scale)
-    from tiledet.detect.pyramid import cell_grid
 
     rows = cell_grid(size_wh[1], fcn.window, fcn.stride, offset_xy[1])
     cols = cell_grid(size_wh[0], fcn.window, fcn.stride, offset_xy[0])

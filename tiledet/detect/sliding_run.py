@@ -19,9 +19,15 @@ from typing import Any
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.classify import load_classifier
+from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene, scene_scales
+from tiledet.detect.yolo_run import collect_scenes, read_or_skip
 from tiledet.device import check_device_name, resolve_device
+from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
+from tiledet.evaluate import detections_to_results, write_results_json
+from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +111,6 @@ class SlidingReport:
 def chips_object_size(clf: Any) -> tuple[float, float] | None:
     """The training chips' object size range (``chips.yaml`` ``object_size_px`` p02–p98, widened by
     2^(1/4) each way), or None when the classifier's data folder or that record is not there."""
-    from tiledet.convert.chips_manifest import ChipsManifest
 
     data = (clf.config or {}).get("data")
     if not data:
@@ -135,7 +140,6 @@ def load_detector(cfg: SlidingRunConfig) -> tuple[SlidingDetector, SlidingConfig
         ConfigError: a device this machine lacks; a model that cannot be made fully convolutional; a
             scale range with no scale.
     """
-    from tiledet.classify import load_classifier
 
     device = str(resolve_device(cfg.device))  # before the checkpoint: a missing device fails fast
     clf = load_classifier(cfg.model)
@@ -157,9 +161,6 @@ def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = 
     Returns:
         A :class:`SlidingReport`.
     """
-    from tiledet.detect.yolo_run import collect_scenes, read_or_skip
-    from tiledet.evaluate import write_results_json
-    from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.model]
@@ -198,7 +199,6 @@ def _score_scene(
     read_or_skip: Callable[[Any, dict[str, str]], np.ndarray | None],
 ) -> list[dict]:
     """Results entries of one scene (none when unreadable or skipped); updates ``report``."""
-    from tiledet.evaluate import detections_to_results
 
     image = read_or_skip(scene, report.unreadable)
     if image is None:
@@ -222,7 +222,6 @@ def _score_scene(
 def _save_drawn(od: Any, file_name: str, image: np.ndarray, boxes: Boxes, names: Sequence[str]) -> Path:
     import cv2
 
-    from tiledet.draw import draw_boxes
 
     drawn = draw_boxes(image, boxes, names, thickness=2, style="dashed")
     ok, data = cv2.imencode(".png", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tiledet.detect.offline import offline_ultralytics
 from tiledet.errors import ConfigError, InputError
-from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.ioutil import IMAGE_SUFFIXES, yaml_text
 
 #: Network input side when neither ``--imgsz`` nor the dataset's tile size is known.
 DEFAULT_IMGSZ = 640
@@ -173,7 +174,6 @@ def resolve_model_source(model: str | Path) -> Path:
         )
     if path.parent != Path("."):
         raise InputError(f"--model {model}: model YAML not found")
-    from tiledet.detect.offline import offline_ultralytics
 
     offline_ultralytics()
     import re
@@ -193,6 +193,5 @@ def resolve_model_source(model: str | Path) -> Path:
 def write_resolved_yaml(info: DatasetInfo) -> str:
     """The dataset yaml text with an absolute ``path`` (Ultralytics would resolve a relative one
     against its own datasets folder)."""
-    from tiledet.ioutil import yaml_text
 
     return yaml_text(info.data)

@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+from tiledet.detect.yolo_run import SceneRef, detect_scenes
 from tiledet.errors import InputError
+from tiledet.evaluate import EvalConfig, detections_to_results, run_evaluation, write_results_json
 
 if TYPE_CHECKING:
     from tiledet.detect.yolo_data import DatasetInfo
@@ -37,7 +40,6 @@ def val_full_scenes(gt_path: Path) -> list:
     Raises:
         InputError: when the file is unreadable or its ``info.images_dir`` is missing.
     """
-    from tiledet.detect.yolo_run import SceneRef
 
     try:
         coco = json.loads(Path(gt_path).read_text(encoding="utf-8"))
@@ -62,9 +64,6 @@ def evaluate_val_full(weights: Path, info: DatasetInfo, imgsz: int, device: str,
     Returns:
         Summary: ``AP50``, ``AP``, the scene and box counts, seconds and the slicing settings.
     """
-    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
-    from tiledet.detect.yolo_run import detect_scenes
-    from tiledet.evaluate import EvalConfig, detections_to_results, run_evaluation, write_results_json
 
     assert info.val_full is not None  # caller checks; not user input
     scenes = val_full_scenes(info.val_full)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiledet.detect.offline import offline_ultralytics
+from tiledet.detect.safe_weights import weights_loading
 from tiledet.detect.yolo_data import resolve_model_source
 from tiledet.errors import InputError, TiledetError
 
@@ -59,7 +60,6 @@ def load_detection_model(weights: str | Path, device: object, trust_weights: boo
     offline_ultralytics()
     from ultralytics.nn.tasks import load_checkpoint
 
-    from tiledet.detect.safe_weights import weights_loading
 
     try:
         with weights_loading(weights, trust=trust_weights):
@@ -91,7 +91,6 @@ def build_training_model(model_cfg: str, num_classes: int, device: object,
     """A ``DetectionModel`` in train mode on ``device`` with Ultralytics' default hyper-parameters
     attached (so ``model(batch_dict)`` computes the detection loss); used by the memory profile.
     A ``.pt`` is read safely unless ``trust_weights`` (:mod:`tiledet.detect.safe_weights`)."""
-    from tiledet.detect.safe_weights import weights_loading
 
     offline_ultralytics()
     from ultralytics.cfg import get_cfg

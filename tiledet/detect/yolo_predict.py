@@ -21,7 +21,8 @@ from tiledet.boxes import Boxes
 from tiledet.detect.engines import ENGINES, build_engine
 from tiledet.detect.merge import check_merge_options, merge_boxes, top_k
 from tiledet.detect.yolo_decode import Letterbox, decode_predictions, fill_batch, to_window_boxes
-from tiledet.device import check_device_name
+from tiledet.detect.yolo_model import load_detection_model
+from tiledet.device import check_device_name, resolve_device
 from tiledet.errors import ConfigError
 from tiledet.geometry import tile_offsets
 from tiledet.pixels import to_model_rgb
@@ -102,8 +103,6 @@ class YoloPredictor:
     def __init__(
         self, weights: str | Path, cfg: SliceConfig | None = None, probe_image: np.ndarray | None = None
     ) -> None:
-        from tiledet.detect.yolo_model import load_detection_model
-        from tiledet.device import resolve_device
 
         self.cfg = cfg or SliceConfig()
         self.device = resolve_device(self.cfg.device)

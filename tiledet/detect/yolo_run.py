@@ -19,7 +19,9 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
 from tiledet.errors import ConfigError, InputError
-from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.evaluate import detections_to_results, write_results_json
+from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
+from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 from tiledet.pixels import read_scene_rgb
 
 
@@ -163,8 +165,6 @@ def run_detection(cfg: DetectConfig, progress: Callable[[int], None] | None = No
         is listed in ``unreadable`` and left out; the results of the others are written (an empty
         list when none could be read).
     """
-    from tiledet.evaluate import write_results_json
-    from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.weights]
@@ -194,7 +194,6 @@ def _detect_scene(
     predictor: YoloPredictor, scene: SceneRef, report: DetectReport, drawn_dir: object, draw: object
 ) -> list[dict]:
     """Results entries of one scene (none when it cannot be read); updates ``report``."""
-    from tiledet.evaluate import detections_to_results
 
     image = read_or_skip(scene, report.unreadable)
     if image is None:
@@ -211,7 +210,6 @@ def _save_drawn(od: object, draw: object, scene: SceneRef, image: np.ndarray, bo
                 names: Sequence[str]) -> Path:
     import cv2
 
-    from tiledet.ioutil import atomic_write_bytes
 
     drawn = draw.draw_boxes(image, boxes, names, thickness=2, style="dashed")  # type: ignore[attr-defined]
     path = od.path(str(PurePosixPath(scene.file_name).with_suffix(".png")))  # type: ignore[attr-defined]

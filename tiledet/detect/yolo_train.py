@@ -23,9 +23,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tiledet.detect.memory_plan import format_bytes, measure_profile, plan_batch
+from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
+from tiledet.detect.safe_weights import weights_loading
 from tiledet.detect.yolo_data import DatasetInfo, inspect_dataset, resolve_model_source, write_resolved_yaml
 from tiledet.device import check_device_name, resolve_device, ultralytics_device
 from tiledet.errors import ConfigError, InputError, TiledetError
+from tiledet.outdir import MANIFEST, OutputDir
+from tiledet.ultra import cpu_threads
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,6 @@ def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: objec
         if cfg.batch == "auto":
             return 16, "CPU: batch 16 (Ultralytics' default); --batch sets another", {}
         return int(cfg.batch), f"batch {cfg.batch} as given", {}
-    from tiledet.detect.memory_plan import format_bytes, measure_profile, parse_memory, plan_batch
 
     free, total = torch.cuda.mem_get_info(device)
     budget = parse_memory(cfg.gpu_memory) if cfg.gpu_memory is not None else int(free)
@@ -166,7 +170,6 @@ def _check_ultralytics_outputs(od: object, run_dir: Path) -> None:
 
 
 def _record_tree(od: object, run_dir: Path) -> None:
-    from tiledet.outdir import MANIFEST
 
     files = [p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST]
     rels = [p.relative_to(run_dir).as_posix() for p in files]
@@ -193,15 +196,12 @@ def train_yolo(cfg: TrainConfig) -> TrainReport:
             should not; ConfigError: bad settings, CUDA requested without CUDA, a GPU budget too
             small for batch 1.
     """
-    from tiledet.detect.safe_weights import weights_loading
 
     with weights_loading(cfg.model, trust=cfg.trust_weights):
         return _train_yolo(cfg)
 
 
 def _train_yolo(cfg: TrainConfig) -> TrainReport:
-    from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
-    from tiledet.outdir import OutputDir
 
     info = inspect_dataset(cfg.data)
     source = resolve_model_source(cfg.model)
@@ -254,7 +254,6 @@ def _use_cpu_threads(yolo: object) -> int:
     """
     import torch
 
-    from tiledet.ultra import cpu_threads
 
     threads = cpu_threads()
     yolo.add_callback("on_train_start", lambda trainer: torch.set_num_threads(threads))  # type: ignore[attr-defined]

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiledet.errors import FormatError, InputError
-from tiledet.evaluate.detections import GtLookup
+from tiledet.evaluate.detections import GtLookup, _norm_path
+from tiledet.formats import ReadOptions
+from tiledet.formats.coco import to_coco_dict
 from tiledet.ioutil import read_json_file
+from tiledet.labels.load import load_dataset
 from tiledet.numbers import is_finite_number, is_int
 
 
@@ -146,7 +149,6 @@ def _check_unique_file_names(images: list, source: str) -> None:
     Raises:
         InputError: naming the file name and both image ids.
     """
-    from tiledet.evaluate.detections import _norm_path
 
     seen: dict[str, object] = {}
     for im in images:
@@ -219,9 +221,6 @@ def load_ground_truth(
 
 def _converted(path: Path, fmt: str, split: str, images_dir: Path | None, classes: str | None) -> GroundTruth:
     """Ground truth from a label source, converted in memory with the ``tiledet convert`` loader."""
-    from tiledet.formats import ReadOptions
-    from tiledet.formats.coco import to_coco_dict
-    from tiledet.labels.load import load_dataset
 
     options = ReadOptions(split=split if fmt == "yolo" else None, images_dir=images_dir)
     result = load_dataset(path, fmt, images_dir, classes=classes, options=options)

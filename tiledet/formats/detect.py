@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tiledet.errors import InputError
 from tiledet.formats import READERS
+from tiledet.formats.csv_labels import ALIASES
 from tiledet.formats.visdrone import is_visdrone_line
 
 #: How much of a file is read to guess its format.
@@ -123,7 +124,6 @@ def _is_yolo_line(line: str) -> bool:
 
 
 def _names_csv_columns(header: str) -> bool:
-    from tiledet.formats.csv_labels import ALIASES
 
     names = {cell.strip().strip('"').casefold() for cell in header.split(",")}
     return any(alias in names for alias in ALIASES["image"]) and any(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tiledet.formats.yolo import declared_images_root
+
 #: Names of label folders whose sibling ``images`` folder holds the images.
 LABEL_FOLDER_NAMES = frozenset({"labeltxt", "annotations", "labels"})
 
@@ -23,7 +25,6 @@ def declared_images_dir(src: Path) -> Path | None:
     Args:
         src: a label file or folder.
     """
-    from tiledet.formats.yolo import declared_images_root
 
     src = Path(src)
     root = declared_images_root(src)

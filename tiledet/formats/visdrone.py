@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tiledet.errors import InputError
 from tiledet.formats import ReadOptions
+from tiledet.formats.dota import image_names_by_stem
 from tiledet.ioutil import read_text_file
 from tiledet.label_records import RawLabels, RawLabelsBuilder
 
@@ -49,7 +50,6 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
     Raises:
         InputError: missing path, unreadable file, or a folder without ``.txt`` files.
     """
-    from tiledet.formats.dota import image_names_by_stem
 
     path = Path(path)
     if path.is_dir():

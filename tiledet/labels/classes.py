@@ -15,6 +15,7 @@ import numpy as np
 
 from tiledet.errors import InputError
 from tiledet.ioutil import read_text_file
+from tiledet.recipes import load_recipe
 
 
 def _norm(name: str) -> str:
@@ -70,7 +71,6 @@ class ClassMap:
     @classmethod
     def xview(cls) -> ClassMap:
         """The official 60 xView classes; index = rank of the type id (matches Ultralytics' xView.yaml)."""
-        from tiledet.recipes import load_recipe
 
         type_ids = load_recipe("xview.yaml")["type_ids"]
         pairs = sorted((int(k), str(v)) for k, v in type_ids.items())

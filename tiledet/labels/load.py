@@ -20,6 +20,7 @@ from tiledet.formats import READERS, XVIEW_FORMATS, ReadOptions, get_reader
 from tiledet.ioutil import image_size
 from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels, LabeledDataset, RawLabels
 from tiledet.labels.classes import ClassMap
+from tiledet.labels.names import UnsafeName, safe_image_name
 
 #: Boxes whose clipped width or height is below this many pixels are dropped as ``degenerate``.
 MIN_SIDE_PX = 1.0
@@ -81,7 +82,6 @@ def safe_names(raw: RawLabels, images_dir: Path | None) -> tuple[RawLabels, dict
         InputError: when two names of the source refer to the same file (e.g. ``a.png`` and
             ``./a.png``), naming both.
     """
-    from tiledet.labels.names import UnsafeName, safe_image_name
 
     if images_dir is None:
         return raw, {}

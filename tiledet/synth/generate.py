@@ -24,7 +24,9 @@ from tiledet.synth.labels import (
     write_label_files,
     write_synth_yaml,
 )
+from tiledet.synth.placement import place_objects
 from tiledet.synth.recipe import DEFAULT_RECIPE, Recipe, load_synth_recipe
+from tiledet.synth.scene import paint_ground
 
 IMAGE_FORMATS = ("tif", "png")
 #: Smallest scene side accepted, px (the largest objects need room).
@@ -154,8 +156,6 @@ def render_scene(
         recipe: the recipe.
         debug: also return the background and the object mask.
     """
-    from tiledet.synth.placement import place_objects
-    from tiledet.synth.scene import paint_ground
 
     rng = np.random.default_rng([int(seed), int(index)])
     ground = paint_ground(rng, size_wh, recipe)

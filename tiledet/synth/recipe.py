@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tiledet.errors import ConfigError, InputError
+from tiledet.labels.classes import ClassMap
+from tiledet.recipes import load_recipe
 
 #: The looks the painter knows (see :mod:`tiledet.synth.objects`).
 LOOKS = ("car", "bus", "truck", "building", "tank", "aircraft", "vessel")
@@ -113,7 +115,6 @@ def parse_recipe(data: Mapping[str, Any], where: str = "recipe") -> Recipe:
     Raises:
         ConfigError: naming the entry at fault, e.g. a type id that is not the xView id of its name.
     """
-    from tiledet.labels.classes import ClassMap
 
     xview = ClassMap.xview()
     xview_names = dict(zip(xview.ids or (), xview.names, strict=True))
@@ -140,7 +141,6 @@ def load_synth_recipe(recipe: str | Path = DEFAULT_RECIPE) -> Recipe:
     Raises:
         InputError: when the file is missing or not YAML; ConfigError when its content is invalid.
     """
-    from tiledet.recipes import load_recipe
     from tiledet.yamlio import read_yaml_file
 
     path = Path(recipe)

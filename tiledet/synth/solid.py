@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.formats.coco import write_coco_json
 from tiledet.label_records import ImageLabels, LabeledDataset
 
 SOLID_CLASSES = ("square", "disc", "triangle")
@@ -103,7 +104,6 @@ def write_solid_dataset(
     """Write ``OUT/images/solid_{i:03d}.png`` and ``OUT/labels.json`` (COCO); return the dataset."""
     import cv2
 
-    from tiledet.formats.coco import write_coco_json
 
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
