@@ -95,7 +95,7 @@ def test_exact_fully_convolutional(name: str, options: dict, stride: int) -> Non
 
 
 def test_bad_options() -> None:
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(ConfigError, match="model 'transformer': unknown; choose one of"):
         build_model("transformer", 3, 32)
     with pytest.raises(ConfigError, match="no option 'filterz'"):
         build_model("cnn", 3, 32, filterz=[1])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tiledet.classify.augment import parse_augment
-from tiledet.classify.models import MODEL_NAMES, model_options
+from tiledet.classify.registry import get_model, model_options
 from tiledet.device import check_device_name
 from tiledet.errors import ConfigError
 
@@ -15,8 +15,6 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("plateau", "cosine", "none")
 BALANCE = ("none", "sampler", "loss")
 MONITORS = ("accuracy", "macro_recall", "loss")
-#: Default input side per model when ``input_size`` is None.
-DEFAULT_INPUT = {"mlp": 32, "cnn": 32, "vgg": 32, "resnet18": 64}
 
 
 @dataclass(frozen=True)
@@ -26,10 +24,12 @@ class TrainConfig:
     Attributes:
         data: image-folder root (see :mod:`tiledet.classify.data`).
         out: run folder (``best.pt``, ``last.pt``, ``history.csv``, ``metrics.json``, figures).
-        model: ``mlp``, ``cnn``, ``vgg`` or ``resnet18``.
+        model: a registered model (:func:`~tiledet.classify.registry.list_models`): ``mlp``, ``cnn``,
+            ``vgg``, ``resnet18``, ...
         model_options: options of the model factory (e.g. ``{"filters": [32, 64]}``).
         box_head: also learn the object box inside the chip from ``chips.csv`` (4 more outputs).
-        input_size: model input side in px; None: 32 (64 for resnet18).
+        input_size: model input side in px; None: the model's default (``ModelSpec.input_size`` of
+            :mod:`tiledet.classify.registry`: 32, 64 for resnet18).
         epochs: maximum epochs (>= 1).
         batch_size: images per step (>= 1).
         lr: initial learning rate (> 0).
@@ -90,7 +90,7 @@ class TrainConfig:
     force: bool = False
 
     def __post_init__(self) -> None:
-        _choice(self.model, MODEL_NAMES, "model", "--model")
+        get_model(self.model)  # an unknown name fails first, listing the registered ones
         _choice(self.optimizer, OPTIMIZERS, "optimizer", "--optimizer")
         _choice(self.scheduler, SCHEDULERS, "scheduler", "--scheduler")
         _choice(self.balance, BALANCE, "balance", "--balance")
@@ -125,7 +125,7 @@ class TrainConfig:
     @property
     def size(self) -> int:
         """The model input side: ``input_size`` or the model's default."""
-        return self.input_size if self.input_size is not None else DEFAULT_INPUT[self.model]
+        return self.input_size if self.input_size is not None else get_model(self.model).input_size
 
     def factory_options(self) -> dict[str, Any]:
         """Options for :func:`~tiledet.classify.models.build_model` (``box_head`` included)."""

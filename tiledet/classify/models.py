@@ -5,6 +5,8 @@ Every model maps ``(N, 3, S, S)`` normalised float input to ``(N, C)`` logits, o
 trained towards [0, 1], clip when decoding). ``mlp``, ``cnn`` and ``vgg`` are ``nn.Sequential`` of
 standard layers only (Conv2d, BatchNorm2d/1d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout,
 Flatten over (C, H, W), Linear), so :func:`tiledet.detect.fully_convolutional` can rewrite them.
+Each builder registers under its name with ``@register_model`` (:mod:`tiledet.classify.registry`,
+where the names, help and options are declared without torch).
 
 Fully-convolutional exactness (the dense map equals crop-by-crop evaluation):
 
@@ -20,144 +22,19 @@ model         exact    window / stride
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from tiledet.classify.options import DOWNSAMPLE, CnnOptions, MlpOptions, ResnetOptions, VggOptions
+from tiledet.classify.registry import model_builder, model_options, register_model
 from tiledet.errors import ConfigError, InputError
-
-MODEL_NAMES = ("mlp", "cnn", "vgg", "resnet18")
-#: Models whose fully-convolutional form equals crop-by-crop evaluation exactly.
-EXACT_MODELS = ("mlp", "cnn")
-DOWNSAMPLE = ("max", "avg", "stride")
-
-
-@dataclass(frozen=True)
-class MlpOptions:
-    """``mlp``: flattened pixels -> hidden Linear + ReLU (+ Dropout) layers -> classes.
-
-    Attributes:
-        hidden: width of each hidden layer (may be empty: a linear classifier).
-        dropout: dropout probability after each hidden layer.
-        box_head: 4 extra outputs for the object box inside the window.
-    """
-
-    hidden: tuple[int, ...] = (512, 256)
-    dropout: float = 0.2
-    box_head: bool = False
-
-
-@dataclass(frozen=True)
-class CnnOptions:
-    """``cnn``: blocks of valid (unpadded) convolutions, each followed by a 2× downsampling.
-
-    Block ``b`` has ``convs_per_block`` convolutions of ``kernel``×``kernel`` with ``filters[b]``
-    channels (+ BatchNorm + ReLU). When the map before a downsampling step has an odd side, the
-    block's last convolution uses ``kernel + 1`` so 2× downsampling divides evenly (exactness).
-    Then an optional ``head_conv`` valid ``kernel``×``kernel`` convolution, Flatten, Linear(hidden),
-    ReLU, Dropout, Linear(classes).
-
-    Attributes:
-        filters: output channels per block; the number of blocks is ``len(filters)``.
-        convs_per_block: convolutions per block (>= 1).
-        kernel: convolution kernel side (odd or even, >= 1).
-        downsample: ``max`` (MaxPool2d 2), ``avg`` (AvgPool2d 2) or ``stride`` (2×2 convolution, stride 2).
-        head_conv: channels of the last convolution before Flatten (0: none).
-        hidden: width of the hidden Linear layer (0: none, Flatten -> classes directly).
-        batch_norm: BatchNorm2d after every convolution.
-        dropout: dropout probability before the last Linear.
-        box_head: 4 extra outputs for the object box inside the window.
-    """
-
-    filters: tuple[int, ...] = (32, 64)
-    convs_per_block: int = 2
-    kernel: int = 3
-    downsample: str = "max"
-    head_conv: int = 128
-    hidden: int = 128
-    batch_norm: bool = True
-    dropout: float = 0.3
-    box_head: bool = False
-
-
-@dataclass(frozen=True)
-class VggOptions:
-    """``vgg``: blocks of ``same``-padded 3×3 convolutions + BatchNorm + ReLU, MaxPool 2 after each block,
-    global average pooling, Linear(hidden), ReLU, Dropout, Linear(classes). Not exact (zero padding).
-
-    Attributes:
-        filters: output channels per block.
-        convs_per_block: 3×3 convolutions per block.
-        hidden: width of the hidden Linear layer.
-        dropout: dropout probability before the last Linear.
-        box_head: 4 extra outputs for the object box inside the window.
-    """
-
-    filters: tuple[int, ...] = (32, 64, 128)
-    convs_per_block: int = 2
-    hidden: int = 256
-    dropout: float = 0.3
-    box_head: bool = False
-
-
-@dataclass(frozen=True)
-class ResnetOptions:
-    """``resnet18``: torchvision's ResNet-18, random init or weights from a local file (never downloaded).
-
-    Attributes:
-        weights: path of a local state dict (``.pt``/``.pth``); its ``fc`` layer is dropped when its
-            shape differs from the classes. Empty: random init.
-        box_head: 4 extra outputs for the object box inside the window.
-    """
-
-    weights: str = ""
-    box_head: bool = False
-
-
-_OPTIONS: dict[str, type] = {
-    "mlp": MlpOptions,
-    "cnn": CnnOptions,
-    "vgg": VggOptions,
-    "resnet18": ResnetOptions,
-}
-
-
-def model_options(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """The frozen options dataclass of model ``name`` from a mapping; unknown keys are a ConfigError."""
-    if name not in _OPTIONS:
-        raise ConfigError(f"unknown model {name!r} (--model); choose one of {', '.join(MODEL_NAMES)}")
-    cls = _OPTIONS[name]
-    fields = cls.__dataclass_fields__
-    values = dict(options or {})
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"model {name!r} has no option {', '.join(map(repr, unknown))}; it takes {', '.join(fields)}"
-        )
-    for key, value in values.items():
-        default = fields[key].default
-        if isinstance(default, tuple):
-            value = (value,) if isinstance(value, int) else value
-            if not isinstance(value, Sequence) or isinstance(value, str):
-                raise ConfigError(f"model option {key!r} must be a list of whole numbers, got {value!r}")
-            values[key] = tuple(int(v) for v in value)
-    return cls(**values)
-
-
-def options_to_dict(opts: Any) -> dict[str, Any]:
-    """Plain-data form (lists, not tuples) of an options dataclass, for checkpoints and configs."""
-    out: dict[str, Any] = {}
-    for key in opts.__dataclass_fields__:
-        value = getattr(opts, key)
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
 
 
 def build_model(name: str, num_classes: int, input_size: int, **options: Any):
     """Build classifier ``name`` for ``num_classes`` classes and ``input_size``² RGB input.
 
     Args:
-        name: ``mlp``, ``cnn``, ``vgg`` or ``resnet18``.
+        name: a registered model (:func:`tiledet.classify.registry.list_models`): ``mlp``, ``cnn``,
+            ``vgg``, ``resnet18`` or one of :func:`~tiledet.classify.registry.register_model`.
         num_classes: classes (>= 2).
         input_size: input side S in pixels.
         **options: fields of the model's options dataclass (:class:`MlpOptions`, :class:`CnnOptions`,
@@ -175,8 +52,7 @@ def build_model(name: str, num_classes: int, input_size: int, **options: Any):
     if int(input_size) < 1:
         raise ConfigError(f"input size (--input-size) must be >= 1 pixel, got {input_size}")
     outputs = int(num_classes) + (4 if opts.box_head else 0)
-    builders = {"mlp": _build_mlp, "cnn": _build_cnn, "vgg": _build_vgg, "resnet18": _build_resnet18}
-    return builders[name](opts, outputs, int(input_size))
+    return model_builder(name)(opts, outputs, int(input_size))
 
 
 def _check_probability(value: float, what: str) -> None:
@@ -184,6 +60,7 @@ def _check_probability(value: float, what: str) -> None:
         raise ConfigError(f"model option {what} must be in [0, 1), got {value!r}")
 
 
+@register_model("mlp", options=MlpOptions)
 def _build_mlp(opts: MlpOptions, outputs: int, size: int):
     from torch import nn
 
@@ -205,6 +82,7 @@ def _too_small(name: str, size: int, why: str) -> ConfigError:
     return ConfigError(f"input size {size} is too small for {name}: {why}; use a larger --input-size")
 
 
+@register_model("cnn", options=CnnOptions)
 def _build_cnn(opts: CnnOptions, outputs: int, size: int):
     from torch import nn
 
@@ -252,6 +130,7 @@ def _build_cnn(opts: CnnOptions, outputs: int, size: int):
     return nn.Sequential(*layers)
 
 
+@register_model("vgg", options=VggOptions)
 def _build_vgg(opts: VggOptions, outputs: int, size: int):
     from torch import nn
 
@@ -281,6 +160,7 @@ def _build_vgg(opts: VggOptions, outputs: int, size: int):
     return nn.Sequential(*layers)
 
 
+@register_model("resnet18", options=ResnetOptions)
 def _build_resnet18(opts: ResnetOptions, outputs: int, size: int):
     import torch
     from torch import nn
@@ -306,7 +186,6 @@ def _build_resnet18(opts: ResnetOptions, outputs: int, size: int):
 
 def _load_state_dict(path: str) -> dict:
     import torch
-
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

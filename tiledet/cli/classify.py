@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from tiledet.classify.registry import get_model, list_models
 from tiledet.cli.richtext import esc, make_console
 from tiledet.device import DEVICE_HELP
 from tiledet.errors import ConfigError
@@ -103,15 +104,36 @@ def _per_class_table(metrics: dict, title: str):
     return table
 
 
+def _model_help() -> str:
+    """``--model`` help from the registry: each model with its one-line description, the default once."""
+    models = ", ".join(f"{name} ({esc(get_model(name).help)})" for name in list_models())
+    return f"Classifier: {models}. Default: cnn (or the --resume checkpoint's)."
+
+
+def _input_size_help() -> str:
+    """``--input-size`` help: the models' default input sides, from the registry."""
+    sizes: dict[int, list[str]] = {}
+    for name in list_models():
+        sizes.setdefault(get_model(name).input_size, []).append(name)
+    common, *others = sorted(sizes, key=lambda size: -len(sizes[size]))
+    exceptions = "; ".join(f"{size} for {', '.join(sizes[size])}" for size in others)
+    return f"Model input side in px (images are resized). Default: {common}" + (
+        f" ({exceptions})." if exceptions else "."
+    )
+
+
+#: Options whose help lists the registered models; :func:`register` refreshes it (models registered later).
+_MODEL_OPTION = typer.Option(None, "--model", help=_model_help())
+_INPUT_SIZE_OPTION = typer.Option(None, "--input-size", help=_input_size_help())
+
+
 @classify_app.command("train")
 def train_command(
     data: Path = typer.Argument(
         ..., help="Image-folder root: ROOT/{train,val,test}/CLASS/* or ROOT/CLASS/*. Required."
     ),
     out: Path = typer.Option(..., "--out", help="Run folder (best.pt, last.pt, history, metrics). Required."),
-    model: str | None = typer.Option(
-        None, "--model", help="mlp|cnn|vgg|resnet18. Default: cnn (or the --resume checkpoint's)."
-    ),
+    model: str | None = _MODEL_OPTION,
     option: list[str] | None = typer.Option(
         None,
         "--option",
@@ -150,11 +172,7 @@ def train_command(
         help="Val metric picking best.pt and early stopping: macro_recall (mean per-class recall; "
         "ties: lower loss)|accuracy|loss. Default: macro_recall.",
     ),
-    input_size: int | None = typer.Option(
-        None,
-        "--input-size",
-        help="Model input side in px (images are resized). Default: 32 (64 for resnet18).",
-    ),
+    input_size: int | None = _INPUT_SIZE_OPTION,
     augment: str = typer.Option(
         "flip,rot90",
         "--augment",
@@ -365,5 +383,7 @@ def sweep_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``classify`` command group to ``app``."""
+    """Add the ``classify`` command group to ``app`` (``--model`` help lists the models registered now)."""
+    _MODEL_OPTION.help = _model_help()
+    _INPUT_SIZE_OPTION.help = _input_size_help()
     app.add_typer(classify_app, name="classify")
