@@ -176,3 +176,19 @@ def test_no_name_escapes(tmp_path_factory: pytest.TempPathFactory, name: str) ->
         real_out = Path(os.path.realpath(out))
         real_parent = Path(os.path.realpath(path.parent))
         assert real_parent == real_out or real_out in real_parent.parents
+
+
+def test_files_workers_wrote_are_listed_when_the_run_fails_anywhere(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "tiles").mkdir(parents=True)
+    (out / "tiles" / "users.png").write_bytes(b"the user's")
+    with pytest.raises(RuntimeError), OutputDir(out, command="test", force=True) as od:
+        protected = od.watch(["tiles"])
+        (out / "tiles" / "w0.png").write_bytes(b"a worker wrote this")  # never told to od
+        raise RuntimeError("the consumer failed, not the workers")
+    assert protected == {"tiles/users.png"}
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["complete"] is False and list(manifest["files"]) == ["tiles/w0.png"]
+    with OutputDir(out, command="test") as od:  # the next run owns the worker's file and cleans it
+        assert od.remove_stale() == 1
+    assert sorted(p.name for p in (out / "tiles").iterdir()) == ["users.png"]

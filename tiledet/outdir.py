@@ -48,72 +48,17 @@ from tiledet.ownership import (
     write_manifest,
     write_sidecar,
 )
+from tiledet.paths import (
+    MAX_NAME_BYTES,
+    UnsafePathError,
+    check_not_source,
+    is_within,
+    real_path,
+    safe_relpath,
+)
 
-__all__ = ["MANIFEST", "OutputDir", "UnsafePathError", "check_not_source", "prepare_output_file",
-           "record_output_file", "safe_relpath"]
-
-#: Longest file or folder name (bytes, UTF-8) that common file systems accept.
-MAX_NAME_BYTES = 255
-
-
-class UnsafePathError(ConfigError):
-    """A name would leave the output folder or is not a usable file name."""
-
-
-def safe_relpath(name: str | os.PathLike[str]) -> PurePosixPath:
-    """Check a relative output name and return it as a normalised POSIX path.
-
-    Args:
-        name: relative name such as ``"labels/train/a.txt"`` (``/`` separators; ``.`` parts dropped).
-
-    Raises:
-        UnsafePathError: when the name is empty, absolute, contains ``..``, a NUL character, or a
-            component longer than :data:`MAX_NAME_BYTES` bytes.
-    """
-    text = os.fspath(name)
-    if "\x00" in text:
-        raise UnsafePathError(f"{text!r}: file name contains a NUL character")
-    path = PurePosixPath(text.replace(os.sep, "/"))
-    if path.is_absolute() or text.startswith(("/", "\\")):
-        raise UnsafePathError(f"{text!r}: absolute path where a relative output name is needed")
-    parts = [p for p in path.parts if p not in ("", ".")]
-    if not parts:
-        raise UnsafePathError(f"{text!r}: empty output name")
-    if ".." in parts:
-        raise UnsafePathError(f"{text!r}: output name climbs out of its folder with '..'")
-    for part in parts:
-        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-            raise UnsafePathError(f"{part[:40]}…: name longer than {MAX_NAME_BYTES} bytes")
-    return PurePosixPath(*parts)
-
-
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
-
-
-def _is_within(child: Path, parent: Path) -> bool:
-    return child == parent or parent in child.parents
-
-
-def check_not_source(
-    out: Path, sources: Iterable[str | os.PathLike[str] | None], what: str = "--out"
-) -> None:
-    """Refuse an output that equals, lies inside, or contains any of ``sources`` (real paths).
-
-    Raises:
-        ConfigError: naming the output and the source.
-    """
-    real_out = _real(Path(out))
-    for source in sources:
-        if source is None:
-            continue
-        real_src = _real(Path(source))
-        if _is_within(real_out, real_src) or _is_within(real_src, real_out):
-            raise ConfigError(
-                f"{what} {out} overlaps the input {source}: outputs must lie outside the inputs "
-                "(tiledet never writes into its sources)"
-            )
-
+__all__ = ["MANIFEST", "MAX_NAME_BYTES", "OutputDir", "UnsafePathError", "check_not_source",
+           "prepare_output_file", "record_output_file", "safe_relpath"]
 
 class OutputDir:
     """A folder tiledet writes into, with ownership tracking (see the module docstring).
@@ -153,6 +98,7 @@ class OutputDir:
         self.written: set[str] = set()
         self._open = False
         self._lock = RunLock(self.root, what)
+        self._watched: list[tuple[tuple[str, ...], frozenset[str]]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
     def check_target(self) -> None:
@@ -160,12 +106,15 @@ class OutputDir:
 
         Call it before long work (e.g. reading labels) to fail early; :meth:`open` runs it again.
         """
+        self._check_place()
+        if self.root.is_dir():
+            self._lock.check_free()
+            self._judge(read_ownership(self.root, files=False))
+
+    def _check_place(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"{self.what} {self.root} exists and is not a folder")
         check_not_source(self.root, self.sources, self.what)
-        if self.root.is_dir():
-            self._lock.check_free()
-            self._judge(read_ownership(self.root))
 
     def _judge(self, own: Ownership) -> None:
         """Refuse a folder this command may not write into (see the module docstring)."""
@@ -192,7 +141,7 @@ class OutputDir:
 
     def open(self) -> OutputDir:
         """Run the checks, create the folder, take its lock and read the previous manifest."""
-        self.check_target()
+        self.check_target()  # judges the folder before anything is written into it
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -202,7 +151,7 @@ class OutputDir:
             own = read_ownership(self.root)  # again, under the lock
             self._judge(own)
             self.previous, self.previous_complete = dict(own.files), own.complete
-            self._real_root = _real(self.root)
+            self._real_root = real_path(self.root)
             # Mark the folder ours (and this run incomplete) before the first file is written.
             write_manifest(self.root, self.command, self.previous, complete=False)
         except BaseException:
@@ -224,6 +173,9 @@ class OutputDir:
         if not self._open:
             return
         try:
+            if not complete:  # other processes may have written files this process never heard of
+                for under, protected in self._watched:
+                    self.record(self.unowned(under) - protected)
             files = {k: fp for k, fp in self.previous.items() if fingerprint(self.root / k) == fp}
             for key in self.written:
                 now = fingerprint(self.root / key)
@@ -254,8 +206,8 @@ class OutputDir:
         if str(key) in INTERNAL:
             raise UnsafePathError(f"{rel}: name reserved for tiledet's own records")
         path = self.root / key
-        parent_real = _real(path.parent)
-        if not _is_within(parent_real, self._real_root):
+        parent_real = real_path(path.parent)
+        if not is_within(parent_real, self._real_root):
             raise UnsafePathError(f"{rel}: resolves outside {self.what} {self.root}")
         if os.path.lexists(path) and str(key) not in self.previous and str(key) not in self.written:
             raise ConfigError(
@@ -279,6 +231,34 @@ class OutputDir:
             key = str(safe_relpath(rel))
             if key not in INTERNAL:
                 self.written.add(key)
+
+    def unowned(self, under: Iterable[str]) -> set[str]:
+        """Relative names of files and links under ``root/<u>`` (``u`` in ``under``) tiledet did not write."""
+        found: set[str] = set()
+        for name in under:
+            top = self.root / name
+            if not top.is_dir() or top.is_symlink():
+                if os.path.lexists(top) and not self.owns(name):
+                    found.add(name)
+                continue
+            for folder, dirs, files in os.walk(top):
+                for entry in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                    rel = Path(folder, entry).relative_to(self.root).as_posix()
+                    if not self.owns(rel):
+                        found.add(rel)
+        return found
+
+    def watch(self, under: Iterable[str]) -> frozenset[str]:
+        """Let other processes (workers) write under the sub-folders ``under``.
+
+        Returns the files already there that tiledet did not write (never to be overwritten). If the
+        run then ends incomplete (an exception anywhere, Ctrl-C, SIGTERM), every other new file under
+        ``under`` is recorded as this run's when the manifest is written, so the next run can remove it.
+        """
+        names = tuple(under)
+        protected = frozenset(self.unowned(names))
+        self._watched.append((names, protected))
+        return protected
 
     def write_bytes(self, rel: str | os.PathLike[str], data: bytes) -> Path:
         """Write ``data`` atomically at ``rel``; returns the path."""
@@ -305,7 +285,7 @@ class OutputDir:
         if key not in self.previous and key not in self.written:
             return False
         path = self.root / key
-        if not _is_within(_real(path.parent), self._real_root):
+        if not is_within(real_path(path.parent), self._real_root):
             return False
         if key in self.previous and key not in self.written and fingerprint(path) != self.previous[key]:
             self.previous.pop(key)  # changed under us: the user's now
@@ -338,7 +318,7 @@ class OutputDir:
 
     def _prune_empty_dirs(self, folder: Path) -> None:
         """Remove ``folder`` and its parents while empty, stopping at the output root."""
-        while folder != self.root and _is_within(_real(folder), self._real_root):
+        while folder != self.root and is_within(real_path(folder), self._real_root):
             try:
                 folder.rmdir()
             except OSError:

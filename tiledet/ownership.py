@@ -140,8 +140,14 @@ def _load_record(path: Path, kind: str) -> tuple[dict | None, str]:
     return data, ""
 
 
-def read_ownership(folder: str | os.PathLike[str]) -> Ownership:
-    """Read and verify the manifest of ``folder`` (see the module docstring)."""
+def read_ownership(folder: str | os.PathLike[str], files: bool = True) -> Ownership:
+    """Read and verify the manifest of ``folder`` (see the module docstring).
+
+    Args:
+        folder: the output folder.
+        files: also check every listed file's fingerprint (one ``lstat`` each); without it
+            ``Ownership.files`` is empty (enough to judge whether the folder may be written).
+    """
     folder = Path(folder)
     path = folder / MANIFEST
     if not os.path.lexists(path):
@@ -154,15 +160,15 @@ def read_ownership(folder: str | os.PathLike[str]) -> Ownership:
     if data.get("root") != _real(folder):
         where = data.get("root")
         return Ownership(present=True, reason=f"it was written for {where} (a copied or moved folder)")
-    files: dict[str, Fingerprint] = {}
-    for name, recorded in dict(data.get("files", {})).items():
+    owned: dict[str, Fingerprint] = {}
+    for name, recorded in dict(data.get("files", {}) if files else {}).items():
         key = str(PurePosixPath(name))  # signed by us; still never followed out of the folder
         if key.startswith("/") or ".." in PurePosixPath(key).parts:
             continue
         now = fingerprint(folder / key)
         if now is not None and list(now) == list(recorded):
-            files[key] = now
-    return Ownership(True, True, "", str(data.get("command", "")), bool(data.get("complete")), files)
+            owned[key] = now
+    return Ownership(True, True, "", str(data.get("command", "")), bool(data.get("complete")), owned)
 
 
 def write_manifest(folder: Path, command: str, files: Mapping[str, Fingerprint], complete: bool) -> None:
@@ -172,7 +178,7 @@ def write_manifest(folder: Path, command: str, files: Mapping[str, Fingerprint],
         "complete": complete, "files": {k: list(files[k]) for k in sorted(files)},
     }
     payload["signature"] = _signature(payload)
-    atomic_write_json(folder / MANIFEST, payload, indent=1)
+    atomic_write_json(folder / MANIFEST, payload, indent=None)
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:

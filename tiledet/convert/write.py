@@ -59,7 +59,7 @@ class WorkerOutput:
     @staticmethod
     def of(od: OutputDir, under: Iterable[str]) -> WorkerOutput:
         """For ``od``, protecting the files under the sub-folders ``under`` that tiledet did not write."""
-        return WorkerOutput(od.root, Path(os.path.realpath(od.root)), frozenset(unowned_files(od, under)))
+        return WorkerOutput(od.root, Path(os.path.realpath(od.root)), od.watch(under))
 
     def path(self, rel: str) -> Path:
         """Checked absolute path of ``rel`` (parents created); same rules as ``OutputDir.check``.
@@ -81,19 +81,7 @@ class WorkerOutput:
 
 def unowned_files(od: OutputDir, under: Iterable[str]) -> set[str]:
     """Relative names of files and links under ``od.root/<u>`` (``u`` in ``under``) not written by us."""
-    found: set[str] = set()
-    for name in under:
-        top = od.root / name
-        if not top.is_dir() or top.is_symlink():
-            if os.path.lexists(top) and not od.owns(name):
-                found.add(name)
-            continue
-        for folder, dirs, files in os.walk(top):
-            for entry in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
-                rel = Path(folder, entry).relative_to(od.root).as_posix()
-                if not od.owns(rel):
-                    found.add(rel)
-    return found
+    return od.unowned(under)
 
 
 def record_new_files(od: OutputDir, under: Iterable[str], protected: frozenset[str]) -> None:
