@@ -176,7 +176,8 @@ def _run_tiledet(geojson: str, out: str) -> tuple[float, int, int]:
     """Child process: convert with tiledet; returns (seconds, rss after imports, peak rss)."""
     import PIL.Image  # noqa: F401  (imported before the baseline, as the peer's imports are)
 
-    from tiledet.convert.pipeline import ConvertConfig, convert
+    from tiledet.convert.config import ConvertConfig
+    from tiledet.convert.pipeline import convert
 
     base = _reset_peak_rss()
     start = time.perf_counter()

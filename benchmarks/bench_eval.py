@@ -99,7 +99,8 @@ def _bare(gt_path: Path, det_path: Path, faster: bool) -> tuple[list[float], np.
 
 
 def _tiledet(gt_path: Path, det_path: Path, out: Path, backend: str) -> tuple[list[float], np.ndarray]:
-    from tiledet.evaluate import EvalConfig, run_evaluation
+    from tiledet.evaluate import run_evaluation
+    from tiledet.evaluate.config import EvalConfig
     from tiledet.evaluate.metrics import SUMMARY_KEYS
 
     report = run_evaluation(gt_path, [det_path], EvalConfig(backend=backend), out=out, plots=False)

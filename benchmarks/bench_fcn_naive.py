@@ -33,7 +33,8 @@ def main() -> None:
 
     from tiledet.classify.models import build_model
     from tiledet.detect import fully_convolutional
-    from tiledet.detect.sliding import SlidingConfig, SlidingDetector, dense_map
+    from tiledet.detect.config import SlidingConfig
+    from tiledet.detect.sliding import SlidingDetector, dense_map
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

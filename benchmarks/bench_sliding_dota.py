@@ -52,7 +52,8 @@ def _labels(dota: Path, stems: list[str], folder: Path) -> Path:
 
 
 def _score(dota: Path, gt_labels: Path, dets: Path) -> dict[str, float]:
-    from tiledet.evaluate import EvalConfig, evaluate
+    from tiledet.evaluate import evaluate
+    from tiledet.evaluate.config import EvalConfig
 
     cfg = EvalConfig(images_dir=dota / "images", fmt="dota", max_dets=1000)
     summary = evaluate(gt_labels, [dets], cfg)[0].summary

@@ -33,7 +33,8 @@ def main() -> None:
 
     from tiledet.classify.models import build_model
     from tiledet.detect import fully_convolutional
-    from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene
+    from tiledet.detect.config import SlidingConfig
+    from tiledet.detect.sliding import SlidingDetector, detect_scene
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

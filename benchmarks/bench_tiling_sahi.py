@@ -61,7 +61,8 @@ def _make_scenes(folder: Path, scenes: int, size: int, seed: int, noise: float =
     """
     from tiledet.formats.coco import write_coco_json
     from tiledet.labels.load import load_labels
-    from tiledet.synth.generate import SynthConfig, generate_scenes
+    from tiledet.synth.config import SynthConfig
+    from tiledet.synth.generate import generate_scenes
 
     result = generate_scenes(SynthConfig(out=folder, scenes=scenes, size_wh=(size, size), seed=seed))
     if noise > 0:
@@ -95,7 +96,8 @@ def _dota_coco(dota_root: Path, folder: Path) -> tuple[Path, Path]:
 
 
 def _run_tiledet(images_dir: str, coco: str, out: str, args: dict, conn) -> None:
-    from tiledet.convert.tiling import TileConfig, write_tiled_dataset
+    from tiledet.convert.config import TileConfig
+    from tiledet.convert.tiling import write_tiled_dataset
     from tiledet.labels.load import load_dataset
 
     start = time.perf_counter()

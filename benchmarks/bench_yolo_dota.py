@@ -36,7 +36,8 @@ def main() -> int:
         print(f"skipped: {dota} not found (set TILEDET_REALDATA)")
         return 0
     from tiledet.cli import main as cli
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     epochs = 2 if args.quick else args.epochs
     tiles = WORK / "tiles"

@@ -82,7 +82,8 @@ def untrained_weights() -> Path:
 
 
 def map50(gt: Path, per_scene: list[tuple[str, object]], tag: str) -> float:
-    from tiledet.evaluate import EvalConfig, detections_to_results, run_evaluation, write_results_json
+    from tiledet.evaluate import detections_to_results, run_evaluation, write_results_json
+    from tiledet.evaluate.config import EvalConfig
 
     entries = []
     for name, boxes in per_scene:
@@ -93,7 +94,8 @@ def map50(gt: Path, per_scene: list[tuple[str, object]], tag: str) -> float:
 
 
 def run_tiledet(weights: Path, images: list[np.ndarray], engine: str, merge: str) -> tuple[float, list]:
-    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+    from tiledet.detect.config import SliceConfig
+    from tiledet.detect.yolo_predict import YoloPredictor
 
     cfg = SliceConfig(tile=TILE, overlap=OVERLAP, conf=CONF, iou=IOU, merge=merge, match="ios",
                       merge_threshold=THRESH, batch_size=16, device="cpu", engine=engine)

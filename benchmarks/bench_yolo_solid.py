@@ -45,7 +45,8 @@ def build_data(out: Path, train_scenes: int, test_scenes: int, size: int) -> tup
 
 
 def train(data: Path, run: Path, epochs: int) -> dict:
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     t0 = time.perf_counter()
     result = train_yolo(TrainConfig(data=data, out=run, epochs=epochs, batch=16, workers=2, seed=0,
@@ -56,9 +57,10 @@ def train(data: Path, run: Path, epochs: int) -> dict:
 
 def score(weights: Path, test: Path, out: Path) -> tuple[float, float, float]:
     """(mAP50, mAP50-95, seconds) of default sliced inference on the test scenes."""
-    from tiledet.detect.yolo_predict import SliceConfig
-    from tiledet.detect.yolo_run import DetectConfig, run_detection
-    from tiledet.evaluate import EvalConfig, run_evaluation
+    from tiledet.detect.config import DetectConfig, SliceConfig
+    from tiledet.detect.yolo_run import run_detection
+    from tiledet.evaluate import run_evaluation
+    from tiledet.evaluate.config import EvalConfig
 
     dets = out / "test_dets.json"
     rep = run_detection(DetectConfig(weights=weights, images=(test / "images",), out=dets,

@@ -36,7 +36,8 @@ kind, data, run, imgsz, device = sys.argv[1:6]
 os.environ.setdefault("YOLO_OFFLINE", "1")
 peak_gpu = None
 if kind == "tiled":
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
     train_yolo(TrainConfig(data=data, out=run, epochs=1, batch=4, imgsz=int(imgsz), workers=0, device=device,
                            plots=False, evaluate_full=False, force=True))
 else:

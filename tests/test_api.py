@@ -47,9 +47,9 @@ def test_namespace_names_are_the_library_objects():
         dir(tiledet)
     )
     assert {"Boxes", "load_labels", "tile_offsets", "detections_to_results"} <= set(tiledet.__all__)
+    from tiledet.detect.config import TrainConfig
     from tiledet.detect.sliding import detect_scene
     from tiledet.detect.yolo_predict import YoloPredictor
-    from tiledet.detect.yolo_train import TrainConfig
 
     assert tiledet.YoloPredictor is YoloPredictor and tiledet.YoloTrainConfig is TrainConfig
     assert tiledet.detect_scene is detect_scene

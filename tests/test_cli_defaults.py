@@ -8,9 +8,7 @@ import pytest
 
 from tiledet.cli import main
 from tiledet.cli.defaults import default_of, given
-from tiledet.convert.chips import ChipConfig
-from tiledet.convert.pipeline import ConvertConfig
-from tiledet.convert.tiling import TileConfig
+from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 
 #: convert option -> the config class that owns its default
 OWNERS = {
@@ -54,7 +52,7 @@ def test_convert_rejects_given_options_that_would_be_ignored(tmp_path, capsys, e
 
 def test_eval_options_default_to_none_and_help_quotes_the_config_default():
     from tiledet.cli.evaluate import eval_command
-    from tiledet.evaluate.metrics import EvalConfig
+    from tiledet.evaluate.config import EvalConfig
 
     params = inspect.signature(eval_command).parameters
     for name in ("split", "max_dets", "iou_type", "backend"):
@@ -66,7 +64,7 @@ def test_eval_options_default_to_none_and_help_quotes_the_config_default():
 
 def test_synth_options_default_to_none_and_help_quotes_the_config_default():
     from tiledet.cli.synth import synth
-    from tiledet.synth.generate import SynthConfig
+    from tiledet.synth.config import SynthConfig
 
     params = inspect.signature(synth).parameters
     for name, field in (
@@ -87,7 +85,7 @@ def test_synth_options_default_to_none_and_help_quotes_the_config_default():
 
 def test_draw_options_default_to_none_and_help_quotes_the_config_default():
     from tiledet.cli.draw import draw_command
-    from tiledet.visualize import DrawConfig
+    from tiledet.draw_config import DrawConfig
 
     params = inspect.signature(draw_command).parameters
     for name in ("split", "score_threshold", "thickness", "limit"):

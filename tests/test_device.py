@@ -98,9 +98,8 @@ def test_configs_store_the_normalised_name(tmp_path: Path) -> None:
     from tiledet.classify.config import TrainConfig
     from tiledet.classify.evaluate import EvalConfig
     from tiledet.demo.steps import DemoConfig
-    from tiledet.detect.sliding_run import SlidingRunConfig
-    from tiledet.detect.yolo_predict import SliceConfig
-    from tiledet.detect.yolo_train import TrainConfig as YoloTrainConfig
+    from tiledet.detect.config import SliceConfig, SlidingRunConfig
+    from tiledet.detect.config import TrainConfig as YoloTrainConfig
 
     path = tmp_path / "x"
     configs = [

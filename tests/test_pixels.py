@@ -131,7 +131,8 @@ def test_read_scene_rgb_decodes_files_by_the_same_rules(tmp_path: Path) -> None:
 def test_classifier_and_chips_see_the_detector_pixels(tmp_path: Path) -> None:
     from tiledet.boxes import Boxes
     from tiledet.classify.data import read_rgb
-    from tiledet.convert.chips import ChipConfig, write_chips_dataset
+    from tiledet.convert.chips import write_chips_dataset
+    from tiledet.convert.config import ChipConfig
     from tiledet.labels import ImageLabels
 
     for name, (path, expected) in _bgr_files(tmp_path).items():
@@ -150,7 +151,8 @@ def test_classifier_and_chips_see_the_detector_pixels(tmp_path: Path) -> None:
 def test_yolo_training_loader_reads_16_bit_tiles_as_the_detector_sees_the_scene(tmp_path: Path) -> None:
     pytest.importorskip("ultralytics")
     from tiledet.boxes import Boxes
-    from tiledet.convert.tiling import TileConfig, write_tiled_dataset
+    from tiledet.convert.config import TileConfig
+    from tiledet.convert.tiling import write_tiled_dataset
     from tiledet.detect.offline import offline_ultralytics
     from tiledet.labels import ImageLabels
 

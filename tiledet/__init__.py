@@ -37,25 +37,25 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "tile_stem": ("tiledet.geometry", "tile_stem"),
     "parse_tile_stem": ("tiledet.geometry", "parse_tile_stem"),
     "convert_labels": ("tiledet.convert.pipeline", "convert"),
-    "ConvertConfig": ("tiledet.convert.pipeline", "ConvertConfig"),
-    "TileConfig": ("tiledet.convert.tiling", "TileConfig"),
-    "ChipConfig": ("tiledet.convert.chips", "ChipConfig"),
+    "ConvertConfig": ("tiledet.convert.config", "ConvertConfig"),
+    "TileConfig": ("tiledet.convert.config", "TileConfig"),
+    "ChipConfig": ("tiledet.convert.config", "ChipConfig"),
     "evaluate_detections": ("tiledet.evaluate.metrics", "evaluate"),
     "run_evaluation": ("tiledet.evaluate.report", "run_evaluation"),
-    "EvalConfig": ("tiledet.evaluate.metrics", "EvalConfig"),
+    "EvalConfig": ("tiledet.evaluate.config", "EvalConfig"),
     "detections_to_results": ("tiledet.formats.results", "detections_to_results"),
     "write_results_json": ("tiledet.formats.results", "write_results_json"),
     "generate_scenes": ("tiledet.synth.generate", "generate_scenes"),
-    "SynthConfig": ("tiledet.synth.generate", "SynthConfig"),
+    "SynthConfig": ("tiledet.synth.config", "SynthConfig"),
     "draw_boxes": ("tiledet.draw", "draw_boxes"),
     "load_classifier": ("tiledet.classify", "load_classifier"),
     "fully_convolutional": ("tiledet.detect", "fully_convolutional"),
     "YoloPredictor": ("tiledet.detect.yolo_predict", "YoloPredictor"),
-    "SliceConfig": ("tiledet.detect.yolo_predict", "SliceConfig"),
+    "SliceConfig": ("tiledet.detect.config", "SliceConfig"),
     "train_yolo": ("tiledet.detect.yolo_train", "train_yolo"),
-    "YoloTrainConfig": ("tiledet.detect.yolo_train", "TrainConfig"),
+    "YoloTrainConfig": ("tiledet.detect.config", "TrainConfig"),
     "SlidingDetector": ("tiledet.detect.sliding", "SlidingDetector"),
-    "SlidingConfig": ("tiledet.detect.sliding", "SlidingConfig"),
+    "SlidingConfig": ("tiledet.detect.config", "SlidingConfig"),
     "detect_scene": ("tiledet.detect.sliding", "detect_scene"),
     "merge_boxes": ("tiledet.detect.merge", "merge_boxes"),
     "TiledetError": ("tiledet.errors", "TiledetError"),
@@ -105,26 +105,26 @@ __all__ = [
 if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in __getattr__
     from tiledet.boxes import Boxes
     from tiledet.classify import load_classifier
-    from tiledet.convert.chips import ChipConfig
-    from tiledet.convert.pipeline import ConvertConfig
+    from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
     from tiledet.convert.pipeline import convert as convert_labels
-    from tiledet.convert.tiling import TileConfig
     from tiledet.detect import fully_convolutional
+    from tiledet.detect.config import SliceConfig, SlidingConfig
+    from tiledet.detect.config import TrainConfig as YoloTrainConfig
     from tiledet.detect.merge import merge_boxes
-    from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene
-    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
-    from tiledet.detect.yolo_train import TrainConfig as YoloTrainConfig
+    from tiledet.detect.sliding import SlidingDetector, detect_scene
+    from tiledet.detect.yolo_predict import YoloPredictor
     from tiledet.detect.yolo_train import train_yolo
     from tiledet.draw import draw_boxes
     from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
-    from tiledet.evaluate.metrics import EvalConfig
+    from tiledet.evaluate.config import EvalConfig
     from tiledet.evaluate.metrics import evaluate as evaluate_detections
     from tiledet.evaluate.report import run_evaluation
     from tiledet.formats.results import detections_to_results, write_results_json
     from tiledet.geometry import parse_tile_stem, tile_offsets, tile_stem
     from tiledet.label_records import ImageLabels, LabeledDataset
     from tiledet.labels.load import LoadResult, load_labels
-    from tiledet.synth.generate import SynthConfig, generate_scenes
+    from tiledet.synth.config import SynthConfig
+    from tiledet.synth.generate import generate_scenes
 
 
 def __getattr__(name: str) -> Any:

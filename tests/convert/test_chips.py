@@ -14,7 +14,8 @@ import yaml
 
 from tiledet.boxes import Boxes
 from tiledet.convert.chip_geometry import background_windows, class_folders, iou_matrix, object_windows
-from tiledet.convert.chips import ChipConfig, write_chips_dataset
+from tiledet.convert.chips import write_chips_dataset
+from tiledet.convert.config import ChipConfig
 from tiledet.errors import ConfigError, InputError
 from tiledet.labels import ImageLabels
 

@@ -12,7 +12,8 @@ import pytest
 
 from tiledet.boxes import Boxes
 from tiledet.convert.chip_geometry import contained_fraction, structured_windows
-from tiledet.convert.chips import ChipConfig, write_chips_dataset
+from tiledet.convert.chips import write_chips_dataset
+from tiledet.convert.config import ChipConfig
 from tiledet.labels import ImageLabels
 
 
@@ -148,7 +149,8 @@ def test_imagefolder_loads_every_split(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_background_chips_on_a_dense_dota_scene_show_no_vehicle(realdata: Path, tmp_path: Path) -> None:
-    from tiledet.convert.pipeline import ConvertConfig, convert
+    from tiledet.convert.config import ConvertConfig
+    from tiledet.convert.pipeline import convert
 
     demo = realdata / "dota_vehicles" / "DOTA_demo"
     if not demo.is_dir():

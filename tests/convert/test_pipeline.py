@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiledet.convert.pipeline import ConvertConfig, convert
+from tiledet.convert.config import ConvertConfig
+from tiledet.convert.pipeline import convert
 from tiledet.convert.split import split_images, split_names, val_count
 from tiledet.errors import ConfigError, FormatError, InputError
 from tiledet.formats import READERS, ReadOptions
@@ -407,7 +408,7 @@ def test_no_usable_image_is_an_error_naming_the_folder(tmp_path: Path) -> None:
 
 
 def test_tiled_yolo_accounts_for_outside_tiles_and_replaces_a_plain_run(tmp_path: Path) -> None:
-    from tiledet.convert.tiling import TileConfig
+    from tiledet.convert.config import TileConfig
 
     # 100x100 scenes, 40 px tiles without overlap: windows start at 0, 40, 60 on each axis (3x3).
     records = ["a.png;5,5,15,15;18", "a.png;0,0,100,100;73", "b.png;50,50,58,58;18", "b.png;1,1,2,2;75"]
@@ -462,7 +463,7 @@ def test_xview_geojson_detected_and_converted(tmp_path: Path) -> None:
 
 
 def test_chips_through_the_pipeline(tmp_path: Path) -> None:
-    from tiledet.convert.chips import ChipConfig
+    from tiledet.convert.config import ChipConfig
 
     labels, images = make_scene(
         tmp_path, ["a.png;10,10,30,30;18", "b.png;40,40,60,52;73"], {"a.png": (100, 100), "b.png": (100, 100)}
@@ -505,7 +506,7 @@ def _truncated_scene(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_tiling_reports_a_scene_whose_pixels_cannot_be_read(tmp_path: Path) -> None:
-    from tiledet.convert.tiling import TileConfig
+    from tiledet.convert.config import TileConfig
 
     labels, images = _truncated_scene(tmp_path)
     tile = TileConfig(tile=32, overlap=0.0, workers=1)

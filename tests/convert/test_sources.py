@@ -12,8 +12,8 @@ import yaml
 from PIL import Image
 
 from tiledet.cli import main
-from tiledet.convert.pipeline import ConvertConfig, convert
-from tiledet.convert.tiling import TileConfig
+from tiledet.convert.config import ConvertConfig, TileConfig
+from tiledet.convert.pipeline import convert
 from tiledet.errors import ConfigError
 from tiledet.labels.load import load_labels
 

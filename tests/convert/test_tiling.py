@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from tiledet.boxes import Boxes
+from tiledet.convert.config import TileConfig
 from tiledet.convert.tile_geometry import parse_tile_stem
-from tiledet.convert.tiling import TileConfig, write_tiled_dataset
+from tiledet.convert.tiling import write_tiled_dataset
 from tiledet.errors import ConfigError, InputError
 from tiledet.geometry import tile_offsets
 from tiledet.labels import ImageLabels

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tiledet.convert.config import TileConfig
 from tiledet.convert.tile_geometry import assign_boxes_to_tiles, parse_tile_stem, tile_stem
-from tiledet.convert.tiling import TileConfig, tile_file_name
+from tiledet.convert.tiling import tile_file_name
 from tiledet.errors import ConfigError
 from tiledet.geometry import tile_offsets
 

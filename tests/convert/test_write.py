@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiledet.convert.pipeline import ConvertConfig, convert
+from tiledet.convert.config import ConvertConfig
+from tiledet.convert.pipeline import convert
 from tiledet.convert.write import label_relpath, output_relpath
 from tiledet.labels.load import load_dataset
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tiledet.detect.config import SliceConfig
 from tiledet.detect.engines import export_engine, missing_packages, outputs_agree
 from tiledet.detect.yolo_decode import Letterbox, fill_batch
-from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError
 
 from .yolo_data import make_firing_weights

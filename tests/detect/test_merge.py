@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import tiledet.detect.merge as merge_mod
+import tiledet.detect.merge_registry as merge_registry
 from tiledet.boxes import Boxes, paired_overlap_xyxy
+from tiledet.detect.config import SliceConfig, SlidingConfig
 from tiledet.detect.merge import (
     ORDERS,
     above,
@@ -119,7 +121,7 @@ def _yolo_route(method: str, match: str, threshold: float) -> Callable[[Boxes], 
 def _sliding_route(method: str, match: str, threshold: float) -> Callable[[Boxes], Boxes]:
     """The merge ``detect sliding`` runs, per class, at the ``--iou`` that matches at ``>= threshold``."""
     pytest.importorskip("torch")
-    from tiledet.detect.sliding import SlidingConfig, scene_merger
+    from tiledet.detect.sliding import scene_merger
 
     assert match == "iou"  # the sliding window merges over IoU
     return scene_merger(SlidingConfig(merge=method, iou=below(threshold), class_agnostic=False))
@@ -245,7 +247,7 @@ def test_threshold_semantics_of_the_references_and_the_sliding_iou() -> None:
     torch = pytest.importorskip("torch")
     from torchvision.ops import nms
 
-    from tiledet.detect.sliding import SlidingConfig, scene_merger
+    from tiledet.detect.sliding import scene_merger
 
     pair = boxes([WHOLE, HALF], scores=[0.9, 0.8])
     assert len(nms(torch.from_numpy(pair.xyxy), torch.from_numpy(pair.scores), 0.5)) == 2  # IoU 0.5: kept
@@ -307,7 +309,8 @@ def test_bad_merger_options_name_the_option() -> None:
 
 
 def test_a_registered_merger_is_offered_everywhere() -> None:
-    """Room for wbf: a new name is one decorated factory; get_merger and the --merge help list it."""
+    """Room for wbf: a new name is one decorated factory; get_merger, the --merge help and the detector
+    configs take it."""
 
     @register_merger("keep-all", "keep every box")
     def keep_all(metric: str, threshold: float, **_: object) -> Callable[[Boxes], Boxes]:
@@ -317,8 +320,9 @@ def test_a_registered_merger_is_offered_everywhere() -> None:
         assert "keep-all" in merger_names()
         assert "keep-all (keep every box)" in merger_help("How boxes are merged", "nms")
         assert len(get_merger("keep-all", "iou", 0.5)(boxes([WHOLE, WHOLE]))) == 2
+        assert SliceConfig(merge="keep-all").merge == SlidingConfig(merge="keep-all").merge == "keep-all"
     finally:
-        del merge_mod._MERGERS["keep-all"]
+        del merge_registry._MERGERS["keep-all"]
     assert "keep-all" not in merger_names()
 
 

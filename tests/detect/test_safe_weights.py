@@ -206,7 +206,8 @@ def test_a_checkpoint_saved_like_the_trainer_loads_and_predicts(
     out = tmp_path / "dets.json"
     assert _detect(real, scene, out, "--conf", "0.0") == 0, capsys.readouterr().err
     assert isinstance(json.loads(out.read_text()), list)
-    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+    from tiledet.detect.config import SliceConfig
+    from tiledet.detect.yolo_predict import YoloPredictor
 
     predictor = YoloPredictor(real, SliceConfig(conf=0.0, device="cpu"))
     assert predictor.tile == TILE and predictor.class_names == ("class0", "class1", "class2")

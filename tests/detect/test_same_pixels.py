@@ -41,7 +41,7 @@ def _tiny_sliding_detector():
 def _sliding_input(scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     """The pixels ``detect sliding``'s run feeds its detector for ``scene``."""
     import tiledet.detect.sliding_run as sliding_run
-    from tiledet.detect.sliding import SlidingConfig
+    from tiledet.detect.config import SlidingConfig
 
     fed: list[np.ndarray] = []
     score = sliding_run.detect_scene

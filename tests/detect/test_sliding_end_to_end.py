@@ -24,7 +24,8 @@ def _one_class(dataset):
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tiledet.classify.config import TrainConfig
     from tiledet.classify.train import train
-    from tiledet.convert.chips import ChipConfig, write_chips_dataset
+    from tiledet.convert.chips import write_chips_dataset
+    from tiledet.convert.config import ChipConfig
     from tiledet.formats.coco import write_coco_json
     from tiledet.synth.solid import write_solid_dataset
 
@@ -124,8 +125,8 @@ def test_unreadable_and_tiny_scenes_are_skipped_and_reported(
     import cv2
     import numpy as np
 
-    from tiledet.detect.sliding import SlidingConfig
-    from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
+    from tiledet.detect.config import SlidingConfig, SlidingRunConfig
+    from tiledet.detect.sliding_run import run_sliding
 
     scenes = tmp_path / "scenes"
     scenes.mkdir()

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from tiledet.boxes import Boxes
+from tiledet.detect.config import SliceConfig
 from tiledet.detect.yolo_decode import Letterbox, fill_batch, to_window_boxes
-from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError, InputError
 
 from .yolo_data import TILE, make_firing_weights
@@ -189,7 +190,8 @@ def test_library_prints_nothing(weights: Path, scene: np.ndarray, tmp_path: Path
                                 capfd: pytest.CaptureFixture[str]) -> None:
     import cv2
 
-    from tiledet.detect.yolo_run import DetectConfig, run_detection
+    from tiledet.detect.config import DetectConfig
+    from tiledet.detect.yolo_run import run_detection
 
     cv2.imwrite(str(tmp_path / "scene.png"), scene[:, :, ::-1])
     done: list[int] = []

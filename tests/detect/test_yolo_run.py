@@ -37,8 +37,8 @@ def _args(weights: Path, *rest: object) -> list[str]:
 
 
 def test_run_detection_leaves_out_unreadable_scenes(weights: Path, scenes: Path, tmp_path: Path) -> None:
-    from tiledet.detect.yolo_predict import SliceConfig
-    from tiledet.detect.yolo_run import DetectConfig, _probe_image, collect_scenes, run_detection
+    from tiledet.detect.config import DetectConfig, SliceConfig
+    from tiledet.detect.yolo_run import _probe_image, collect_scenes, run_detection
 
     done: list[int] = []
     cfg = DetectConfig(weights=weights, images=(scenes,), out=tmp_path / "d.json",

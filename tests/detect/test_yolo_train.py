@@ -26,7 +26,8 @@ def _files(folder: Path) -> dict[str, int]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two epochs of yolo11n from its YAML on 128 px tiles of three 384 px scenes (seconds on CPU),
     with every network connection attempt recorded (and refused)."""
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     root = tmp_path_factory.mktemp("yolo")
     data = make_tiled_dataset(root)
@@ -98,7 +99,8 @@ def test_run_folder_keeps_config_batch_reason_weights_curves_and_full_scene_metr
 
 def test_trained_weights_load_in_the_predictor_and_the_cli(trained: dict, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+    from tiledet.detect.config import SliceConfig
+    from tiledet.detect.yolo_predict import YoloPredictor
 
     best = trained["root"] / "run" / "weights" / "best.pt"
     predictor = YoloPredictor(best, SliceConfig(conf=0.001, device="cpu"))
@@ -154,7 +156,8 @@ def test_dataset_and_model_checks(tmp_path: Path) -> None:
 
 
 def test_a_yaml_or_checkpoint_that_is_not_a_detection_model_is_refused(trained: dict, tmp_path: Path) -> None:
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     cls = make_firing_weights(tmp_path / "cls.pt", task_yaml="yolo11n-cls.yaml")
     with pytest.raises(InputError, match="not a detection model"):
@@ -166,7 +169,8 @@ def test_a_yaml_or_checkpoint_that_is_not_a_detection_model_is_refused(trained: 
 
 
 def test_bad_options_and_devices(trained: dict, tmp_path: Path) -> None:
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     with pytest.raises(ConfigError, match="--batch"):
         TrainConfig(data=trained["data"], out=tmp_path / "r", batch="lots")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tiledet.cli import main
-from tiledet.synth.generate import SynthConfig, generate_scenes
+from tiledet.synth.config import SynthConfig
+from tiledet.synth.generate import generate_scenes
 
 TILE = 128
 

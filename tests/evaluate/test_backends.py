@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiledet.evaluate import EvalConfig, evaluate, load_ground_truth
+from tiledet.evaluate import evaluate, load_ground_truth
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.metrics import _Backend
 
 pytest.importorskip("faster_coco_eval", reason="faster-coco-eval not installed")

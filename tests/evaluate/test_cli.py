@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tiledet.cli import main
-from tiledet.evaluate import EvalConfig, evaluate
+from tiledet.evaluate import evaluate
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.plots import worst_classes
 from tiledet.evaluate.report import per_class_csv
 

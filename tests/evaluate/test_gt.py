@@ -11,7 +11,8 @@ import pytest
 
 from tiledet.boxes import Boxes
 from tiledet.errors import FormatError, InputError
-from tiledet.evaluate import EvalConfig, detections_to_results, evaluate, load_ground_truth
+from tiledet.evaluate import detections_to_results, evaluate, load_ground_truth
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.gt import validate_coco_gt
 
 GT = {

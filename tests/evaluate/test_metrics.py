@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tiledet.errors import ConfigError, InputError
-from tiledet.evaluate import EvalConfig, evaluate
+from tiledet.evaluate import evaluate
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.metrics import SUMMARY_KEYS, run_names
 
 # --------------------------------------------------------------------------- fixtures / references

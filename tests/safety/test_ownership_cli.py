@@ -149,7 +149,8 @@ def test_a_planted_manifest_never_makes_convert_delete_a_thesis(tmp_path: Path, 
 
 
 def _tiling_args(tmp_path: Path, out: Path) -> list[str]:
-    from tiledet.synth.generate import SynthConfig, generate_scenes
+    from tiledet.synth.config import SynthConfig
+    from tiledet.synth.generate import generate_scenes
 
     syn = generate_scenes(SynthConfig(tmp_path / "syn", scenes=2, size_wh=(1000, 1000), image_format="png"))
     return [sys.executable, "-c", "from tiledet.cli import run; run()",

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tiledet.synth.generate import SynthConfig, generate_scenes
+from tiledet.synth.config import SynthConfig
+from tiledet.synth.generate import generate_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 

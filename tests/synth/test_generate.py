@@ -14,7 +14,8 @@ from tiledet.boxes import Boxes
 from tiledet.errors import ConfigError
 from tiledet.labels import ImageLabels, LabeledDataset
 from tiledet.labels.classes import ClassMap
-from tiledet.synth import SynthConfig, generate_scenes, render_scene
+from tiledet.synth import generate_scenes, render_scene
+from tiledet.synth.config import SynthConfig
 from tiledet.synth.recipe import load_synth_recipe
 
 SIZE = (384, 320)
@@ -187,7 +188,8 @@ def test_synth_yaml_records_settings_and_recipe(synth_dir) -> None:
 
 
 def test_class_list_names_the_recipe_classes_and_converts_every_box(synth_dir, tmp_path: Path) -> None:
-    from tiledet.convert.pipeline import ConvertConfig, convert
+    from tiledet.convert.config import ConvertConfig
+    from tiledet.convert.pipeline import convert
 
     lines = (synth_dir.out / "classes.txt").read_text().splitlines()
     recipe = load_synth_recipe()

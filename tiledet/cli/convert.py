@@ -8,9 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
-from tiledet.convert.chips import ChipConfig
-from tiledet.convert.pipeline import ConvertConfig
-from tiledet.convert.tiling import TileConfig
+from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
 

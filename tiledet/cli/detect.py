@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of
-from tiledet.detect.merge import merger_help
-from tiledet.detect.yolo_predict import SliceConfig
+from tiledet.detect.config import SliceConfig
+from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEVICE_HELP
 
 detect_app = typer.Typer(
@@ -84,8 +84,8 @@ def yolo_command(
     """
     from tiledet.cli.progress import progress_bar
     from tiledet.cli.unreadable import exit_if_scenes_unreadable
-    from tiledet.detect.yolo_predict import SliceConfig
-    from tiledet.detect.yolo_run import DetectConfig, collect_scenes, run_detection
+    from tiledet.detect.config import DetectConfig, SliceConfig
+    from tiledet.detect.yolo_run import collect_scenes, run_detection
 
     slicing = SliceConfig(
         tile=tile, overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
@@ -157,7 +157,8 @@ def train_yolo_command(
     quiet: bool = typer.Option(False, "--quiet", help="No Ultralytics progress output. Default: off."),
 ) -> None:
     """Train Ultralytics YOLO on a tiled dataset, offline, within a GPU memory budget."""
-    from tiledet.detect.yolo_train import TrainConfig, train_yolo
+    from tiledet.detect.config import TrainConfig
+    from tiledet.detect.yolo_train import train_yolo
 
     cfg = TrainConfig(
         data=data, out=out, model=model, epochs=epochs, imgsz=imgsz,

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of
-from tiledet.detect.merge import merger_help
-from tiledet.detect.sliding import SlidingConfig
+from tiledet.detect.config import SlidingConfig
+from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEVICE_HELP
 from tiledet.errors import ConfigError
 
@@ -131,7 +131,8 @@ def sliding_command(
     """
     from tiledet.cli.progress import progress_bar
     from tiledet.cli.unreadable import exit_if_scenes_unreadable
-    from tiledet.detect.sliding_run import SlidingRunConfig, run_sliding
+    from tiledet.detect.config import SlidingRunConfig
+    from tiledet.detect.sliding_run import run_sliding
     from tiledet.detect.yolo_run import collect_scenes
 
     default_threshold, per_class = parse_threshold(threshold)

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
+from tiledet.draw_config import DrawConfig
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
-from tiledet.visualize import DrawConfig
 
 _default = functools.partial(default_of, DrawConfig)
 

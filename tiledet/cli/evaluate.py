@@ -9,7 +9,7 @@ import typer
 
 from tiledet.cli.defaults import default_of, given
 from tiledet.errors import ConfigError
-from tiledet.evaluate.metrics import EvalConfig
+from tiledet.evaluate.config import EvalConfig
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
 
 _default = functools.partial(default_of, EvalConfig)

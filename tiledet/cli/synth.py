@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
-from tiledet.synth.generate import SynthConfig
+from tiledet.synth.config import SynthConfig
 
 _default = functools.partial(default_of, SynthConfig)
 

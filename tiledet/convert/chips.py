@@ -60,6 +60,7 @@ from tiledet.convert.chips_report import (
     write_csv,
     write_yaml,
 )
+from tiledet.convert.config import ChipConfig
 from tiledet.convert.negatives import hard_negative_windows
 from tiledet.convert.scene_io import map_scenes, scene_seed, write_image
 from tiledet.convert.write import WorkerOutput, check_unique_outputs, output_dir, record_results
@@ -70,83 +71,6 @@ from tiledet.pixels import read_scene_rgb
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
     from tiledet.outdir import OutputDir
-
-#: Largest ``chip_size`` accepted, px (a 4096² RGB chip is 48 MiB).
-MAX_CHIP_SIZE = 4096
-
-
-@dataclass(frozen=True)
-class ChipConfig:
-    """How chips are cut.
-
-    Attributes:
-        chip_size: side of every written chip in pixels (> 0).
-        context: margin around the object: chip window side = longer box side × (1 + context); >= 0.
-        background: background chips requested per scene (>= 0).
-        seed: seed of the background draws (per scene, independent of ``workers``).
-        workers: worker processes (>= 0); 0 means ``os.cpu_count()``.
-        structured: add structured negatives (wrong scale, off-centre) as background chips.
-        negatives: COCO results JSON of a detector run on these scenes: its false positives become
-            background chips (hard negatives); None for none.
-        negatives_per_scene: at most this many hard negatives per scene (most confident first).
-        jitter: extra chips per object, slightly off-centre and off-scale (``kind`` ``jitter``), so a
-            box head learns where the object sits in a window that is not centred on it.
-    """
-
-    chip_size: int = 64
-    context: float = 0.5
-    background: int = 0
-    seed: int = 0
-    workers: int = 0
-    structured: bool = True
-    negatives: Path | None = None
-    negatives_per_scene: int = 50
-    jitter: int = 2
-
-    @property
-    def with_background(self) -> bool:
-        """Whether any kind of background chip is asked for."""
-        return self.background > 0 or self.structured or self.negatives is not None
-
-    def __post_init__(self) -> None:
-        def whole(value: object) -> bool:
-            return (
-                not isinstance(value, bool)
-                and isinstance(value, (int, np.integer, float))
-                and int(value) == value
-            )
-
-        if not whole(self.chip_size) or self.chip_size <= 0:
-            raise ConfigError(
-                f"chip_size (--chip-size) must be a positive whole number of pixels, got {self.chip_size!r}"
-            )
-        if self.chip_size > MAX_CHIP_SIZE:
-            mib = self.chip_size**2 * 3 / 2**20
-            raise ConfigError(
-                f"chip_size (--chip-size) {self.chip_size} would make chips of {mib:,.0f} MiB each "
-                f"(limit {MAX_CHIP_SIZE} px)"
-            )
-        if not np.isfinite(self.context) or self.context < 0:
-            raise ConfigError(f"context (--context) must be >= 0, got {self.context!r}")
-        if not whole(self.background) or self.background < 0:
-            raise ConfigError(
-                f"background (--background) must be a whole number >= 0, got {self.background!r}"
-            )
-        if not whole(self.workers) or self.workers < 0:
-            raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
-        if not whole(self.seed):
-            raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
-        if not whole(self.negatives_per_scene) or self.negatives_per_scene < 0:
-            raise ConfigError(
-                f"negatives_per_scene (--negatives-per-scene) must be a whole number >= 0, "
-                f"got {self.negatives_per_scene!r}"
-            )
-        if self.negatives is not None:
-            object.__setattr__(self, "negatives", Path(self.negatives))
-        if not whole(self.jitter) or self.jitter < 0:
-            raise ConfigError(f"jitter (--jitter) must be a whole number >= 0, got {self.jitter!r}")
-        for name in ("chip_size", "background", "workers", "seed", "negatives_per_scene", "jitter"):
-            object.__setattr__(self, name, int(getattr(self, name)))
 
 
 @dataclass(frozen=True)

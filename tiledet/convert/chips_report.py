@@ -20,7 +20,7 @@ from tiledet.ioutil import atomic_write_text, atomic_write_yaml
 from tiledet.label_records import Drop, ImageLabels
 
 if TYPE_CHECKING:
-    from tiledet.convert.chips import ChipConfig
+    from tiledet.convert.config import ChipConfig
 
 BACKGROUND = "background"
 CSV_COLUMNS = (

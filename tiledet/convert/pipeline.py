@@ -11,17 +11,17 @@ run's manifest that this run does not produce are removed (nothing else is ever 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from tiledet.convert.chips import ChipConfig, write_chips_dataset
+from tiledet.convert.chips import write_chips_dataset
+from tiledet.convert.config import ChipConfig, ConvertConfig
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
 from tiledet.convert.split import kept_splits, split_images
 from tiledet.convert.tiling import write_tiled_dataset
 from tiledet.convert.write import check_unique_outputs, label_relpath, output_relpath, write_plain_dataset
 from tiledet.errors import ConfigError, FormatError, InputError
-from tiledet.formats import READERS
 from tiledet.formats.layout import declared_images_dir
 from tiledet.formats.yolo import write_data_yaml
 from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels
@@ -29,97 +29,16 @@ from tiledet.labels.load import load_labels, source_format
 from tiledet.outdir import OutputDir
 
 if TYPE_CHECKING:
-    from tiledet.convert.chips import ChipConfig, ChipReport
-    from tiledet.convert.tiling import TileConfig, TileReport
+    from tiledet.convert.chips import ChipReport
+    from tiledet.convert.config import TileConfig
+    from tiledet.convert.tiling import TileReport
     from tiledet.labels.load import LoadResult
-
-#: Output kinds of ``--to``.
-OUTPUT_KINDS = ("yolo", "coco", "chips")
-#: Roles a ``--csv-columns`` override may name.
-CSV_ROLES = frozenset({"image", "xmin", "ymin", "xmax", "ymax", "x", "y", "w", "h", "bounds", "class"})
 
 Splits = Mapping[str, list[ImageLabels]]
 Advance = Callable[[int], None]
 #: Called when a stage begins: ``(description, total items or None when unknown)``.
 OnStart = Callable[[str, "int | None"], None]
 _SubConfig = TypeVar("_SubConfig", "TileConfig", "ChipConfig")
-
-
-@dataclass(frozen=True)
-class ConvertConfig:
-    """Everything one conversion needs.
-
-    Attributes:
-        src: label source (file or folder).
-        images_dir: folder the labels' image names are relative to; None uses the folder the source
-            declares (:func:`tiledet.formats.layout.declared_images_dir`: a YOLO ``data.yaml``'s
-            dataset root, the ``images`` folder beside DOTA/VisDrone label folders).
-        out: output folder.
-        fmt: source format, a key of ``tiledet.formats.READERS`` or ``"auto"`` (detect).
-        to: ``"yolo"``, ``"coco"`` or ``"chips"``.
-        classes: ``"xview"``, a class file, or None (the default of ``load.class_map_for``).
-        val_fraction: share of source images in the validation split, ``[0, 1)``.
-        seed: seed of the split (and of tiling/chips sampling when their configs keep seed 0).
-        copy: copy images instead of symlinking them.
-        strict: the first problem (malformed record, unknown class, missing or unreadable image,
-            degenerate box) is an error instead of a reported drop.
-        csv_columns: CSV column override, role -> header name.
-        tile: tiling options; None writes whole images.
-        chips: chips options for ``to="chips"`` (None uses ``ChipConfig()`` defaults).
-        workers: worker processes for tiling/chips when their own ``workers`` is 0 (0 = CPU count).
-        force: write into a non-empty ``out`` that tiledet did not create (its files are still never
-            removed or overwritten).
-        split: ``"keep"`` the source's own train/val(/test) assignment, ``"random"`` re-split with
-            ``val_fraction`` and ``seed``; None keeps it when the source declares splits (YOLO
-            ``data.yaml``), else splits at random.
-        skip_difficult: DOTA: leave out boxes flagged difficult (``difficult`` drops).
-    """
-
-    src: Path
-    images_dir: Path | None
-    out: Path
-    fmt: str = "auto"
-    to: str = "yolo"
-    classes: str | None = None
-    val_fraction: float = 0.2
-    seed: int = 0
-    copy: bool = False
-    strict: bool = False
-    csv_columns: Mapping[str, str] = field(default_factory=dict)
-    tile: TileConfig | None = None
-    chips: ChipConfig | None = None
-    workers: int = 0
-    force: bool = False
-    split: str | None = None
-    skip_difficult: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("src", "images_dir", "out"):
-            if getattr(self, name) is not None or name != "images_dir":
-                object.__setattr__(self, name, Path(getattr(self, name)))
-        if self.split is not None and self.split not in ("keep", "random"):
-            raise ConfigError(f"--split must be keep or random, got {self.split!r}")
-        object.__setattr__(self, "csv_columns", dict(self.csv_columns))
-        if self.fmt != "auto" and self.fmt not in READERS:
-            raise ConfigError(f"--from must be auto or one of {', '.join(READERS)}, got {self.fmt!r}")
-        if self.to not in OUTPUT_KINDS:
-            raise ConfigError(f"--to must be one of {', '.join(OUTPUT_KINDS)}, got {self.to!r}")
-        if not (0.0 <= float(self.val_fraction) < 1.0):
-            raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
-        if self.workers < 0:
-            raise ConfigError(f"--workers must be >= 0 (0 = CPU count), got {self.workers}")
-        unknown = set(self.csv_columns) - CSV_ROLES
-        if unknown:
-            raise ConfigError(
-                f"--csv-columns: unknown role(s) {', '.join(sorted(unknown))}; roles are "
-                f"{', '.join(sorted(CSV_ROLES))}"
-            )
-        if self.tile is not None and self.to == "chips":
-            raise ConfigError("--tile cannot be combined with --to chips")
-        if self.chips is not None and self.to != "chips":
-            raise ConfigError("chip options (--chip-size, --context, --background) need --to chips")
-        if self.classes is not None and not str(self.classes).strip():
-            raise ConfigError("--classes must be 'xview' or a class file path")
 
 
 def _class_file(cfg: ConvertConfig) -> Path | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.convert.config import TileConfig
 from tiledet.convert.scene_io import map_scenes, output_suffix, scene_seed, storable_pixels, write_image
 from tiledet.convert.tile_geometry import (
     VISIBILITY_EPS,
@@ -53,46 +54,6 @@ TILE_FORMATS = ("yolo", "coco")
 
 #: Per-box outcomes counted in :class:`TileReport` (each source box gets exactly one).
 BOX_OUTCOMES = ("kept_whole", "kept_clipped_only", "outside_tiles", "unreadable_image")
-
-
-@dataclass(frozen=True)
-class TileConfig:
-    """How scenes are cut into tiles.
-
-    Attributes:
-        tile: tile side in pixels (> 0); tiles at the right/bottom edge are snapped to the edge.
-        overlap: fraction of a tile shared with its neighbour, in ``[0, 1)``.
-        min_visibility: a box is kept in a tile when area(box ∩ tile) / area(box) >= this, in ``(0, 1]``.
-        empty_fraction: probability of keeping a tile without boxes, in ``[0, 1]``.
-        seed: seed of the empty-tile draws (per scene and tile, independent of ``workers``).
-        workers: worker processes (>= 0); 0 means ``os.cpu_count()``.
-    """
-
-    tile: int
-    overlap: float = 0.2
-    min_visibility: float = 0.5
-    empty_fraction: float = 0.0
-    seed: int = 0
-    workers: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile <= 0:
-            raise ConfigError(f"tile (--tile) must be a positive whole number of pixels, got {self.tile!r}")
-        if not 0.0 <= float(self.overlap) < 1.0:
-            raise ConfigError(f"overlap (--overlap) must be in [0, 1), got {self.overlap!r}")
-        if not 0.0 < float(self.min_visibility) <= 1.0:
-            raise ConfigError(
-                f"min_visibility (--min-visibility) must be in (0, 1], got {self.min_visibility!r}"
-            )
-        if not 0.0 <= float(self.empty_fraction) <= 1.0:
-            raise ConfigError(
-                f"empty_fraction (--empty-fraction) must be in [0, 1], got {self.empty_fraction!r}"
-            )
-        if int(self.workers) != self.workers or self.workers < 0:
-            raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
-        if int(self.seed) != self.seed:
-            raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
-        object.__setattr__(self, "tile", int(self.tile))
 
 
 @dataclass(frozen=True, eq=False)

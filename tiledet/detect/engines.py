@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tiledet.boxes import iou_xyxy
+from tiledet.detect.config import ENGINES as ENGINES
 from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
 from tiledet.detect.safe_weights import weights_loading
 from tiledet.detect.yolo_decode import Letterbox, decode_predictions, fill_batch
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("torch", "torch-bf16", "onnx", "openvino", "auto")
 #: Python packages each exported engine needs (import names).
 _REQUIRES = {"onnx": ("onnx", "onnxruntime"), "openvino": ("openvino",)}
 #: Agreement check of ``auto``: confidence of the compared boxes, IoU of a match, share that must match.

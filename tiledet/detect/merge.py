@@ -1,7 +1,10 @@
 """Merging duplicate detections (overlapping tiles, neighbouring windows): a registry of mergers.
 
 A *merger* is a callable ``Boxes -> Boxes``; :func:`get_merger` builds one from a registered name,
-an overlap metric and a threshold (:func:`register_merger` adds a name). Registered:
+an overlap metric and a threshold (:func:`register_merger` adds a name). The registry itself lives in
+:mod:`tiledet.detect.merge_registry`, which the configs and the CLI read without this module; its
+names (:func:`register_merger`, :func:`merger_names`, :func:`merger_help`, ...) import from here too.
+Registered:
 
 - ``nms``: keep a box, drop every later box of its class that matches it;
 - ``greedy-nmm``: keep a box and merge into it every later unclaimed box of its class that matches it;
@@ -41,49 +44,20 @@ from typing import Any
 
 import numpy as np
 
-from tiledet.boxes import OVERLAP_METRICS, Boxes, paired_overlap_xyxy
+from tiledet.boxes import Boxes, paired_overlap_xyxy
+from tiledet.detect.merge_registry import MATCH_METRICS as MATCH_METRICS
+from tiledet.detect.merge_registry import (
+    ORDERS,
+    Merger,
+    check_merge_options,
+    check_name_and_metric,
+    merger_factory,
+)
+from tiledet.detect.merge_registry import MergerFactory as MergerFactory
+from tiledet.detect.merge_registry import merger_help as merger_help
+from tiledet.detect.merge_registry import merger_names as merger_names
+from tiledet.detect.merge_registry import register_merger as register_merger
 from tiledet.errors import ConfigError
-
-#: A merger: detections in, merged detections out (with scores, highest first).
-Merger = Callable[[Boxes], Boxes]
-#: Builds a merger: ``(metric, threshold, *, class_agnostic, order, **options) -> Merger``.
-MergerFactory = Callable[..., Merger]
-
-MATCH_METRICS = OVERLAP_METRICS
-#: How equal scores are visited (see the module docstring).
-ORDERS = ("sahi", "torchvision")
-
-_MERGERS: dict[str, tuple[MergerFactory, str]] = {}
-
-
-def register_merger(name: str, phrase: str) -> Callable[[MergerFactory], MergerFactory]:
-    """Decorator adding a merger factory under ``name``; ``phrase`` describes it in ``--merge --help``."""
-
-    def add(factory: MergerFactory) -> MergerFactory:
-        _MERGERS[name] = (factory, phrase)
-        return factory
-
-    return add
-
-
-def merger_names() -> tuple[str, ...]:
-    """The registered merger names, in registration order."""
-    return tuple(_MERGERS)
-
-
-def merger_help(what: str, default: str) -> str:
-    """``--merge`` help: ``what`` (e.g. "How boxes of overlapping tiles are merged"), every merger, the
-    default."""
-    names = [f"{name} ({text})" for name, (_, text) in _MERGERS.items()]
-    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-    return f"{what}: {listed}. Default: {default}."
-
-
-def _check_name_and_metric(name: str, metric: str) -> None:
-    if name not in _MERGERS:
-        raise ConfigError(f"--merge must be one of {', '.join(_MERGERS)}, got {name!r}")
-    if metric not in MATCH_METRICS:
-        raise ConfigError(f"--match must be one of {', '.join(MATCH_METRICS)}, got {metric!r}")
 
 
 def get_merger(
@@ -108,12 +82,12 @@ def get_merger(
     Raises:
         ConfigError: on an unknown name, metric or order, or a threshold <= 0.
     """
-    _check_name_and_metric(name, metric)
+    check_name_and_metric(name, metric)
     if order not in ORDERS:
         raise ConfigError(f"merge order must be one of {', '.join(ORDERS)}, got {order!r}")
     if not float(threshold) > 0.0:
         raise ConfigError(f"merge threshold must be > 0, got {threshold}")
-    factory = _MERGERS[name][0]
+    factory = merger_factory(name)
     return factory(metric, float(threshold), class_agnostic=class_agnostic, order=order, **options)
 
 
@@ -125,14 +99,6 @@ def above(threshold: float) -> float:
 def below(threshold: float) -> float:
     """The ``>`` threshold of a ``>=`` one: ``x >= t`` exactly when ``x > below(t)``."""
     return float(np.nextafter(float(threshold), -np.inf))
-
-
-def check_merge_options(method: str, match: str, threshold: float) -> None:
-    """Raise :class:`ConfigError` naming the option when a ``detect yolo`` merge setting is out of
-    range (``--merge-threshold`` in (0, 1])."""
-    _check_name_and_metric(method, match)
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ConfigError(f"--merge-threshold must be in (0, 1], got {threshold}")
 
 
 class _Touching:
@@ -240,7 +206,6 @@ def _by_group(boxes: Boxes, class_agnostic: bool, order: str, one_group: _OneGro
     return Boxes(xyxy[final], cls[final], scores[final])
 
 
-@register_merger("nms", "keep the best box, drop the boxes matching it")
 def nms_merger(metric: str, threshold: float, *, class_agnostic: bool = False, order: str = "sahi") -> Merger:
     """NMS (see the module docstring); with ``order="torchvision"`` and IoU, torchvision's own."""
 
@@ -259,9 +224,6 @@ def nms_merger(metric: str, threshold: float, *, class_agnostic: bool = False, o
     return merge
 
 
-@register_merger(
-    "greedy-nmm", "merge the boxes matching the best one into it: union box, best score; SAHI's default"
-)
 def greedy_nmm_merger(
     metric: str, threshold: float, *, class_agnostic: bool = False, order: str = "sahi"
 ) -> Merger:
@@ -335,9 +297,6 @@ def cluster_mean(
     return merge_clusters(boxes, kept, metric, ct, class_agnostic)
 
 
-@register_merger(
-    "cluster-mean", "keep the best box, moved to the score-weighted mean of the boxes matching it"
-)
 def cluster_mean_merger(
     metric: str, threshold: float, *, class_agnostic: bool = False, order: str = "sahi",
     cluster_threshold: float | None = None,

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.detect.config import SlidingConfig
 from tiledet.detect.fcn import fully_convolutional
-from tiledet.detect.merge import Merger, above, cluster_mean, get_merger, merger_names
+from tiledet.detect.merge import Merger, above, cluster_mean, get_merger
 from tiledet.detect.pyramid import Block, blocks, cell_grid, pyramid_scales, resample_block, resized_size
 from tiledet.errors import ConfigError
 
@@ -33,71 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Candidates kept before an intermediate NMS pass compacts them (bounds memory on huge scenes).
 _COMPACT_AT = 200_000
-
-
-@dataclass(frozen=True)
-class SlidingConfig:
-    """Settings of the sliding-window detector.
-
-    Attributes:
-        object_size_px: ``(min, max)`` longer object side in scene pixels the pyramid covers.
-        scales: explicit image scale factors; when non-empty they replace ``object_size_px``.
-        scale_step: ratio between neighbouring pyramid object sizes (default ``2 ** 0.25``).
-        stride_multiple: K: evaluate K×K shifted cell grids, effective stride ``stride / K``.
-        threshold: minimum class probability of a detection.
-        class_thresholds: per-class overrides ``((class_name, threshold), ...)``.
-        iou: merge IoU threshold: a box whose IoU with a better one is above it is dropped (``nms``,
-            ``cluster-mean``) or merged into it (``greedy-nmm``).
-        class_agnostic: merge across classes (True) or per class.
-        max_det: detections kept per image (most confident).
-        block_px: side of a scoring block in resized pixels (memory: one block at a time).
-        batch_size: blocks of equal size scored per forward pass.
-        context: chip context to assume when the checkpoint has none.
-        merge: merger name (:func:`tiledet.detect.merge.merger_names`): ``cluster-mean``, ``nms`` or
-            ``greedy-nmm``.
-        merge_iou: ``cluster-mean``: a candidate is in a kept box's cluster at IoU above it.
-        support_score: ``cluster-mean``: score = 1 - exp(-4 · cluster mass / grids scored).
-    """
-
-    object_size_px: tuple[float, float] = (8.0, 160.0)
-    scales: tuple[float, ...] = ()
-    scale_step: float = 2**0.25
-    stride_multiple: int = 1
-    threshold: float = 0.5
-    class_thresholds: tuple[tuple[str, float], ...] = ()
-    iou: float = 0.3
-    class_agnostic: bool = True
-    max_det: int = 1000
-    block_px: int = 512
-    batch_size: int = 4
-    context: float = 0.5
-    merge: str = "cluster-mean"
-    merge_iou: float = 0.5
-    support_score: bool = False
-
-    def __post_init__(self) -> None:
-        checks = [
-            (int(self.stride_multiple) == self.stride_multiple and self.stride_multiple >= 1,
-             f"--stride-multiple must be a whole number >= 1, got {self.stride_multiple!r}"),
-            (0.0 <= self.threshold <= 1.0, f"--threshold must be in [0, 1], got {self.threshold!r}"),
-            (all(0.0 <= t <= 1.0 for _, t in self.class_thresholds),
-             "per-class thresholds must be in [0, 1]"),
-            (0.0 <= self.iou <= 1.0, f"--iou must be in [0, 1], got {self.iou!r}"),
-            (self.merge in merger_names(),
-             f"--merge must be one of {', '.join(merger_names())}, got {self.merge!r}"),
-            (0.0 <= self.merge_iou <= 1.0, f"merge IoU must be in [0, 1], got {self.merge_iou!r}"),
-            (int(self.max_det) == self.max_det and self.max_det >= 1,
-             f"--max-det must be >= 1, got {self.max_det!r}"),
-            (self.block_px >= 1, f"block size must be >= 1 px, got {self.block_px!r}"),
-            (int(self.batch_size) == self.batch_size and self.batch_size >= 1,
-             f"--batch-size must be >= 1, got {self.batch_size!r}"),
-            (all(s > 0 and np.isfinite(s) for s in self.scales),
-             f"--scales must be > 0, got {self.scales!r}"),
-            (self.context >= 0, f"context must be >= 0, got {self.context!r}"),
-        ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
 
 
 @dataclass(eq=False)

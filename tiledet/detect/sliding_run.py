@@ -21,9 +21,10 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.classify import load_classifier
 from tiledet.convert.chips_manifest import ChipsManifest
-from tiledet.detect.sliding import SlidingConfig, SlidingDetector, detect_scene, scene_scales
+from tiledet.detect.config import SlidingConfig, SlidingRunConfig
+from tiledet.detect.sliding import SlidingDetector, detect_scene, scene_scales
 from tiledet.detect.yolo_run import collect_scenes, read_or_skip
-from tiledet.device import check_device_name, resolve_device
+from tiledet.device import resolve_device
 from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
 from tiledet.evaluate import detections_to_results, write_results_json
@@ -33,35 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Object sizes the pyramid covers when neither the user nor the training chips say (px, longer side).
 DEFAULT_OBJECT_SIZE_PX = (8.0, 160.0)
-
-
-@dataclass(frozen=True)
-class SlidingRunConfig:
-    """Settings of :func:`run_sliding`.
-
-    Attributes:
-        model: classifier checkpoint (``tiledet classify train`` ``best.pt``).
-        images: scene files and/or folders (searched recursively for images).
-        out: COCO results JSON to write.
-        sliding: detector settings; ``object_size_px`` None-like handling: see ``object_size_px``.
-        object_size_px: ``(min, max)`` object sizes, or None: the training chips' 2nd–98th percentile
-            (``chips.yaml`` of the classifier's data) widened by 2^(1/4) each way, else 8–160.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
-        save_images: folder for PNG scenes with the detections drawn, or None.
-        force: replace an ``out`` file (or write into a ``save_images`` folder) tiledet did not write.
-    """
-
-    model: Path
-    images: tuple[Path, ...]
-    out: Path
-    sliding: SlidingConfig = field(default_factory=SlidingConfig)
-    object_size_px: tuple[float, float] | None = None
-    device: str = "auto"
-    save_images: Path | None = None
-    force: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "device", check_device_name(self.device))
 
 
 @dataclass

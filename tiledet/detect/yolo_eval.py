@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+from tiledet.detect.config import SliceConfig
+from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.detect.yolo_run import SceneRef, detect_scenes
 from tiledet.errors import InputError
-from tiledet.evaluate import EvalConfig, detections_to_results, run_evaluation, write_results_json
+from tiledet.evaluate import detections_to_results, run_evaluation, write_results_json
+from tiledet.evaluate.config import EvalConfig
 
 if TYPE_CHECKING:
     from tiledet.detect.yolo_data import DatasetInfo

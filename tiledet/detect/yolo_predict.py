@@ -12,78 +12,22 @@ capped at ``max_det`` per scene.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.detect.engines import ENGINES, build_engine
-from tiledet.detect.merge import check_merge_options, merge_boxes, top_k
+from tiledet.detect.config import SliceConfig
+from tiledet.detect.engines import build_engine
+from tiledet.detect.merge import merge_boxes, top_k
 from tiledet.detect.yolo_decode import Letterbox, decode_predictions, fill_batch, to_window_boxes
 from tiledet.detect.yolo_model import load_detection_model
-from tiledet.device import check_device_name, resolve_device
-from tiledet.errors import ConfigError
+from tiledet.device import resolve_device
 from tiledet.geometry import tile_offsets
 from tiledet.pixels import to_model_rgb
 
 #: Tile side used when neither ``--tile`` nor the checkpoint's training ``imgsz`` is known.
 DEFAULT_TILE = 640
-
-
-@dataclass(frozen=True)
-class SliceConfig:
-    """Settings of sliced inference.
-
-    Attributes:
-        tile: window side, px; None uses the ``imgsz`` the weights were trained at (640 if unknown).
-        overlap: fraction shared by neighbouring windows, in [0, 1).
-        batch_size: windows per model call (>= 1).
-        conf: minimum class score of a box, in [0, 1].
-        iou: IoU of the per-window NMS (Ultralytics' predictor default 0.7).
-        merge: merger across windows (:func:`tiledet.detect.merge.merger_names`): ``greedy-nmm``
-            (SAHI's default), ``nms`` or ``cluster-mean``.
-        match: ``"ios"`` or ``"iou"`` overlap for merging (SAHI's default: ios).
-        merge_threshold: boxes merge when their overlap is ``>= merge_threshold``.
-        full_pass: also run the whole scene, shrunk to ``tile``, and merge its boxes in (large objects).
-        max_det: most boxes kept per window and per scene after merging.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
-        engine: ``torch``, ``torch-bf16``, ``onnx``, ``openvino`` or ``auto`` (:mod:`.engines`).
-        trust_weights: unpickle the weights with Ultralytics' full unpickler, which can run code
-            (``--trust-weights``); by default they load with an allow-list of classes
-            (:mod:`tiledet.detect.safe_weights`).
-    """
-
-    tile: int | None = None
-    overlap: float = 0.2
-    batch_size: int = 16
-    conf: float = 0.05
-    iou: float = 0.7
-    merge: str = "greedy-nmm"
-    match: str = "ios"
-    merge_threshold: float = 0.5
-    full_pass: bool = False
-    max_det: int = 10000
-    device: str = "auto"
-    engine: str = "torch"
-    trust_weights: bool = False
-
-    def __post_init__(self) -> None:
-        if self.tile is not None and (int(self.tile) != self.tile or self.tile < 32):
-            raise ConfigError(f"--tile must be a whole number of pixels >= 32, got {self.tile!r}")
-        if not 0.0 <= float(self.overlap) < 1.0:
-            raise ConfigError(f"--overlap must be in [0, 1), got {self.overlap}")
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
-        for name, value in (("--conf", self.conf), ("--iou", self.iou)):
-            if not 0.0 <= float(value) <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {value}")
-        check_merge_options(self.merge, self.match, self.merge_threshold)
-        if int(self.max_det) != self.max_det or self.max_det < 1:
-            raise ConfigError(f"--max-det must be a whole number >= 1, got {self.max_det!r}")
-        object.__setattr__(self, "device", check_device_name(self.device))
-        if self.engine not in ENGINES:
-            raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
 
 class YoloPredictor:

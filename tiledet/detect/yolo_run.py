@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from tiledet.boxes import Boxes
-from tiledet.detect.yolo_predict import SliceConfig, YoloPredictor
+from tiledet.detect.config import DetectConfig
+from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError, InputError
 from tiledet.evaluate import detections_to_results, write_results_json
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
@@ -31,27 +32,6 @@ class SceneRef:
 
     path: Path
     file_name: str
-
-
-@dataclass(frozen=True)
-class DetectConfig:
-    """Settings of :func:`run_detection`.
-
-    Attributes:
-        weights: Ultralytics ``.pt`` detection checkpoint.
-        images: scene files and/or folders (searched recursively for image files).
-        out: the COCO results JSON to write.
-        slicing: tiling, batching, merging and engine settings.
-        save_images: folder for scenes with the detections drawn (PNG), or None.
-        force: replace an existing ``out`` that tiledet did not write.
-    """
-
-    weights: Path
-    images: tuple[Path, ...]
-    out: Path
-    slicing: SliceConfig = field(default_factory=SliceConfig)
-    save_images: Path | None = None
-    force: bool = False
 
 
 @dataclass

@@ -23,11 +23,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tiledet.detect.config import TrainConfig
 from tiledet.detect.memory_plan import format_bytes, measure_profile, plan_batch
 from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
 from tiledet.detect.safe_weights import weights_loading
 from tiledet.detect.yolo_data import DatasetInfo, inspect_dataset, resolve_model_source, write_resolved_yaml
-from tiledet.device import check_device_name, resolve_device, ultralytics_device
+from tiledet.device import resolve_device, ultralytics_device
 from tiledet.errors import ConfigError, InputError, TiledetError
 from tiledet.outdir import MANIFEST, OutputDir
 from tiledet.ultra import cpu_threads
@@ -37,75 +38,6 @@ log = logging.getLogger(__name__)
 #: Patterns of the files Ultralytics writes into its save folder (checked before training).
 ULTRALYTICS_OUTPUTS = ("weights/*.pt", "args.yaml", "results.csv", "results.png", "*.jpg", "*curve*.png",
                        "confusion_matrix*.png", "labels*.jpg")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of :func:`train_yolo`.
-
-    Attributes:
-        data: the dataset's ``data.yaml`` (e.g. from ``tiledet convert --tile``).
-        out: the run folder.
-        model: a model YAML shipped with Ultralytics (``yolo11n.yaml``) or a local ``.yaml``/``.pt``
-            (a ``.pt`` starts from its weights: the way to faster training on real imagery).
-        epochs: training epochs (>= 1).
-        imgsz: network input side, px; None: the dataset's tile size from ``report.json``, else 640.
-        batch: images per step (>= 1), or ``"auto"`` (planned from GPU memory on CUDA, 16 on CPU).
-        gpu_memory: budget such as ``"6GiB"`` for the batch planner and the CUDA memory cap.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
-        workers: dataloader worker processes.
-        seed: random seed (Ultralytics ``deterministic=True``).
-        optimizer: Ultralytics optimizer name.
-        lr0: initial learning rate.
-        nbs: Ultralytics' nominal batch size, which it accumulates gradients up to; None: the batch
-            size (an optimizer step per batch; Ultralytics' own 64 leaves a small tiled dataset with
-            a handful of updates per epoch).
-        patience: epochs without improvement before stopping early.
-        force: write into a non-empty ``out`` that tiledet did not create.
-        verbose: let Ultralytics print its progress (the CLI sets it).
-        evaluate_full: score sliced inference on ``annotations/val_full.json`` when present.
-        plots: let Ultralytics draw its curves and sample batches (local font, no download).
-        trust_weights: unpickle a ``.pt`` model (and the checkpoints training writes) with
-            Ultralytics' full unpickler, which can run code (``--trust-weights``); by default every
-            checkpoint loads with an allow-list of classes (:mod:`tiledet.detect.safe_weights`).
-    """
-
-    data: Path
-    out: Path
-    model: str = "yolo11n.yaml"
-    epochs: int = 30
-    imgsz: int | None = None
-    batch: int | str = "auto"
-    gpu_memory: str | None = None
-    device: str = "auto"
-    workers: int = 2
-    seed: int = 0
-    optimizer: str = "AdamW"
-    lr0: float = 0.002
-    nbs: int | None = None
-    patience: int = 100
-    force: bool = False
-    verbose: bool = False
-    evaluate_full: bool = True
-    plots: bool = True
-    trust_weights: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "data", Path(self.data))
-        object.__setattr__(self, "out", Path(self.out))
-        for name, value, low in (("--epochs", self.epochs, 1), ("--workers", self.workers, 0),
-                                 ("--seed", self.seed, 0), ("--patience", self.patience, 1)):
-            if int(value) != value or value < low:
-                raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if self.imgsz is not None and (int(self.imgsz) != self.imgsz or self.imgsz < 32):
-            raise ConfigError(f"--imgsz must be a whole number >= 32, got {self.imgsz!r}")
-        if not (self.batch == "auto" or (str(self.batch).isdigit() and int(self.batch) >= 1)):
-            raise ConfigError(f"--batch must be a whole number >= 1 or 'auto', got {self.batch!r}")
-        if self.nbs is not None and (int(self.nbs) != self.nbs or self.nbs < 1):
-            raise ConfigError(f"--nbs must be a whole number >= 1, got {self.nbs!r}")
-        if not 0.0 < float(self.lr0) < 1.0:
-            raise ConfigError(f"--lr0 must be in (0, 1), got {self.lr0}")
-        object.__setattr__(self, "device", check_device_name(self.device))
 
 
 @dataclass

@@ -7,6 +7,7 @@ including outputs), :class:`EvalConfig`, and the results writers :func:`detectio
 
 from __future__ import annotations
 
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.detections import (
     DetectionCounts,
     detections_to_results,
@@ -15,7 +16,7 @@ from tiledet.evaluate.detections import (
     write_results_json,
 )
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
-from tiledet.evaluate.metrics import ClassMetrics, EvalConfig, RunMetrics, evaluate
+from tiledet.evaluate.metrics import ClassMetrics, RunMetrics, evaluate
 from tiledet.evaluate.report import EvalReport, run_evaluation
 
 __all__ = [

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.errors import ConfigError
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.detections import (
     DetectionCounts,
     MatchedDetections,
@@ -29,50 +30,8 @@ from tiledet.evaluate.detections import (
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
 from tiledet.label_records import LabeledDataset
 
-#: Backends: ``faster`` (faster-coco-eval's C++ core, the default: its AP/AR agree with pycocotools
-#: to 1e-9, see tests/evaluate/test_backends.py) and ``pycocotools`` (the reference).
-BACKENDS = ("faster", "pycocotools")
-
 #: Summary keys, in display order; ``AR@max`` is the recall at ``max_dets`` detections per image.
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@max", "ARs", "ARm", "ARl")
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Settings of one evaluation.
-
-    Attributes:
-        max_dets: detections per image and class kept (by score); maxDets becomes ``[1, 10, max_dets]``.
-        iou_type: only ``"bbox"`` is supported.
-        split: YOLO ground truth only: the ``data.yaml`` split to evaluate on.
-        images_dir: image folder for label sources that do not declare image sizes.
-        fmt: ground-truth format (a READERS key); None guesses it.
-        classes: class map for label sources (``"xview"`` or a class file); None uses the source's own.
-        strict: raise on any detection entry that cannot be evaluated instead of counting it.
-        backend: ``"faster"`` (faster-coco-eval, default) or ``"pycocotools"`` (the reference).
-    """
-
-    max_dets: int = 100
-    iou_type: str = "bbox"
-    split: str = "val"
-    images_dir: Path | None = None
-    fmt: str | None = None
-    classes: str | None = None
-    strict: bool = False
-    backend: str = "faster"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_dets, bool) or not isinstance(self.max_dets, int) or self.max_dets < 1:
-            raise ConfigError(f"--max-dets must be an integer >= 1, got {self.max_dets!r}")
-        if self.iou_type != "bbox":
-            raise ConfigError(f"--iou-type {self.iou_type!r} is not supported; only 'bbox'")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-
-    @property
-    def max_dets_list(self) -> list[int]:
-        """pycocotools' ``params.maxDets``: ``[1, 10, max_dets]`` sorted, without duplicates."""
-        return sorted({1, 10, self.max_dets})
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
-from tiledet.evaluate.metrics import EvalConfig, RunMetrics, evaluate
+from tiledet.evaluate.metrics import RunMetrics, evaluate
 from tiledet.outdir import OutputDir
 
 #: Shown for pycocotools' -1 sentinel (no ground truth to score against).

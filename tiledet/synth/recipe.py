@@ -14,11 +14,10 @@ from typing import Any
 from tiledet.errors import ConfigError, InputError
 from tiledet.labels.classes import ClassMap
 from tiledet.recipes import load_recipe
+from tiledet.synth.config import DEFAULT_RECIPE
 
 #: The looks the painter knows (see :mod:`tiledet.synth.objects`).
 LOOKS = ("car", "bus", "truck", "building", "tank", "aircraft", "vessel")
-
-DEFAULT_RECIPE = "synthetic_xview.yaml"
 
 
 @dataclass(frozen=True)
