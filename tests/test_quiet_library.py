@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import tiledet
+from tests.recording import RecordingProgress
 
 
 def test_library_calls_print_nothing_and_report_progress(tmp_path, capfd):
@@ -38,12 +39,11 @@ def test_library_calls_print_nothing_and_report_progress(tmp_path, capfd):
 
 def test_convert_calls_its_progress_callbacks(tmp_path):
     synth = tiledet.generate_scenes(tiledet.SynthConfig(tmp_path / "s", scenes=3, size_wh=(128, 128)))
-    stages: list[tuple[str, int | None]] = []
-    done: list[int] = []
+    progress = RecordingProgress()
     cfg = tiledet.ConvertConfig(
         src=synth.label_paths["csv"], images_dir=synth.images_dir, out=tmp_path / "out", to="coco"
     )
-    tiledet.convert_labels(cfg, progress=done.append, on_start=lambda d, t: stages.append((d, t)))
+    tiledet.convert_labels(cfg, progress=progress)
     n = len(tiledet.load_labels(cfg.src, images_dir=cfg.images_dir).dataset.images)  # images with boxes
-    assert n >= 2 and stages == [("reading csv labels", None), ("writing coco", n)]
-    assert sum(done) == n
+    assert n >= 2 and progress.starts() == [("reading csv labels", None), ("writing coco", n)]
+    assert progress.phases[-1].done == n

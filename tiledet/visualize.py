@@ -8,7 +8,6 @@ detectors see (:func:`tiledet.pixels.read_scene_rgb`: 16-bit scenes by their hig
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tiledet.evaluate.gt import load_ground_truth
 from tiledet.formats.layout import declared_images_dir
 from tiledet.outdir import OutputDir
 from tiledet.pixels import read_scene_rgb
+from tiledet.progress import Progress, as_progress
 
 #: Suffixes kept for drawn pictures; every other image is written as ``<name>.png``.
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -169,15 +169,13 @@ def _encode(name: str, rgb: np.ndarray) -> bytes:
 
 def draw_dataset(
     cfg: DrawConfig,
-    progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> DrawReport:
     """Draw ground truth and/or detections onto every image they name; see :class:`DrawConfig`.
 
     Args:
         cfg: what to draw.
-        progress: called with 1 after each image.
-        on_start: called once with the number of images, before the first is drawn.
+        progress: one phase, ``drawing images`` (one item per image, drawn or not); closed at the end.
 
     Returns:
         A :class:`DrawReport`; the pictures are in ``cfg.out`` (``<image name>``, ``.png`` added
@@ -192,19 +190,21 @@ def draw_dataset(
     todo.sort(key=lambda item: item[0])  # images the labels name but the loader left out, too
     if cfg.limit:
         todo = todo[: cfg.limit]
-    if on_start is not None:
-        on_start(len(todo))
+    progress = as_progress(progress)
+    progress.start("drawing images", len(todo))
     sources = [cfg.source, cfg.gt, root]
-    with OutputDir(cfg.out, command="draw", force=cfg.force, sources=sources) as od:
-        for file_name, im in todo:
-            if im is None:
-                report.missing_images.append(file_name)
-                report.unreadable[file_name] = unusable[file_name]
-            else:
-                path = Path(file_name) if Path(file_name).is_absolute() else root / file_name
-                _draw_image(od, cfg, (path, file_name, int(im["id"])), boxes, names, report)
-            if progress is not None:
-                progress(1)
+    try:
+        with OutputDir(cfg.out, command="draw", force=cfg.force, sources=sources) as od:
+            for file_name, im in todo:
+                if im is None:
+                    report.missing_images.append(file_name)
+                    report.unreadable[file_name] = unusable[file_name]
+                else:
+                    path = Path(file_name) if Path(file_name).is_absolute() else root / file_name
+                    _draw_image(od, cfg, (path, file_name, int(im["id"])), boxes, names, report)
+                progress.advance(1)
+    finally:
+        progress.close()
     return report
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.classify.tinydata import make_folder
+from tests.recording import RecordingProgress
 from tiledet.classify import load_classifier
 from tiledet.classify.config import TrainConfig
 from tiledet.classify.train import train
@@ -35,11 +36,11 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_cnn_beats_chance_and_writes_run(shapes: Path, tmp_path: Path) -> None:
-    events: list[str] = []
-    result = train(_cfg(shapes, tmp_path / "run"), progress=lambda e, i: events.append(e))
+    progress = RecordingProgress()
+    result = train(_cfg(shapes, tmp_path / "run"), progress=progress)
     val = result.split_metrics["val"]
     assert val["accuracy"] >= 0.8  # chance is 0.25
-    assert {"decode", "start", "batch", "epoch"} <= set(events)
+    assert [p.desc for p in progress.phases] == ["decoding images"] + [f"epoch {e}/6" for e in range(1, 7)]
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"best.pt", "last.pt", "history.csv", "history.png", "metrics.json", "confusion.csv",
             "confusion.png", "mistakes.png", "per_class.csv", "config.json"} <= names  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.recording import RecordingProgress
 from tiledet.boxes import Boxes
 from tiledet.detect.config import SliceConfig
 from tiledet.detect.yolo_decode import Letterbox, fill_batch, to_window_boxes
@@ -194,11 +195,11 @@ def test_library_prints_nothing(weights: Path, scene: np.ndarray, tmp_path: Path
     from tiledet.detect.yolo_run import run_detection
 
     cv2.imwrite(str(tmp_path / "scene.png"), scene[:, :, ::-1])
-    done: list[int] = []
+    progress = RecordingProgress()
     capfd.readouterr()
     cfg = DetectConfig(weights=weights, images=(tmp_path / "scene.png",), out=tmp_path / "d.json",
                        slicing=SliceConfig(conf=0.05, device="cpu"))
-    report = run_detection(cfg, progress=done.append)
+    report = run_detection(cfg, progress=progress)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
-    assert done == [1] and report.boxes > 0
+    assert progress.phases[0].steps == [1] and report.boxes > 0

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.recording import RecordingProgress
+
 from .yolo_data import make_firing_weights
 
 pytest.importorskip("torch")
@@ -40,11 +42,11 @@ def test_run_detection_leaves_out_unreadable_scenes(weights: Path, scenes: Path,
     from tiledet.detect.config import DetectConfig, SliceConfig
     from tiledet.detect.yolo_run import _probe_image, collect_scenes, run_detection
 
-    done: list[int] = []
+    progress = RecordingProgress()
     cfg = DetectConfig(weights=weights, images=(scenes,), out=tmp_path / "d.json",
                        slicing=SliceConfig(device="cpu", max_det=20))  # fmt: skip
-    report = run_detection(cfg, progress=done.append)
-    assert done == [1, 1, 1] and report.scenes == 2 and report.boxes > 0
+    report = run_detection(cfg, progress=progress)
+    assert progress.phases[0].steps == [1, 1, 1] and report.scenes == 2 and report.boxes > 0
     assert report.unreadable == {"a_broken.png": "image data is truncated or its structure is broken"}
     assert report.to_dict()["unreadable"] == report.unreadable
     entries = json.loads((tmp_path / "d.json").read_text())

@@ -30,6 +30,7 @@ from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import IMAGE_SUFFIXES, image_size
 from tiledet.pixels import read_scene_rgb
+from tiledet.progress import Progress, as_progress
 
 log = logging.getLogger(__name__)
 
@@ -321,17 +322,19 @@ def read_rgb(path: Path, size: int) -> np.ndarray | None:
 
 
 def decode_samples(
-    samples: Samples, size: int, skipped: dict[str, str], workers: int = 2, progress=None
+    samples: Samples, size: int, skipped: dict[str, str], workers: int = 2, progress: Progress | None = None
 ) -> Samples:
     """Decode every image of ``samples`` into one ``(N, size, size, 3)`` uint8 array.
 
-    Unreadable images are dropped and recorded in ``skipped`` (path -> reason).
+    Unreadable images are dropped and recorded in ``skipped`` (path -> reason). ``progress`` is
+    advanced by 1 after each image (the caller starts the phase).
 
     Raises:
         InputError: an image over :data:`MAX_IMAGE_PIXELS` (the images not started yet are not decoded).
     """
     images = np.empty((len(samples), size, size, 3), np.uint8)
     keep = np.ones(len(samples), bool)
+    progress = as_progress(progress)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         try:
             for i, image in enumerate(pool.map(lambda p: read_rgb(p, size), samples.paths)):
@@ -340,8 +343,7 @@ def decode_samples(
                     skipped[str(samples.paths[i])] = "cannot decode image"
                 else:
                     images[i] = image
-                if progress is not None:
-                    progress(1)
+                progress.advance(1)
         except InputError:
             pool.shutdown(cancel_futures=True)
             raise

@@ -8,9 +8,10 @@ confident mistakes, up to :data:`MISTAKES`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tiledet.classify.plots import plot_confusion, plot_mistakes
 from tiledet.device import check_device_name, resolve_device
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import IMAGE_SUFFIXES
+from tiledet.progress import Progress, as_progress
 
 MISTAKES = 32
 
@@ -132,8 +134,10 @@ def _trainer_for(clf: Any, device: Any):
     return Trainer(clf.model, len(clf.class_names), clf.preprocess, device, box_head=clf.box_head)
 
 
-def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> dict:
+def run_eval(cfg: EvalConfig, progress: Progress | None = None) -> dict:
     """Evaluate a checkpoint on one split of ``cfg.data``; returns the metrics dict (+ ``split``).
+
+    ``progress``: one phase, ``decoding images`` (one item per image of the split); closed at the end.
 
     Raises:
         InputError: the data's classes differ from the checkpoint's, or the split is missing/empty.
@@ -152,7 +156,10 @@ def run_eval(cfg: EvalConfig, progress: Callable[[int], None] | None = None) -> 
         )
     if cfg.split not in data.splits or len(data.splits[cfg.split]) == 0:
         raise ConfigError(f"--split {cfg.split}: {cfg.data} has no such split (has {', '.join(data.splits)})")
-    samples = decode_samples(data.splits[cfg.split], clf.input_size, data.skipped, 2, progress)
+    progress = as_progress(progress)
+    progress.start("decoding images", len(data.splits[cfg.split]))
+    with contextlib.closing(progress):
+        samples = decode_samples(data.splits[cfg.split], clf.input_size, data.skipped, 2, progress)
     trainer = _trainer_for(clf, device)
     run_cfg = SimpleNamespace(batch_size=cfg.batch_size, size=clf.input_size, workers=0)
     metrics, outputs = evaluate_samples(trainer, samples, clf.class_names, run_cfg)
@@ -188,16 +195,14 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
 
 def predict_images(
     checkpoint: Path, inputs: Sequence[Path], top_k: int = 1, batch_size: int = 256, device: str = "auto",
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[str], list[list[Any]], int]:  # fmt: skip
     """Classify image files. Returns ``(header, rows, skipped)`` of the predictions table.
 
     Columns: ``file``, ``class``, ``confidence``, then ``class_k``/``prob_k`` for k = 2..top_k, then the
     box (``box_x0``..``box_y1``, fraction of the image) when the checkpoint has a box head.
+    ``progress``: one phase, ``classifying`` (one item per image file); closed at the end.
     """
-    import torch
-
-
     torch_device = resolve_device(device)
     clf = load_classifier(checkpoint)
     if top_k < 1:
@@ -211,24 +216,37 @@ def predict_images(
     header += ["box_x0", "box_y0", "box_x1", "box_y1"] if clf.box_head else []
     rows: list[list[Any]] = []
     skipped = 0
-    c = len(clf.class_names)
-    for start in range(0, len(files), batch_size):
-        chunk = files[start : start + batch_size]
-        decoded = [(f, read_rgb(f, clf.input_size)) for f in chunk]
-        skipped += sum(im is None for _, im in decoded)
-        good = [(f, im) for f, im in decoded if im is not None]
-        if good:
-            with torch.no_grad():
-                x = clf.preprocess(np.stack([im for _, im in good]), device=trainer.device)
-                out = trainer.model(x).float().cpu().numpy()
-            probs = softmax(out[:, :c])
-            for (f, _), p, o in zip(good, probs, out, strict=True):
-                order = np.argsort(-p, kind="stable")[:k]
-                row: list[Any] = [str(f)]
-                for j in order:
-                    row += [clf.class_names[j], f"{p[j]:.6f}"]
-                row += [f"{v:.4f}" for v in np.clip(o[c:], 0, 1)] if clf.box_head else []
-                rows.append(row)
-        if progress is not None:
-            progress(len(chunk))
+    progress = as_progress(progress)
+    progress.start("classifying", len(files))
+    with contextlib.closing(progress):
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            decoded = [(f, read_rgb(f, clf.input_size)) for f in chunk]
+            skipped += sum(im is None for _, im in decoded)
+            rows += _prediction_rows(clf, trainer, [(f, im) for f, im in decoded if im is not None], k)
+            progress.advance(len(chunk))
     return header, rows, skipped
+
+
+def _prediction_rows(
+    clf: Any, trainer: Trainer, good: list[tuple[Path, np.ndarray]], k: int
+) -> list[list[Any]]:
+    """The predictions-table rows of the decoded images ``good`` (``(file, image)`` pairs, may be empty)."""
+    import torch
+
+    if not good:
+        return []
+    c = len(clf.class_names)
+    with torch.no_grad():
+        x = clf.preprocess(np.stack([im for _, im in good]), device=trainer.device)
+        out = trainer.model(x).float().cpu().numpy()
+    probs = softmax(out[:, :c])
+    rows: list[list[Any]] = []
+    for (f, _), p, o in zip(good, probs, out, strict=True):
+        order = np.argsort(-p, kind="stable")[:k]
+        row: list[Any] = [str(f)]
+        for j in order:
+            row += [clf.class_names[j], f"{p[j]:.6f}"]
+        row += [f"{v:.4f}" for v in np.clip(o[c:], 0, 1)] if clf.box_head else []
+        rows.append(row)
+    return rows

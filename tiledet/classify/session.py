@@ -29,6 +29,7 @@ from tiledet.classify.loop import (
 )
 from tiledet.classify.metrics import classification_metrics
 from tiledet.classify.models import build_model
+from tiledet.progress import Progress, TrainingMonitor, as_monitor, as_progress
 
 HISTORY_COLUMNS = (
     "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_recall",
@@ -163,7 +164,7 @@ class Session:
             "bad_epochs": self.bad_epochs,
         }
 
-    def _epoch(self, epoch: int, progress: Any) -> dict:
+    def _epoch(self, epoch: int, progress: Progress, monitor: TrainingMonitor) -> dict:
         import torch
 
         cfg, train, val = self.cfg, self.data.splits["train"], self.data.splits["val"]
@@ -171,11 +172,11 @@ class Session:
         self.augmenter.reseed(cfg.seed * 1_000_003 + epoch)
         order = epoch_order(train.labels, cfg.seed, epoch, cfg.balance, self.c)
         batches = iter_batches(train, order, cfg.batch_size, cfg.size, cfg.workers)
-        on_batch = None
-        if progress is not None:
+        progress.start(f"epoch {epoch}/{cfg.epochs}", len(train))
 
-            def on_batch(k: int, loss: float, acc: float) -> None:
-                progress("batch", {"epoch": epoch, "images": k, "loss": loss, "accuracy": acc})
+        def on_batch(k: int, loss: float, acc: float) -> None:
+            progress.advance(k)
+            monitor.batch(epoch, loss, acc)
 
         lr = float(self.optimizer.param_groups[0]["lr"])
         stats = self.trainer.train_epoch(self.optimizer, batches, self.augmenter, on_batch)
@@ -190,10 +191,14 @@ class Session:
             "seconds": stats["seconds"], "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
         }  # fmt: skip
 
-    def run(self, od: Any, progress: Any = None):
-        """Train the remaining epochs, restore the best weights, evaluate; returns a ``TrainResult``."""
+    def run(self, od: Any, progress: Progress | None = None, monitor: TrainingMonitor | None = None):
+        """Train the remaining epochs, restore the best weights, evaluate; returns a ``TrainResult``.
 
-        self._fit(od, progress)
+        ``progress`` gets one phase per epoch, ``epoch E/N`` (one item per training image), and
+        ``monitor`` each batch's running loss and accuracy and each epoch's history row.
+        """
+
+        self._fit(od, as_progress(progress), as_monitor(monitor))
         split_metrics, eval_split = self._evaluate(od)
         seconds = sum(h["seconds"] for h in self.history)
         images = sum(h["images_per_s"] * h["seconds"] for h in self.history)
@@ -203,21 +208,16 @@ class Session:
             images_per_s=images / max(seconds, 1e-9), train_seconds=seconds,
         )  # fmt: skip
 
-    def _fit(self, od: Any, progress: Any) -> None:
+    def _fit(self, od: Any, progress: Progress, monitor: TrainingMonitor) -> None:
         """The epoch loop: checkpoints every epoch, early stop, best weights restored at the end."""
 
         cfg = self.cfg
         start = len(self.history) + 1
-        if progress is not None:
-            progress(
-                "start",
-                {"epochs": cfg.epochs, "first_epoch": start, "train_images": len(self.data.splits["train"])},
-            )
         stopped = cfg.patience > 0 and self.bad_epochs >= cfg.patience
         for epoch in range(start, cfg.epochs + 1):
             if stopped:
                 break
-            record = self._epoch(epoch, progress)
+            record = self._epoch(epoch, progress, monitor)
             self.history.append(record)
             if self.scheduler is not None:
                 is_plateau = cfg.scheduler == "plateau"
@@ -231,8 +231,7 @@ class Session:
             else:
                 self.bad_epochs += 1
             save_checkpoint(od.path("last.pt"), self._checkpoint(train_state=self._train_state()))
-            if progress is not None:
-                progress("epoch", record)
+            monitor.epoch(record)
             stopped = cfg.patience > 0 and self.bad_epochs >= cfg.patience
         if self.best_state is not None:
             self.trainer.model.load_state_dict(self.best_state)

@@ -22,10 +22,11 @@ train/val/test accuracy, test macro recall, best epoch, epochs run, training sec
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tiledet.classify.config import TrainConfig, config_keys
 from tiledet.classify.train import train
 from tiledet.errors import ConfigError
 from tiledet.outdir import OutputDir
+from tiledet.progress import Progress, TrainingMonitor, as_monitor, as_progress
 
 TOP_KEYS = ("name", "description", "data", "layout", "base", "grid", "per_model")
 _NOT_SETTABLE = ("data", "out", "resume", "force")
@@ -174,8 +176,9 @@ def tables(grid: Grid, rows: list[dict[str, Any]]) -> tuple[str, str]:
 def run_sweep(
     grid_path: str | Path, out: str | Path, data: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None, force: bool = False,
-    progress: Callable[[str, dict], None] | None = None,
+    progress: Progress | None = None,
     model_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    monitor: TrainingMonitor | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train every grid point into ``OUT/runs/NNN`` and write ``OUT/sweep.csv`` and ``OUT/sweep.md``.
 
@@ -186,8 +189,10 @@ def run_sweep(
         overrides: settings applied to every row after the grid (e.g. ``{"epochs": 1}``).
         model_overrides: model name -> model options applied last to that model's rows.
         force: write into a non-empty folder not written by tiledet.
-        progress: ``progress("row", {"index", "total", "point"})`` before each row, then the
-            training events of that row (see :func:`tiledet.classify.train.train`).
+        progress: the phases of each row's training (see :func:`tiledet.classify.train.train`);
+            closed after each row and at the end.
+        monitor: ``monitor.row(index, total, point)`` before each row, then that row's training
+            metrics (:class:`tiledet.progress.TrainingMonitor`).
 
     Returns:
         The result rows.
@@ -206,11 +211,12 @@ def run_sweep(
         for i, p in enumerate(points)
     ]
     rows: list[dict[str, Any]] = []
-    with OutputDir(out, command="classify sweep", force=force, sources=[root, grid.path]) as od:
+    progress, monitor = as_progress(progress), as_monitor(monitor)
+    outdir = OutputDir(out, command="classify sweep", force=force, sources=[root, grid.path])
+    with contextlib.closing(progress), outdir as od:
         for i, (point, cfg) in enumerate(zip(points, configs, strict=True)):
-            if progress is not None:
-                progress("row", {"index": i, "total": len(points), "point": point})
-            rows.append(_row(i, point, train(cfg, progress)))
+            monitor.row(i, len(points), point)
+            rows.append(_row(i, point, train(cfg, progress, monitor)))
             csv_text, md_text = tables(grid, rows)
             od.write_text("sweep.csv", csv_text)
             od.write_text("sweep.md", md_text)

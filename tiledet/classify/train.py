@@ -4,17 +4,20 @@ Run folder (written through :class:`tiledet.outdir.OutputDir`): ``best.pt`` (bes
 ``last.pt`` (with optimiser/scheduler state for ``--resume``), ``config.json``, ``history.csv``,
 ``history.png``, and the evaluation of the best weights on test (val when there is no test split):
 ``metrics.json``, ``per_class.csv``, ``confusion.csv``, ``confusion.png``, ``mistakes.png``;
-``skipped.txt`` lists unreadable images. The library never prints: ``progress(event, info)`` is called
-with ``"decode"`` (``{"total"}`` once, then ``{"advance"}``), ``"start"``, ``"batch"``, ``"epoch"``.
+``skipped.txt`` lists unreadable images. The library never prints: ``progress``
+(:class:`tiledet.progress.Progress`) sees the phases ``decoding images`` (one item per image; total
+None when the data is streamed instead) and ``epoch E/N`` (one item per training image), and
+``monitor`` (:class:`tiledet.progress.TrainingMonitor`) each batch's running loss and accuracy and
+each epoch's history row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,9 +30,9 @@ from tiledet.classify.session import HISTORY_COLUMNS, Session, TrainResult
 from tiledet.device import resolve_device
 from tiledet.errors import ConfigError, InputError
 from tiledet.outdir import OutputDir
+from tiledet.progress import Progress, TrainingMonitor, as_progress
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, dict], None]
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -52,15 +55,14 @@ def _resume_config(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
     return merged, ckpt
 
 
-def _load_data(cfg: TrainConfig, size: int, progress: Progress | None) -> DataSet:
+def _load_data(cfg: TrainConfig, size: int, progress: Progress) -> DataSet:
     data = discover(cfg.data, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     in_memory = decoded_bytes(data, size) <= cfg.memory_limit_gib * 2**30
-    if progress is not None:
-        progress("decode", {"total": sum(len(s) for s in data.splits.values()) if in_memory else 0})
-    advance = (lambda k: progress("decode", {"advance": k})) if progress is not None else None
+    total = sum(len(s) for s in data.splits.values())
+    progress.start("decoding images", total if in_memory and total else None)
     for split, samples in list(data.splits.items()):
         if in_memory:
-            data.splits[split] = decode_samples(samples, size, data.skipped, max(cfg.workers, 1), advance)
+            data.splits[split] = decode_samples(samples, size, data.skipped, max(cfg.workers, 1), progress)
         else:
             data.splits[split] = check_streamable(samples, data.skipped)
     if len(np.unique(data.splits["train"].labels)) < 2:
@@ -82,8 +84,12 @@ def _history_csv(history: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, progress: Progress | None = None, monitor: TrainingMonitor | None = None
+) -> TrainResult:
     """Train a classifier as ``cfg`` says and write the run folder; see the module docstring.
+
+    ``progress`` is closed at the end (also on errors).
 
     Raises:
         ConfigError / InputError: bad options, data, or checkpoint (one-line messages).
@@ -104,7 +110,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
     # checkpoint is already in memory, and RUN's ownership rules still decide what may be replaced.
     resume = cfg.resume if cfg.resume is None or not _inside(cfg.resume, cfg.out) else None
     sources = [cfg.data, resume, cfg.model_options.get("weights") or None]
-    with OutputDir(cfg.out, command="classify train", force=cfg.force, sources=sources) as od:
+    progress = as_progress(progress)
+    outdir = OutputDir(cfg.out, command="classify train", force=cfg.force, sources=sources)
+    with contextlib.closing(progress), outdir as od:
         data = _load_data(cfg, size, progress)
         if ckpt is not None and list(ckpt["class_names"]) != data.class_names:
             raise InputError(
@@ -113,15 +121,20 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> TrainResult:
             )
         session = Session(cfg, data, device, ckpt)
         torch.manual_seed(cfg.seed)
-        result = session.run(od, progress)
-        result.skipped = dict(data.skipped)
-        if data.skipped:
-            od.write_text("skipped.txt", "".join(f"{p}\t{r}\n" for p, r in sorted(data.skipped.items())))
-        od.write_json("config.json", cfg.to_dict())
-        od.write_text("history.csv", _history_csv(result.history))
-        if cfg.plots:
-            from tiledet.classify.plots import plot_history
-
-            plot_history(result.history, od.path("history.png"))
-        result.files = sorted(od.root / f for f in od.written)
+        result = session.run(od, progress, monitor)
+        _write_run_files(od, cfg, data, result)
         return result
+
+
+def _write_run_files(od: OutputDir, cfg: TrainConfig, data: DataSet, result: TrainResult) -> None:
+    """``skipped.txt``, ``config.json``, ``history.csv``, ``history.png``; fills ``result``'s file lists."""
+    result.skipped = dict(data.skipped)
+    if data.skipped:
+        od.write_text("skipped.txt", "".join(f"{p}\t{r}\n" for p, r in sorted(data.skipped.items())))
+    od.write_json("config.json", cfg.to_dict())
+    od.write_text("history.csv", _history_csv(result.history))
+    if cfg.plots:
+        from tiledet.classify.plots import plot_history
+
+        plot_history(result.history, od.path("history.png"))
+    result.files = sorted(od.root / f for f in od.written)

@@ -2,14 +2,19 @@
 
 Each sub-command lives in its own module with a ``register(app)`` function; it builds a frozen config
 and calls one library function. Heavy libraries are imported inside the commands, never here.
+The library logs (``logging.getLogger(__name__)``) and never prints; :func:`main` shows tiledet's
+WARNING and above on stderr, and INFO too with the global ``--verbose`` option.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 
 import typer
 
@@ -40,12 +45,42 @@ def _global_options(
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback of unexpected errors. Default: off."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show tiledet's log messages (INFO and above). Default: off."
+    ),
     version: bool = typer.Option(
         False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
     ),
 ) -> None:
     """Find small objects in very large aerial and satellite images."""
     _STATE["debug"] = debug
+    if verbose:
+        logging.getLogger("tiledet").setLevel(logging.INFO)
+
+
+class _StderrHandler(logging.Handler):
+    """Each record as one plain line on the current ``sys.stderr`` (as Python's last-resort handler)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """For one :func:`main` call: tiledet's WARNING and above on stderr (``--verbose`` lowers it to INFO)."""
+    logger = logging.getLogger("tiledet")
+    handler, level = _StderrHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _register_commands() -> None:
@@ -91,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     previous = install_sigterm()
     try:
-        return _interrupted_as(_main(argv))
+        with _log_to_stderr():
+            return _interrupted_as(_main(argv))
     except Terminated:
         return _interrupted_as(143)
     finally:

@@ -39,53 +39,6 @@ def parse_settings(items: list[str] | None, option: str) -> dict[str, Any]:
     return out
 
 
-class _TrainProgress:
-    """Rich progress for the training events (decode bar, then one bar per epoch with loss/accuracy)."""
-
-    def __init__(self, progress: Any) -> None:
-        self.p = progress
-        self.task: Any = None
-        self.epochs = 0
-        self.train_images = 0
-
-    def __call__(self, event: str, info: dict) -> None:
-        if self.p is None:
-            return
-        if event == "row":
-            self.p.console.print(f"[bold]row {info['index'] + 1}/{info['total']}[/bold] {esc(info['point'])}")
-        elif event == "decode" and "total" in info:
-            self._new("decoding images", info["total"] or None)
-        elif event == "decode":
-            self.p.advance(self.task, info["advance"])
-        elif event == "start":
-            self.epochs, self.train_images = info["epochs"], info["train_images"]
-            self._new(f"epoch {info['first_epoch']}/{self.epochs}", self.train_images)
-        elif event == "batch":
-            desc = f"epoch {info['epoch']}/{self.epochs} loss {info['loss']:.4f} acc {info['accuracy']:.3f}"
-            self.p.update(self.task, advance=info["images"], description=desc)
-        elif event == "epoch":
-            self.p.console.print(
-                f"epoch {info['epoch']:>3}: train loss {info['train_loss']:.4f} "
-                f"acc {info['train_accuracy']:.4f} | "
-                f"val loss {info['val_loss']:.4f} acc {info['val_accuracy']:.4f} "
-                f"macro recall {info['val_macro_recall']:.4f} | {info['images_per_s']:.0f} img/s"
-            )
-            self._new(f"epoch {info['epoch'] + 1}/{self.epochs}", self.train_images)
-
-    def _new(self, description: str, total: int | None) -> None:
-        if self.task is not None:
-            self.p.remove_task(self.task)
-        self.task = self.p.add_task(description, total=total)
-
-
-def _rich_progress(show: bool):
-    import contextlib
-
-    from tiledet.cli.progress import make_progress
-
-    return make_progress() if show else contextlib.nullcontext(None)
-
-
 def _per_class_table(metrics: dict, title: str):
     """Per-class table; classes with neither samples nor predictions are left out (they are in the files)."""
     from rich.table import Table
@@ -225,6 +178,7 @@ def train_command(
     """Train a classifier on an image folder; RUN/best.pt serves `classify eval|predict`, `detect sliding`."""
     from tiledet.classify.config import TrainConfig
     from tiledet.classify.train import train
+    from tiledet.cli.progress import TrainingPrinter, progress_bar
 
     options = parse_settings(option, "--option")
     if weights is not None:
@@ -246,8 +200,8 @@ def train_command(
         box_weight=box_weight, label_smoothing=label_smoothing, amp=amp, memory_limit_gib=memory_limit,
         plots=plots, resume=resume, force=force,
     )  # fmt: skip
-    with _rich_progress(not quiet) as progress:
-        result = train(cfg, _TrainProgress(progress))
+    with progress_bar(show=not quiet) as bar:
+        result = train(cfg, bar, TrainingPrinter(bar))
     if quiet:
         return
     console = make_console()
@@ -343,7 +297,7 @@ def predict_command(
 
     target = prepare_output_file(out, command="classify predict", sources=[checkpoint, *images])
     with progress_bar("classifying", show=not quiet) as bar:
-        header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar.advance)
+        header, rows, skipped = predict_images(checkpoint, images, top_k, batch_size, device, bar)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -374,10 +328,11 @@ def sweep_command(
 ) -> None:
     """Train every combination of a grid file; writes one results table (CSV and Markdown)."""
     from tiledet.classify.sweep import run_sweep
+    from tiledet.cli.progress import TrainingPrinter, progress_bar
 
     overrides = parse_settings(set_, "--set")
-    with _rich_progress(not quiet) as progress:
-        rows = run_sweep(grid, out, data, overrides, force, _TrainProgress(progress))
+    with progress_bar(show=not quiet) as bar:
+        rows = run_sweep(grid, out, data, overrides, force, bar, monitor=TrainingPrinter(bar))
     typer.echo((out / "sweep.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {len(rows)} rows to {out / 'sweep.csv'} and {out / 'sweep.md'}")
 

@@ -186,7 +186,7 @@ def convert_command(
         **given(fmt=fmt, to=to, seed=seed, workers=workers, val_fraction=val_fraction),
     )
     with progress_bar(f"reading labels from {src}", show=not quiet) as bar:
-        report = convert(cfg, progress=bar.advance, on_start=bar.start)
+        report = convert(cfg, progress=bar)
     if not quiet:
         print_convert_summary(report)
 

@@ -95,8 +95,8 @@ def yolo_command(
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
     total = len(collect_scenes(cfg.images))
-    with progress_bar("detect yolo", total=total, show=not quiet) as bar:
-        report = run_detection(cfg, progress=bar.advance)
+    with progress_bar("detect yolo", total=total, show=not quiet, fixed=True) as bar:
+        report = run_detection(cfg, progress=bar)
     if not quiet:
         eng = report.engine
         typer.echo(f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s "

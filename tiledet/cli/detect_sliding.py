@@ -146,8 +146,8 @@ def sliding_command(
         object_size_px=parse_object_size(object_size), device=device, save_images=save_images, force=force,
     )  # fmt: skip
     total = len(collect_scenes(cfg.images))
-    with progress_bar("detect sliding", total=total, show=not quiet) as bar:
-        report = run_sliding(cfg, progress=bar.advance)
+    with progress_bar("detect sliding", total=total, show=not quiet, fixed=True) as bar:
+        report = run_sliding(cfg, progress=bar)
     if not quiet:
         size = report.object_size_px
         typer.echo(

@@ -64,7 +64,7 @@ def draw_command(
     Exit codes: 0 every image drawn; 1 some images could not be found or read (each named on stderr,
     not drawn; the others are); 2 bad input or options; 130 interrupted.
     """
-    from tiledet.cli.progress import make_progress
+    from tiledet.cli.progress import progress_bar
     from tiledet.cli.richtext import make_console
     from tiledet.cli.unreadable import exit_if_unreadable
     from tiledet.text import plural
@@ -76,16 +76,8 @@ def draw_command(
         **given(split=split, score_threshold=score_threshold, thickness=thickness, limit=limit),
     )
     console = make_console(stderr=True)
-    if quiet:
-        report = draw_dataset(cfg)
-    else:
-        with make_progress("draw", console) as bar:
-            task = bar.add_task("images", total=None)
-            report = draw_dataset(
-                cfg,
-                progress=lambda n: bar.advance(task, n),
-                on_start=lambda total: bar.update(task, total=total),
-            )
+    with progress_bar("draw", show=not quiet, fixed=True, console=console) as bar:
+        report = draw_dataset(cfg, progress=bar)
     if not quiet:
         _print_summary(console, report)
     others = f"the other {plural(report.images, 'image')} drawn in {report.out}"

@@ -1,39 +1,94 @@
-"""Rich progress bars for the commands: the library reports through plain callbacks, this draws them."""
+"""Rich progress bars for the commands: the one implementation of :class:`tiledet.progress.Progress`.
+
+Every command that reports progress opens :func:`progress_bar` and hands the bar to the library as
+``progress``; ``--quiet`` is ``show=False`` (nothing drawn, nothing printed). Classifier training's
+metrics go to a :class:`TrainingPrinter` over the same bar.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tiledet.cli.richtext import esc
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress as RichDisplay
+    from rich.progress import TaskID
 
 
 class Bar:
-    """One progress task on stderr, fed by a library's callbacks.
+    """A :class:`tiledet.progress.Progress` drawn as one rich task on stderr; inert without a display.
 
-    Pass :meth:`advance` as a library's ``progress`` callback and :meth:`start` as its ``on_start``
-    callback (when it has one: the total becomes known only after loading).
+    Each phase (:meth:`start`) resets the task: new description and total, count 0. :meth:`close`
+    removes it; the next :meth:`start` adds it again (a sweep trains many times over one bar).
     """
 
-    def __init__(self, progress: object | None, task: object | None) -> None:
-        self._progress = progress
-        self._task = task
+    def __init__(self, display: RichDisplay | None) -> None:
+        self._display = display
+        self._task: TaskID | None = None
+        self._description = ""
+
+    def start(self, desc: str, total: int | None) -> None:
+        """Begin a phase: ``desc``, ``total`` items (None: a pulsing bar), count reset."""
+        if self._display is None:
+            return
+        self._description = desc
+        if self._task is None:
+            self._task = self._display.add_task(desc, total=total)
+        else:
+            self._display.reset(self._task, total=total, description=desc)
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more items done."""
-        if self._progress is not None:
-            self._progress.advance(self._task, n)  # type: ignore[attr-defined]
+        if self._display is not None and self._task is not None:
+            self._display.advance(self._task, n)
 
-    def start(self, description: str, total: int | None = None) -> None:
-        """Begin the next stage: new description, ``total`` items (None: unknown), count reset."""
-        if self._progress is not None:
-            self._progress.reset(self._task, total=total, description=description)  # type: ignore[attr-defined]
+    def close(self) -> None:
+        """Remove the bar (a later :meth:`start` draws a new one)."""
+        if self._display is not None and self._task is not None:
+            self._display.remove_task(self._task)
+        self._task = None
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the phase's description (replacing the previous note)."""
+        if self._display is not None and self._task is not None:
+            self._display.update(self._task, description=f"{self._description} {text}")
+
+    def print(self, text: str) -> None:
+        """Print a line of rich markup above the bar (nothing without a display)."""
+        if self._display is not None:
+            self._display.console.print(text)
 
 
-def make_progress(label: str | None = None, console: Console | None = None) -> Progress:
+class TrainingPrinter:
+    """A :class:`tiledet.progress.TrainingMonitor` on a :class:`Bar`: loss and accuracy in the bar,
+    one line per epoch and per sweep row above it."""
+
+    def __init__(self, bar: Bar) -> None:
+        self._bar = bar
+
+    def batch(self, epoch: int, loss: float, accuracy: float) -> None:
+        """The epoch's running loss and accuracy after the bar's ``epoch E/N``."""
+        self._bar.note(f"loss {loss:.4f} acc {accuracy:.3f}")
+
+    def epoch(self, record: Mapping[str, Any]) -> None:
+        """One line with the epoch's train and val metrics and speed."""
+        self._bar.print(
+            f"epoch {record['epoch']:>3}: train loss {record['train_loss']:.4f} "
+            f"acc {record['train_accuracy']:.4f} | "
+            f"val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.4f} "
+            f"macro recall {record['val_macro_recall']:.4f} | {record['images_per_s']:.0f} img/s"
+        )
+
+    def row(self, index: int, total: int, point: Mapping[str, Any]) -> None:
+        """``row I/N`` and the grid point, before the row's training."""
+        self._bar.print(f"[bold]row {index + 1}/{total}[/bold] {esc(point)}")
+
+
+def _rich_display(label: str | None = None, console: Console | None = None) -> RichDisplay:
     """A transient rich progress display: label, bar, count, elapsed time.
 
     Args:
@@ -51,14 +106,32 @@ def make_progress(label: str | None = None, console: Console | None = None) -> P
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None = None, show: bool = True) -> Iterator[Bar]:
-    """A rich progress bar on stderr (a pulsing one while ``total`` is unknown); no output unless ``show``.
+def progress_bar(
+    description: str | None = None,
+    total: int | None = None,
+    show: bool = True,
+    *,
+    fixed: bool = False,
+    console: Console | None = None,
+) -> Iterator[Bar]:
+    """A rich progress bar on stderr, to hand to the library as ``progress``; no output unless ``show``.
+
+    Args:
+        description: the bar shown until the library starts its first phase (None: no bar until then).
+        total: that first bar's total (None: pulsing).
+        show: draw anything at all (False for ``--quiet``).
+        fixed: show ``description`` (the command's name) before every bar instead of the phases'
+            own descriptions.
+        console: where to draw; default stderr.
 
     Yields:
-        a :class:`Bar` whose ``advance``/``start`` methods are the library callbacks.
+        a :class:`Bar` (a :class:`tiledet.progress.Progress`).
     """
     if not show:
-        yield Bar(None, None)
+        yield Bar(None)
         return
-    with make_progress() as progress:
-        yield Bar(progress, progress.add_task(description, total=total))
+    with _rich_display(description if fixed else None, console) as display:
+        bar = Bar(display)
+        if description is not None:
+            bar.start(description, total)
+        yield bar

@@ -39,7 +39,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
 ) -> None:
     """Generate synthetic xView-format scenes with xView type ids, and their labels in three formats."""
-    from tiledet.cli.progress import make_progress
+    from tiledet.cli.progress import progress_bar
     from tiledet.cli.richtext import make_console
     from tiledet.synth.generate import generate_scenes
 
@@ -47,14 +47,11 @@ def synth(
         out=out, force=force,
         **given(scenes=scenes, size_wh=size, seed=seed, image_format=image_format, recipe=recipe),
     )
-    if quiet:
-        generate_scenes(cfg)
-        return
     console = make_console(stderr=True)
-    with make_progress("synth", console) as bar:
-        task = bar.add_task("scenes", total=cfg.scenes)
-        result = generate_scenes(cfg, progress=lambda n: bar.advance(task, n))
-    _print_summary(console, result)
+    with progress_bar("synth", total=cfg.scenes, show=not quiet, fixed=True, console=console) as bar:
+        result = generate_scenes(cfg, progress=bar)
+    if not quiet:
+        _print_summary(console, result)
 
 
 def _print_summary(console, result) -> None:

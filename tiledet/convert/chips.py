@@ -38,7 +38,7 @@ folder mapping and the counts; ``OUT/chips.csv`` maps every chip to its scene, b
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -67,6 +67,7 @@ from tiledet.convert.write import WorkerOutput, check_unique_outputs, output_dir
 from tiledet.errors import ConfigError, InputError
 from tiledet.labels import Drop, ImageLabels
 from tiledet.pixels import read_scene_rgb
+from tiledet.progress import Progress
 
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
@@ -197,7 +198,7 @@ def write_chips_dataset(
     out: Path | OutputDir,
     class_names: Sequence[str],
     cfg: ChipConfig,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ChipReport:
     """Write object (and background) chips of every scene as ``OUT/{split}/{class_folder}/*.png``.
 
@@ -212,7 +213,7 @@ def write_chips_dataset(
         out: output folder, or an open ``OutputDir``; also receives ``chips.yaml`` and ``chips.csv``.
         class_names: class names, index = class id.
         cfg: chip settings.
-        progress: called with the number of scenes just finished.
+        progress: advanced by 1 after each scene (the caller starts the phase).
 
     Returns:
         A :class:`ChipReport`.
@@ -246,7 +247,7 @@ def _write_chips(
     names: tuple[str, ...],
     folders: dict[str, str],
     cfg: ChipConfig,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> ChipReport:
     """:func:`write_chips_dataset` inside an open output folder; records every file written."""
 

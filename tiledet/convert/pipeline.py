@@ -10,7 +10,7 @@ run's manifest that this run does not produce are removed (nothing else is ever 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -27,6 +27,7 @@ from tiledet.formats.yolo import write_data_yaml
 from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels
 from tiledet.labels.load import load_labels, source_format
 from tiledet.outdir import OutputDir
+from tiledet.progress import Progress, as_progress
 
 if TYPE_CHECKING:
     from tiledet.convert.chips import ChipReport
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from tiledet.labels.load import LoadResult
 
 Splits = Mapping[str, list[ImageLabels]]
-Advance = Callable[[int], None]
-#: Called when a stage begins: ``(description, total items or None when unknown)``.
-OnStart = Callable[[str, "int | None"], None]
 _SubConfig = TypeVar("_SubConfig", "TileConfig", "ChipConfig")
 
 
@@ -107,16 +105,13 @@ def _with_images_dir(cfg: ConvertConfig) -> ConvertConfig:
     return replace(cfg, images_dir=found)
 
 
-def convert(
-    cfg: ConvertConfig, progress: Advance | None = None, on_start: OnStart | None = None
-) -> ConvertReport:
+def convert(cfg: ConvertConfig, progress: Progress | None = None) -> ConvertReport:
     """Run one conversion and write ``cfg.out/report.json`` (``tiledet.convert_labels``). Prints nothing.
 
     Args:
         cfg: the conversion options.
-        progress: called with the number of source images just written (progress bars).
-        on_start: called as each stage begins, ``(description, total)``: reading the labels (total
-            None), then writing (total = number of source images).
+        progress: two phases: ``reading {fmt} labels`` (total None), then ``writing {to}`` (one item
+            per source image); closed at the end.
 
     Returns:
         The report (also written as ``report.json``).
@@ -128,6 +123,15 @@ def convert(
         ConfigError: ``out`` overlaps the source or the images folder, or is a non-empty folder not
             written by tiledet (without ``force``); absurd tile counts.
     """
+    progress = as_progress(progress)
+    try:
+        return _convert(cfg, progress)
+    finally:
+        progress.close()
+
+
+def _convert(cfg: ConvertConfig, progress: Progress) -> ConvertReport:
+    """:func:`convert` with its progress (closed by the caller)."""
     cfg = _with_images_dir(cfg)
     _check_inputs(cfg)
     negatives = cfg.chips.negatives if cfg.chips is not None else None
@@ -135,17 +139,15 @@ def convert(
                    sources=[cfg.src, cfg.images_dir, negatives, _class_file(cfg)])
     od.check_target()  # before reading: fail fast, write nothing
     fmt = _detect(cfg)
-    if on_start is not None:
-        on_start(f"reading {fmt} labels", None)
+    progress.start(f"reading {fmt} labels", None)
     result = _load(cfg, fmt)
     _check_loaded(cfg, result)
     splits = _split_dataset(result, cfg)
     _check_outputs(cfg, splits)
-    if on_start is not None:
-        on_start(f"writing {cfg.to}", len(result.dataset.images))
+    progress.start(f"writing {cfg.to}", len(result.dataset.images))
     with od:  # the manifest says "incomplete" until this block ends normally
         od.remove("report.json")  # an interrupted run must not leave the previous report behind
-        report = _write(cfg, od, fmt, result, splits, progress or _no_progress)
+        report = _write(cfg, od, fmt, result, splits, progress)
     _check_written(cfg, report)
     return report
 
@@ -174,17 +176,17 @@ def _check_outputs(cfg: ConvertConfig, splits: Splits) -> None:
 
 
 def _write(
-    cfg: ConvertConfig, od: OutputDir, fmt: str, result: LoadResult, splits: Splits, advance: Advance
+    cfg: ConvertConfig, od: OutputDir, fmt: str, result: LoadResult, splits: Splits, progress: Progress
 ) -> ConvertReport:
     """Write the dataset, remove stale files of the previous run, then write ``report.json`` last."""
     class_names = tuple(result.dataset.class_names)
     extra: TileReport | ChipReport | None
     if cfg.to == "chips":
-        extra = _write_chips(cfg, od, splits, class_names, advance)
+        extra = _write_chips(cfg, od, splits, class_names, progress)
     elif cfg.tile is not None:
-        extra = _write_tiles(cfg, od, cfg.tile, splits, class_names, advance)
+        extra = _write_tiles(cfg, od, cfg.tile, splits, class_names, progress)
     else:
-        extra = _write_plain(cfg, od, splits, class_names, advance)
+        extra = _write_plain(cfg, od, splits, class_names, progress)
     od.remove_stale()  # only files the previous run's manifest lists
     if extra is not None:
         _check_unreadable_scenes(cfg, extra)
@@ -209,10 +211,10 @@ def _check_written(cfg: ConvertConfig, report: ConvertReport) -> None:
 
 
 def _write_plain(
-    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
+    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], progress: Progress
 ) -> None:
 
-    write_plain_dataset(splits, cfg.images_dir, od, class_names, cfg.to, cfg.copy, advance)
+    write_plain_dataset(splits, cfg.images_dir, od, class_names, cfg.to, cfg.copy, progress)
     if cfg.to == "yolo":
         _write_yaml(od, splits, class_names)
 
@@ -227,10 +229,6 @@ def _write_yaml(od: OutputDir, splits: Splits, class_names: tuple[str, ...]) -> 
     return write_data_yaml(od.root, folders, list(class_names))
 
 
-def _no_progress(n: int) -> None:
-    """The ``progress`` callback when none is given."""
-
-
 def _with_workers(sub_cfg: _SubConfig, workers: int) -> _SubConfig:
     if workers and sub_cfg.workers == 0:
         return replace(sub_cfg, workers=workers)
@@ -243,22 +241,22 @@ def _write_tiles(
     tile: TileConfig,
     splits: Splits,
     class_names: tuple[str, ...],
-    advance: Advance,
+    progress: Progress,
 ) -> TileReport:
 
     tile_cfg = _with_workers(tile, cfg.workers)
-    report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, advance)
+    report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, progress)
     if cfg.to == "yolo":
         _write_yaml(od, splits, class_names)
     return report
 
 
 def _write_chips(
-    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], advance: Advance
+    cfg: ConvertConfig, od: OutputDir, splits: Splits, class_names: tuple[str, ...], progress: Progress
 ) -> ChipReport:
 
     chip_cfg = _with_workers(cfg.chips if cfg.chips is not None else ChipConfig(seed=cfg.seed), cfg.workers)
-    return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, advance)
+    return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, progress)
 
 
 def _check_unreadable_scenes(cfg: ConvertConfig, extra: TileReport | ChipReport) -> None:

@@ -7,6 +7,7 @@ than one scene per process.
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +21,9 @@ from tiledet.decode import UnreadableImage
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_bytes
 from tiledet.pixels import decoded_to_model
+from tiledet.progress import Progress, as_progress
+
+log = logging.getLogger(__name__)
 
 #: Source suffixes written as JPEG (quality :data:`JPEG_QUALITY`); everything else becomes PNG.
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -139,7 +143,7 @@ def map_scenes(
     func: Callable[[T], R],
     tasks: Sequence[T],
     workers: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     pixels: Sequence[int] | None = None,
 ) -> Iterator[R]:
     """Apply ``func`` to every task, in task order, one scene at a time per worker process.
@@ -147,22 +151,24 @@ def map_scenes(
     With one worker (or one task, or, with automatic ``workers=0``, fewer scene pixels than
     :data:`PIXELS_PER_WORKER` for two) everything runs in this process. Otherwise a ``spawn`` pool of
     :func:`useful_workers` processes consumes the tasks with ``imap`` (chunk size 1), so results come
-    back in task order whatever the number of workers. ``progress(1)`` is called after each task.
+    back in task order whatever the number of workers. ``progress.advance(1)`` is called after each
+    task (the caller starts the phase).
     ``pixels``: each task's scene width x height, when known.
     """
     n_workers = useful_workers(workers, len(tasks), pixels)
+    where = f"{n_workers} worker processes" if n_workers > 1 else "this process"
+    log.info("%d scenes, one at a time in %s", len(tasks), where)
+    progress = as_progress(progress)
     results: Iterable[R]
     if n_workers <= 1:
         results = map(func, tasks)
         for result in results:
-            if progress is not None:
-                progress(1)
+            progress.advance(1)
             yield result
         return
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(n_workers, initializer=_init_worker) as pool:
         for result in pool.imap(func, tasks, chunksize=1):
-            if progress is not None:
-                progress(1)
+            progress.advance(1)
             yield result

@@ -17,7 +17,7 @@ decodes a tile to the very pixels the detector is fed for that part of the scene
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -45,6 +45,7 @@ from tiledet.errors import ConfigError, InputError
 from tiledet.formats.coco import write_coco_json
 from tiledet.geometry import tile_offsets, tile_stem
 from tiledet.labels import Drop, ImageLabels, LabeledDataset
+from tiledet.progress import Progress
 
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
@@ -246,7 +247,7 @@ def write_tiled_dataset(
     class_names: Sequence[str],
     cfg: TileConfig,
     to: str = "yolo",
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> TileReport:
     """Cut every scene of every split into tiles and write tiles, labels and ``val_full.json``.
 
@@ -262,7 +263,7 @@ def write_tiled_dataset(
         class_names: class names, index = class id.
         cfg: tiling settings.
         to: ``"yolo"`` (a label file per tile) or ``"coco"`` (``annotations/{split}.json``).
-        progress: called with the number of scenes just finished.
+        progress: advanced by 1 after each scene (the caller starts the phase).
 
     Returns:
         A :class:`TileReport` with counts, per-box outcomes and drops.
@@ -287,7 +288,7 @@ def _write_tiles(
     class_names: tuple[str, ...],
     cfg: TileConfig,
     to: str,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> TileReport:
     """:func:`write_tiled_dataset` inside an open output folder; records every file written."""
 

@@ -24,6 +24,7 @@ from tiledet.formats.yolo import write_label_file
 from tiledet.ioutil import atomic_path
 from tiledet.label_records import ImageLabels, LabeledDataset
 from tiledet.outdir import MANIFEST, MAX_NAME_BYTES, OutputDir, UnsafePathError, safe_relpath
+from tiledet.progress import Progress, as_progress
 
 T = TypeVar("T")
 
@@ -171,7 +172,7 @@ def write_plain_dataset(
     class_names: Sequence[str],
     to: str,
     copy: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> set[Path]:
     """Write every split as a YOLO (``to="yolo"``) or COCO (``to="coco"``) dataset.
 
@@ -182,7 +183,7 @@ def write_plain_dataset(
         class_names: class names, index = class id.
         to: ``"yolo"`` or ``"coco"``.
         copy: copy images instead of linking them.
-        progress: called with 1 after each image.
+        progress: advanced by 1 after each image (the caller starts the phase).
 
     Returns:
         The paths of every file written (or kept because it was already up to date).
@@ -192,6 +193,7 @@ def write_plain_dataset(
     if to == "yolo":
         check_unique_outputs(splits, label_relpath, "label file")
     written: set[Path] = set()
+    progress = as_progress(progress)
     with output_dir(out) as od:
         for split, images in splits.items():
             for image in images:
@@ -202,8 +204,7 @@ def write_plain_dataset(
                     label = od.path(f"labels/{split}/{label_relpath(image.file_name)}")
                     write_label_file(label, image.boxes, image.size_wh)
                     written.add(label)
-                if progress is not None:
-                    progress(1)
+                progress.advance(1)
             if to == "coco":
                 path = od.path(f"annotations/{split}.json")
                 info = {"description": f"tiledet convert: {split} split", "images_dir": f"images/{split}"}

@@ -29,6 +29,7 @@ from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
 from tiledet.evaluate import detections_to_results, write_results_json
 from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
+from tiledet.progress import Progress, as_progress
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,12 @@ def load_detector(cfg: SlidingRunConfig) -> tuple[SlidingDetector, SlidingConfig
     return detector, sliding, {"min": round(size[0], 2), "max": round(size[1], 2), "source": source}
 
 
-def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = None) -> SlidingReport:
+def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> SlidingReport:
     """Detect on every scene of ``cfg.images`` and write the COCO results JSON ``cfg.out``.
 
     Args:
         cfg: the settings.
-        progress: called with 1 after each scene (skipped ones too).
+        progress: one phase, ``detecting`` (one item per scene, skipped ones too); closed at the end.
 
     Returns:
         A :class:`SlidingReport`.
@@ -151,11 +152,12 @@ def run_sliding(cfg: SlidingRunConfig, progress: Callable[[int], None] | None = 
         if cfg.save_images is not None
         else None
     )
-    with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
+    progress = as_progress(progress)
+    progress.start("detecting", len(scenes))
+    with contextlib.closing(progress), drawn_dir if drawn_dir is not None else contextlib.nullcontext():
         for scene in scenes:
             entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_or_skip))
-            if progress is not None:
-                progress(1)
+            progress.advance(1)
     report.seconds = time.perf_counter() - t0
     write_results_json(out, entries)
     record_output_file(out, command="detect sliding")
@@ -174,7 +176,7 @@ def _score_scene(
 
     image = read_or_skip(scene, report.unreadable)
     if image is None:
-        log.warning("cannot read %s: %s", scene.file_name, report.unreadable[scene.file_name])
+        log.info("cannot read %s: %s", scene.file_name, report.unreadable[scene.file_name])
         return []
     boxes, stats = detect_scene(detector, image, sliding)
     report.cells += stats.cells
@@ -182,7 +184,7 @@ def _score_scene(
         height, width = image.shape[:2]
         why = f"{width}x{height} is smaller than the {detector.fcn.window} px window at every scale"
         report.skipped[scene.file_name] = why
-        log.warning("skipped %s: %s", scene.file_name, why)
+        log.info("skipped %s: %s", scene.file_name, why)
         return []
     report.scenes += 1
     report.boxes += len(boxes)

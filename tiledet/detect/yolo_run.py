@@ -9,8 +9,9 @@ written.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +25,9 @@ from tiledet.evaluate import detections_to_results, write_results_json
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
 from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 from tiledet.pixels import read_scene_rgb
+from tiledet.progress import Progress, as_progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,12 @@ def _draw_module() -> object:
     return draw
 
 
-def run_detection(cfg: DetectConfig, progress: Callable[[int], None] | None = None) -> DetectReport:
+def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> DetectReport:
     """Detect on every scene of ``cfg.images`` and write the COCO results JSON ``cfg.out``.
 
     Args:
         cfg: the settings.
-        progress: called with 1 after each scene.
+        progress: one phase, ``detecting`` (one item per scene, read or not); closed at the end.
 
     Returns:
         A :class:`DetectReport`; ``engine`` tells which engine ran and why. A scene that cannot be read
@@ -154,16 +158,18 @@ def run_detection(cfg: DetectConfig, progress: Callable[[int], None] | None = No
     predictor = YoloPredictor(cfg.weights, cfg.slicing, probe_image=first)
     del first
     report = DetectReport(engine=predictor.engine_report.to_dict(), out=out)
+    log.info("engine %s: %s", report.engine["engine"], report.engine["reason"])
     entries: list[dict] = []
     t0 = time.perf_counter()
     drawn_dir = OutputDir(cfg.save_images, command="detect yolo", force=cfg.force, sources=sources,
                            what="--save-images") \
         if cfg.save_images is not None else None
-    with drawn_dir if drawn_dir is not None else contextlib.nullcontext():
+    progress = as_progress(progress)
+    progress.start("detecting", len(scenes))
+    with contextlib.closing(progress), drawn_dir if drawn_dir is not None else contextlib.nullcontext():
         for scene in scenes:
             entries.extend(_detect_scene(predictor, scene, report, drawn_dir, draw))
-            if progress is not None:
-                progress(1)
+            progress.advance(1)
     report.seconds = time.perf_counter() - t0
     write_results_json(out, entries)
     record_output_file(out, command="detect yolo")

@@ -7,7 +7,6 @@ give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_path
 from tiledet.outdir import OutputDir
+from tiledet.progress import Progress, as_progress
 from tiledet.synth.config import SynthConfig
 from tiledet.synth.labels import (
     CSV_NAME,
@@ -134,7 +134,7 @@ def class_list_text(recipe: Recipe) -> str:
     return "".join(f"{type_id}:{name}\n" for type_id, name in pairs)
 
 
-def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = None) -> SynthResult:
+def generate_scenes(cfg: SynthConfig, progress: Progress | None = None) -> SynthResult:
     """Render ``cfg.scenes`` scenes and write images, the three label files and ``synth.yaml``.
 
     Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
@@ -146,23 +146,28 @@ def generate_scenes(cfg: SynthConfig, progress: Callable[[int], None] | None = N
 
     Args:
         cfg: the settings.
-        progress: called with 1 after each scene is written.
+        progress: one phase, ``rendering scenes`` (one item per scene written); closed at the end.
     """
     recipe = load_synth_recipe(cfg.recipe)
     recipe_file = Path(cfg.recipe) if Path(cfg.recipe).is_file() else None
-    with OutputDir(cfg.out, command="synth", force=cfg.force, sources=[recipe_file]) as od:
-        result = _generate(cfg, recipe, od, progress)
-        od.remove_stale()
+    progress = as_progress(progress)
+    try:
+        with OutputDir(cfg.out, command="synth", force=cfg.force, sources=[recipe_file]) as od:
+            result = _generate(cfg, recipe, od, progress)
+            od.remove_stale()
+    finally:
+        progress.close()
     return result
 
 
 def _generate(
-    cfg: SynthConfig, recipe: Recipe, od: OutputDir, progress: Callable[[int], None] | None
+    cfg: SynthConfig, recipe: Recipe, od: OutputDir, progress: Progress
 ) -> SynthResult:
     """Render and write every scene and the label files into the open output folder ``od``."""
     scenes: list[SceneLabels] = []
     paths: list[Path] = []
     next_id = 1
+    progress.start("rendering scenes", cfg.scenes)
     for index in range(cfg.scenes):
         rendered = render_scene(cfg.size_wh, cfg.seed, index, recipe)
         name = f"synth_{index:04d}.{cfg.image_format}"
@@ -172,8 +177,7 @@ def _generate(
         next_id += n
         scenes.append(SceneLabels(name, cfg.size_wh, rendered.xyxy, rendered.type_ids, ids))
         paths.append(cfg.out / "images" / name)
-        if progress is not None:
-            progress(1)
+        progress.advance(1)
     for label_name in (GEOJSON_NAME, CSV_NAME, SEMICOLON_NAME):
         od.path(label_name)  # checked and recorded; written by write_label_files
     label_paths = write_label_files(cfg.out, scenes)
