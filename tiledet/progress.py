@@ -2,9 +2,10 @@
 
 A library function that takes ``progress`` calls :meth:`Progress.start` as each phase begins (its
 description and the number of items, or None when unknown), :meth:`Progress.advance` as items are
-done (the advances of a phase add up to its total), and :meth:`Progress.close` once when it returns
-or fails. Functions a caller runs inside its own phase only advance. ``None`` means no progress
-(:func:`as_progress` turns it into a :class:`NullProgress`); the library itself never prints.
+done (the advances of a phase add up to its total), and :meth:`Progress.close` once it is over
+(returned, or failed after its first start). Functions a caller runs inside its own phase only
+advance. ``None`` means no progress (:func:`as_progress` turns it into a :class:`NullProgress`); the
+library itself never prints.
 
 Classifier training reports more than how far along it is (each batch's running loss and accuracy,
 each epoch's history row, each sweep row): that goes to a separate, explicit :class:`TrainingMonitor`,
@@ -29,7 +30,7 @@ class Progress(Protocol):
         """Count ``n`` more items of the current phase as done."""
 
     def close(self) -> None:
-        """The call is over (returned or failed); a later :meth:`start` may begin a new call. Idempotent."""
+        """The call is over; a later :meth:`start` may begin a new call. Closing twice does nothing."""
 
 
 class NullProgress:
