@@ -22,9 +22,14 @@ Detectors: :class:`YoloPredictor` with a :class:`SliceConfig` (sliced YOLO infer
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library never prints: its log records reach the user only through handlers the application
+# (the tiledet CLI, or the user's own logging setup) installs.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: Public name -> (module, attribute in it). Imported on first access by :func:`__getattr__`.
 _EXPORTS: dict[str, tuple[str, str]] = {
