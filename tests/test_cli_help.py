@@ -73,3 +73,37 @@ def test_top_level_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_plain_type_name(typer_type: str | None, shown: str | None) -> None:
     assert plain_type_name(typer_type) == shown
+
+
+#: Commands whose ``--quiet`` (or ``--force``) means something else, and so keeps its own help.
+OWN_MEANING = {("--quiet", "classify eval"), ("--quiet", "demo"), ("--force", "demo")}
+
+
+def _alias_help(alias: object) -> str:
+    from typing import get_args
+
+    return get_args(alias)[1].help
+
+
+def test_shared_options_state_their_help_once() -> None:
+    from tiledet.cli import _command
+    from tiledet.cli import options as shared
+
+    helps = {
+        "--force": {_alias_help(shared.Force), _alias_help(shared.ForceSaveImages)},
+        "--quiet": {_alias_help(shared.Quiet), _alias_help(shared.QuietProgress)},
+        "--device": {_alias_help(shared.Device)},
+        "--save-images": {_alias_help(shared.SaveImages)},
+    }
+    root, seen = _command(), {flag: 0 for flag in helps}
+    for path in _leaf_commands():
+        cmd = root
+        for name in path:
+            cmd = cmd.commands[name]  # type: ignore[attr-defined]
+        for param in cmd.params:  # type: ignore[attr-defined]
+            flag = next((opt for opt in param.opts if opt in helps), None)
+            if flag is None or (flag, " ".join(path)) in OWN_MEANING:
+                continue
+            seen[flag] += 1
+            assert param.help in helps[flag], f"tiledet {' '.join(path)} {flag}: own help text"
+    assert seen == {"--force": 10, "--quiet": 10, "--device": 7, "--save-images": 2}

@@ -17,8 +17,10 @@ from tiledet.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
+#: The device of every config class and command when none is given.
+DEFAULT_DEVICE = "auto"
 #: ``--device`` help of every command.
-DEVICE_HELP = "auto (CUDA, then MPS, else CPU), cpu, cuda, cuda:N or mps. Default: auto."
+DEVICE_HELP = f"auto (CUDA, then MPS, else CPU), cpu, cuda, cuda:N or mps. Default: {DEFAULT_DEVICE}."
 #: The accepted forms, as error messages list them.
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps"
 _NAME = re.compile(r"(auto|cpu|mps|cuda)(?::(\d+))?")

@@ -8,8 +8,9 @@ from typing import Any
 import typer
 
 from tiledet.classify.registry import get_model, list_models
+from tiledet.cli.options import Device, Force, Quiet, QuietProgress
 from tiledet.cli.richtext import esc, make_console
-from tiledet.device import DEVICE_HELP
+from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
 
 classify_app = typer.Typer(
@@ -146,7 +147,7 @@ def train_command(
         help="Share of each class to test when DATA has no split folders. Default: 0.2.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of split, init, batch order, augmentation. Default: 0."),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    device: Device = DEFAULT_DEVICE,
     workers: int = typer.Option(2, "--workers", help="Image-decoding threads / loader workers. Default: 2."),
     box_weight: float = typer.Option(
         5.0, "--box-weight", help="Weight of the box loss beside the class loss (--box-head). Default: 5."
@@ -168,12 +169,8 @@ def train_command(
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run of RUN/last.pt. Default: off."
     ),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Write into a non-empty folder tiledet did not create (its files untouched). Default: off.",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or tables. Default: off."),
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a classifier on an image folder; RUN/best.pt serves `classify eval|predict`, `detect sliding`."""
     from tiledet.classify.config import TrainConfig
@@ -238,13 +235,14 @@ def eval_command(
         help="Folder for metrics.json, per_class.csv, confusion.csv/png, mistakes.png. Default: none.",
     ),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    device: Device = DEFAULT_DEVICE,
     output_format: str = typer.Option("table", "--format", help="table (rich) or json. Default: table."),
-    force: bool = typer.Option(
-        False, "--force", help="Write --out into a non-empty folder tiledet did not create. Default: off."
-    ),
+    force: Force = False,
     quiet: bool = typer.Option(
-        False, "--quiet", help="Print nothing; the files in --out are the result (needs --out). Default: off."
+        False,
+        "--quiet",
+        help="Print nothing; the files in --out are the result (unlike other commands, needs --out). "
+        "Default: off.",
     ),
 ) -> None:
     """Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix."""
@@ -283,8 +281,8 @@ def predict_command(
     out: Path = typer.Option(..., "--out", help="Predictions CSV (file, class, confidence, ...). Required."),
     top_k: int = typer.Option(1, "--top-k", help="Classes per image in the CSV. Default: 1."),
     batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar. Default: off."),
+    device: Device = DEFAULT_DEVICE,
+    quiet: QuietProgress = False,
 ) -> None:
     """Classify image files; writes one CSV row per image."""
     import csv
@@ -321,10 +319,8 @@ def sweep_command(
         "--set",
         help="Override for every row, KEY=VALUE, repeatable (e.g. --set epochs=5). Default: none.",
     ),
-    force: bool = typer.Option(
-        False, "--force", help="Write into a non-empty folder tiledet did not create. Default: off."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars. Default: off."),
+    force: Force = False,
+    quiet: QuietProgress = False,
 ) -> None:
     """Train every combination of a grid file; writes one results table (CSV and Markdown)."""
     from tiledet.classify.sweep import run_sweep

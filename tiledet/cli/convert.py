@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
+from tiledet.cli.options import Force, Quiet
 from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
@@ -150,13 +151,8 @@ def convert_command(
         help=f"Chips: most hard negatives per scene, most confident first. "
         f"Default: {_chip_default('negatives_per_scene')}.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary table. Default: off."),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Write into a non-empty --out that tiledet did not create; its files are still never "
-        "removed or overwritten. Default: off (refused).",
-    ),
+    quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Convert labels to a YOLO or COCO dataset, tiles, or classification chips.
 

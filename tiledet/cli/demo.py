@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tiledet.device import DEVICE_HELP
+from tiledet.cli.options import Device
+from tiledet.device import DEFAULT_DEVICE
 
 
 def demo_command(
@@ -14,7 +15,7 @@ def demo_command(
     quick: bool = typer.Option(
         False, "--quick", help="Small preset, about 3 minutes on 2 CPU cores (full: about 15). Default: off."
     ),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    device: Device = DEFAULT_DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of every step. Default: 0."),
     force: bool = typer.Option(False, "--force", help="Redo steps whose outputs are complete. Default: off."),
     real: Path | None = typer.Option(

@@ -10,9 +10,10 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of
+from tiledet.cli.options import Device, Force, ForceSaveImages, Quiet, SaveImages
 from tiledet.detect.config import SliceConfig
 from tiledet.detect.merge_registry import merger_help
-from tiledet.device import DEVICE_HELP
+from tiledet.device import DEFAULT_DEVICE
 
 detect_app = typer.Typer(
     name="detect",
@@ -61,21 +62,17 @@ def yolo_command(
         10000, "--max-det", help="Most boxes per tile and per scene after merging (Ultralytics' own "
         "default of 300 silently caps dense scenes). Default: 10000."
     ),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    device: Device = DEFAULT_DEVICE,
     engine: str = typer.Option(
         "torch", "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
         "engine whose boxes agree with torch's on the first batch; exports are cached beside the weights). "
         "On CPUs with bf16 support, openvino and torch-bf16 are 2-3x faster than torch (mAP50 within "
         "0.005 in benchmarks/bench_yolo_sliced.py). Default: torch (fp32, the same on every machine)."
     ),
-    save_images: Path | None = typer.Option(
-        None, "--save-images", help="Folder for PNG scenes with the detections drawn. Default: none."
-    ),
-    force: bool = typer.Option(False, "--force", help="Write --save-images into a non-empty folder "
-                               "tiledet did not write, never touching its files (an --out file tiledet "
-                               "did not write is never replaced). Default: off."),
+    save_images: SaveImages = None,
+    force: ForceSaveImages = False,
     trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+    quiet: Quiet = False,
 ) -> None:
     """Sliced YOLO inference over whole scenes: tiles batched through the model, boxes merged.
 
@@ -132,7 +129,7 @@ def train_yolo_command(
         None, "--gpu-memory", help="CUDA memory budget such as 6GiB: the batch comes from a measured "
         "profile and the budget is enforced. Not applicable on CPU. Default: the free GPU memory."
     ),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    device: Device = DEFAULT_DEVICE,
     workers: int = typer.Option(2, "--workers", help="Dataloader worker processes. Default: 2."),
     seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training). Default: 0."),
     optimizer: str = typer.Option(
@@ -150,11 +147,10 @@ def train_yolo_command(
         True, "--val-full/--no-val-full", help="After training, score sliced inference on the untiled val "
         "scenes (annotations/val_full.json) when present. Default: on."
     ),
-    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder tiledet did not "
-                               "create (its files are kept). Default: off."),
+    force: Force = False,
     trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP.replace(
         "the weights", "a .pt --model (and the checkpoints training writes)")),
-    quiet: bool = typer.Option(False, "--quiet", help="No Ultralytics progress output. Default: off."),
+    quiet: Quiet = False,
 ) -> None:
     """Train Ultralytics YOLO on a tiled dataset, offline, within a GPU memory budget."""
     from tiledet.detect.config import TrainConfig

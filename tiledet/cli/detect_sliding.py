@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of
+from tiledet.cli.options import Device, ForceSaveImages, Quiet, SaveImages
 from tiledet.detect.config import SlidingConfig
 from tiledet.detect.merge_registry import merger_help
-from tiledet.device import DEVICE_HELP
+from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
 
 _MERGE_HELP = merger_help(
@@ -111,17 +112,10 @@ def sliding_command(
     max_det: int = typer.Option(1000, "--max-det", help="Most detections per scene. Default: 1000."),
     batch_size: int = typer.Option(4, "--batch-size", help="Blocks per forward pass. Default: 4."),
     block: int = typer.Option(512, "--block", help="Side of a scoring block in px (memory). Default: 512."),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    save_images: Path | None = typer.Option(
-        None,
-        "--save-images",
-        help="Folder for PNG scenes with the detections drawn. Default: none.",
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Write --save-images into a non-empty folder tiledet did not write, never "
-        "touching its files (an --out file tiledet did not write is never replaced). Default: off."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+    device: Device = DEFAULT_DEVICE,
+    save_images: SaveImages = None,
+    force: ForceSaveImages = False,
+    quiet: Quiet = False,
 ) -> None:
     """A trained classifier as a sliding-window detector: one fully-convolutional pass per pyramid scale.
 

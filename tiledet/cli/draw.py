@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
+from tiledet.cli.options import Force, Quiet
 from tiledet.draw_config import DrawConfig
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
 
@@ -54,10 +55,8 @@ def draw_command(
     limit: int | None = typer.Option(
         None, "--limit", help=f"Draw at most this many images. Default: {_default('limit')} (all)."
     ),
-    force: bool = typer.Option(
-        False, "--force", help="Write into a non-empty folder tiledet did not create. Default: off."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Draw labels and/or detections onto their images: ground truth solid, detections dashed.
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
+from tiledet.cli.options import Force, Quiet
 from tiledet.errors import ConfigError
 from tiledet.evaluate.config import EvalConfig
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
@@ -66,15 +67,8 @@ def eval_command(
         f"reference). Default: {_default('backend')}.",
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw PNG figures with --out. Default: on."),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Write into a non-empty --out that tiledet did not create; its files are still never "
-        "removed or overwritten. Default: off (refused).",
-    ),
-    quiet: bool = typer.Option(
-        False, "--quiet", help="Print nothing but errors (files are still written). Default: off."
-    ),
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Score COCO-results detections against ground truth with COCO mAP."""
     from tiledet.evaluate import run_evaluation

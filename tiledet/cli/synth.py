@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
+from tiledet.cli.options import Force, Quiet
 from tiledet.synth.config import SynthConfig
 
 _default = functools.partial(default_of, SynthConfig)
@@ -30,13 +31,8 @@ def synth(
     recipe: str | None = typer.Option(
         None, "--recipe", help=f"Recipe name or YAML path. Default: {_default('recipe')}."
     ),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Write into a non-empty --out that tiledet did not create; its files are still never "
-        "removed or overwritten. Default: off (refused).",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or summary. Default: off."),
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Generate synthetic xView-format scenes with xView type ids, and their labels in three formats."""
     from tiledet.cli.progress import progress_bar
