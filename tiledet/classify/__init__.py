@@ -31,7 +31,7 @@ __all__ = [
 _LAZY = {
     "TrainConfig": ("tiledet.classify.config", "TrainConfig"),
     "train_classifier": ("tiledet.classify.train", "train"),
-    "EvalConfig": ("tiledet.classify.evaluate", "EvalConfig"),
+    "EvalConfig": ("tiledet.classify.config", "EvalConfig"),
     "run_eval": ("tiledet.classify.evaluate", "run_eval"),
     "predict_images": ("tiledet.classify.evaluate", "predict_images"),
     "run_sweep": ("tiledet.classify.sweep", "run_sweep"),

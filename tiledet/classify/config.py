@@ -1,4 +1,4 @@
-"""The frozen configuration of a classifier training run (``tiledet classify train``)."""
+"""The frozen configurations of classifier training (``classify train``) and evaluation (``eval``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from tiledet.classify.augment import parse_augment
 from tiledet.classify.registry import get_model, model_options
-from tiledet.device import check_device_name
+from tiledet.device import DEFAULT_DEVICE, check_device_name
 from tiledet.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -81,7 +81,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     seed: int = 0
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     amp: bool = True
     workers: int = 2
     memory_limit_gib: float = 2.0
@@ -138,6 +138,32 @@ class TrainConfig:
             if isinstance(value, Path):
                 out[key] = str(value)
         return out
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """``tiledet classify eval`` settings.
+
+    Attributes:
+        checkpoint: ``RUN/best.pt``.
+        data: image-folder root (split the same way as in training: the checkpoint's seed and fractions).
+        split: ``train``, ``val`` or ``test``.
+        out: folder for the evaluation files, or None (no files).
+        batch_size: images per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
+        force: write into a non-empty folder not written by tiledet.
+    """
+
+    checkpoint: Path
+    data: Path
+    split: str = "test"
+    out: Path | None = None
+    batch_size: int = 256
+    device: str = DEFAULT_DEVICE
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device_name(self.device))
 
 
 def config_keys() -> tuple[str, ...]:

@@ -12,18 +12,18 @@ import contextlib
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tiledet.classify import load_classifier
+from tiledet.classify.config import EvalConfig
 from tiledet.classify.data import Samples, decode_samples, discover, read_rgb
 from tiledet.classify.loop import Trainer, iter_batches
 from tiledet.classify.metrics import box_iou, classification_metrics
 from tiledet.classify.plots import plot_confusion, plot_mistakes
-from tiledet.device import check_device_name, resolve_device
+from tiledet.device import DEFAULT_DEVICE, resolve_device
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import IMAGE_SUFFIXES
 from tiledet.progress import Progress, as_progress
@@ -103,32 +103,6 @@ def write_eval_files(
         plot_mistakes(*_mistakes(samples, outputs, len(names), size), names, od.path("mistakes.png"))
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    """``tiledet classify eval`` settings.
-
-    Attributes:
-        checkpoint: ``RUN/best.pt``.
-        data: image-folder root (split the same way as in training: the checkpoint's seed and fractions).
-        split: ``train``, ``val`` or ``test``.
-        out: folder for the evaluation files, or None (no files).
-        batch_size: images per forward pass.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
-        force: write into a non-empty folder not written by tiledet.
-    """
-
-    checkpoint: Path
-    data: Path
-    split: str = "test"
-    out: Path | None = None
-    batch_size: int = 256
-    device: str = "auto"
-    force: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "device", check_device_name(self.device))
-
-
 def _trainer_for(clf: Any, device: Any):
 
     return Trainer(clf.model, len(clf.class_names), clf.preprocess, device, box_head=clf.box_head)
@@ -194,8 +168,8 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
 
 
 def predict_images(
-    checkpoint: Path, inputs: Sequence[Path], top_k: int = 1, batch_size: int = 256, device: str = "auto",
-    progress: Progress | None = None,
+    checkpoint: Path, inputs: Sequence[Path], top_k: int = 1, batch_size: int = 256,
+    device: str = DEFAULT_DEVICE, progress: Progress | None = None,
 ) -> tuple[list[str], list[list[Any]], int]:  # fmt: skip
     """Classify image files. Returns ``(header, rows, skipped)`` of the predictions table.
 

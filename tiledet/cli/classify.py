@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from tiledet.classify.config import OPTIMIZERS, EvalConfig, TrainConfig
 from tiledet.classify.registry import get_model, list_models
+from tiledet.cli.defaults import default_text, given
 from tiledet.cli.options import Device, Force, Quiet, QuietProgress
 from tiledet.cli.richtext import esc, make_console
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
+
+_train = functools.partial(default_text, TrainConfig)
+_eval = functools.partial(default_text, EvalConfig)
 
 classify_app = typer.Typer(
     name="classify",
@@ -61,7 +67,7 @@ def _per_class_table(metrics: dict, title: str):
 def _model_help() -> str:
     """``--model`` help from the registry: each model with its one-line description, the default once."""
     models = ", ".join(f"{name} ({esc(get_model(name).help)})" for name in list_models())
-    return f"Classifier: {models}. Default: cnn (or the --resume checkpoint's)."
+    return f"Classifier: {models}. Default: {_train('model')} (or the --resume checkpoint's)."
 
 
 def _input_size_help() -> str:
@@ -105,66 +111,90 @@ def train_command(
         "--box-head",
         help="Also learn the object box inside the chip from DATA/chips.csv. Default: off.",
     ),
-    epochs: int = typer.Option(30, "--epochs", help="Maximum epochs. Default: 30."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per step. Default: 64."),
-    lr: float = typer.Option(1e-3, "--lr", help="Initial learning rate. Default: 0.001."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="adam|adamw|sgd|rmsprop. Default: adam."),
-    weight_decay: float = typer.Option(
-        1e-4, "--weight-decay", help="Weight decay (L2; decoupled for adamw). Default: 0.0001."
+    epochs: int | None = typer.Option(None, "--epochs", help=f"Maximum epochs. Default: {_train('epochs')}."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help=f"Images per step. Default: {_train('batch_size')}."
     ),
-    scheduler: str = typer.Option(
-        "plateau",
+    lr: float | None = typer.Option(None, "--lr", help=f"Initial learning rate. Default: {_train('lr')}."),
+    optimizer: str | None = typer.Option(
+        None, "--optimizer", help=f"{'|'.join(OPTIMIZERS)}. Default: {_train('optimizer')}."
+    ),
+    weight_decay: float | None = typer.Option(
+        None,
+        "--weight-decay",
+        help=f"Weight decay (L2; decoupled for adamw). Default: {_train('weight_decay')}.",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
         "--scheduler",
-        help="plateau (halve lr when val loss stalls)|cosine|none. Default: plateau.",
+        help=f"plateau (halve lr when val loss stalls)|cosine|none. Default: {_train('scheduler')}.",
     ),
-    patience: int = typer.Option(
-        8, "--patience", help="Early stopping after N epochs without a better --monitor; 0 = off. Default: 8."
+    patience: int | None = typer.Option(
+        None,
+        "--patience",
+        help="Early stopping after N epochs without a better --monitor; 0 = off. "
+        f"Default: {_train('patience')}.",
     ),
-    monitor: str = typer.Option(
-        "macro_recall",
+    monitor: str | None = typer.Option(
+        None,
         "--monitor",
         help="Val metric picking best.pt and early stopping: macro_recall (mean per-class recall; "
-        "ties: lower loss)|accuracy|loss. Default: macro_recall.",
+        f"ties: lower loss)|accuracy|loss. Default: {_train('monitor')}.",
     ),
     input_size: int | None = _INPUT_SIZE_OPTION,
-    augment: str = typer.Option(
-        "flip,rot90",
+    augment: str | None = typer.Option(
+        None,
         "--augment",
         help="Training augmentation: comma list of none|flip|rot90|shift|color|aerial "
-        "(= flip,rot90,color). Default: flip,rot90.",
+        f"(= flip,rot90,color). Default: {_train('augment')}.",
     ),
-    balance: str = typer.Option(
-        "none",
+    balance: str | None = typer.Option(
+        None,
         "--balance",
-        help="Class imbalance: none|sampler (balanced draws)|loss (class-weighted loss). Default: none.",
+        help="Class imbalance: none|sampler (balanced draws)|loss (class-weighted loss). "
+        f"Default: {_train('balance')}.",
     ),
-    val_fraction: float = typer.Option(
-        0.2, "--val-fraction", help="Share of each class to val when DATA has no val split. Default: 0.2."
+    val_fraction: float | None = typer.Option(
+        None,
+        "--val-fraction",
+        help=f"Share of each class to val when DATA has no val split. Default: {_train('val_fraction')}.",
     ),
-    test_fraction: float = typer.Option(
-        0.2,
+    test_fraction: float | None = typer.Option(
+        None,
         "--test-fraction",
-        help="Share of each class to test when DATA has no split folders. Default: 0.2.",
+        help="Share of each class to test when DATA has no split folders. "
+        f"Default: {_train('test_fraction')}.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of split, init, batch order, augmentation. Default: 0."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Seed of split, init, batch order, augmentation. Default: {_train('seed')}."
+    ),
     device: Device = DEFAULT_DEVICE,
-    workers: int = typer.Option(2, "--workers", help="Image-decoding threads / loader workers. Default: 2."),
-    box_weight: float = typer.Option(
-        5.0, "--box-weight", help="Weight of the box loss beside the class loss (--box-head). Default: 5."
+    workers: int | None = typer.Option(
+        None, "--workers", help=f"Image-decoding threads / loader workers. Default: {_train('workers')}."
     ),
-    label_smoothing: float = typer.Option(
-        0.0, "--label-smoothing", help="Cross-entropy label smoothing in [0, 1). Default: 0."
+    box_weight: float | None = typer.Option(
+        None,
+        "--box-weight",
+        help=f"Weight of the box loss beside the class loss (--box-head). Default: {_train('box_weight')}.",
     ),
-    amp: bool = typer.Option(
-        True, "--amp/--no-amp", help="Mixed precision on CUDA (ignored on CPU). Default: on."
+    label_smoothing: float | None = typer.Option(
+        None,
+        "--label-smoothing",
+        help=f"Cross-entropy label smoothing in [0, 1). Default: {_train('label_smoothing')}.",
     ),
-    memory_limit: float = typer.Option(
-        2.0,
+    amp: bool | None = typer.Option(
+        None, "--amp/--no-amp", help=f"Mixed precision on CUDA (ignored on CPU). Default: {_train('amp')}."
+    ),
+    memory_limit: float | None = typer.Option(
+        None,
         "--memory-limit",
-        help="Decode the data into memory when it fits in this many GiB, else stream. Default: 2.",
+        help="Decode the data into memory when it fits in this many GiB, else stream. "
+        f"Default: {_train('memory_limit_gib')}.",
     ),
-    plots: bool = typer.Option(
-        True, "--plots/--no-plots", help="Draw history.png, confusion.png, mistakes.png. Default: on."
+    plots: bool | None = typer.Option(
+        None,
+        "--plots/--no-plots",
+        help=f"Draw history.png, confusion.png, mistakes.png. Default: {_train('plots')}.",
     ),
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run of RUN/last.pt. Default: off."
@@ -173,34 +203,42 @@ def train_command(
     quiet: Quiet = False,
 ) -> None:
     """Train a classifier on an image folder; RUN/best.pt serves `classify eval|predict`, `detect sliding`."""
-    from tiledet.classify.config import TrainConfig
     from tiledet.classify.train import train
     from tiledet.cli.progress import TrainingPrinter, progress_bar
 
     options = parse_settings(option, "--option")
     if weights is not None:
         options["weights"] = str(weights)
-    if resume is not None and model is not None:
-        from tiledet.classify.checkpoint import read_checkpoint
-
-        if read_checkpoint(resume)["model_name"] != model:
-            raise ConfigError(
-                f"--resume {resume}: checkpoint of model "
-                f"{read_checkpoint(resume)['model_name']!r}, not {model!r}"
-            )
+    _check_resume_model(resume, model)
     cfg = TrainConfig(
-        data=data, out=out, model=model or "cnn", model_options=options, box_head=box_head,
-        input_size=input_size,
-        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-        scheduler=scheduler, patience=patience, monitor=monitor, augment=augment, balance=balance,
-        val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, device=device, workers=workers,
-        box_weight=box_weight, label_smoothing=label_smoothing, amp=amp, memory_limit_gib=memory_limit,
-        plots=plots, resume=resume, force=force,
+        data=data, out=out, model_options=options, box_head=box_head, device=device, resume=resume,
+        force=force, **given(
+            model=model or None, input_size=input_size, epochs=epochs, batch_size=batch_size, lr=lr,
+            optimizer=optimizer, weight_decay=weight_decay, scheduler=scheduler, patience=patience,
+            monitor=monitor, augment=augment, balance=balance, val_fraction=val_fraction,
+            test_fraction=test_fraction, seed=seed, workers=workers, box_weight=box_weight,
+            label_smoothing=label_smoothing, amp=amp, memory_limit_gib=memory_limit, plots=plots,
+        ),
     )  # fmt: skip
     with progress_bar(show=not quiet) as bar:
         result = train(cfg, bar, TrainingPrinter(bar))
-    if quiet:
+    if not quiet:
+        _print_training(result)
+
+
+def _check_resume_model(resume: Path | None, model: str | None) -> None:
+    """``--model`` given with ``--resume`` must be the checkpoint's model."""
+    if resume is None or model is None:
         return
+    from tiledet.classify.checkpoint import read_checkpoint
+
+    saved = read_checkpoint(resume)["model_name"]
+    if saved != model:
+        raise ConfigError(f"--resume {resume}: checkpoint of model {saved!r}, not {model!r}")
+
+
+def _print_training(result: Any) -> None:
+    """Per-class table of the evaluation split, one line per split, timing, skipped and written files."""
     console = make_console()
     split = result.eval_split
     console.print(
@@ -228,13 +266,15 @@ def eval_command(
     data: Path = typer.Argument(
         ..., help="Image-folder root (split as in training: same seed and fractions). Required."
     ),
-    split: str = typer.Option("test", "--split", help="train|val|test. Default: test."),
+    split: str | None = typer.Option(None, "--split", help=f"train|val|test. Default: {_eval('split')}."),
     out: Path | None = typer.Option(
         None,
         "--out",
         help="Folder for metrics.json, per_class.csv, confusion.csv/png, mistakes.png. Default: none.",
     ),
-    batch_size: int = typer.Option(256, "--batch-size", help="Images per forward pass. Default: 256."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help=f"Images per forward pass. Default: {_eval('batch_size')}."
+    ),
     device: Device = DEFAULT_DEVICE,
     output_format: str = typer.Option("table", "--format", help="table (rich) or json. Default: table."),
     force: Force = False,
@@ -248,13 +288,15 @@ def eval_command(
     """Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix."""
     import json
 
-    from tiledet.classify.evaluate import EvalConfig, run_eval
+    from tiledet.classify.evaluate import run_eval
 
     if output_format not in ("table", "json"):
         raise ConfigError(f"--format must be table or json, got {output_format!r}")
     if quiet and out is None:
         raise ConfigError("--quiet without --out would produce nothing; give --out FOLDER")
-    cfg = EvalConfig(checkpoint, data, split, out, batch_size, device, force)
+    cfg = EvalConfig(
+        checkpoint, data, out=out, device=device, force=force, **given(split=split, batch_size=batch_size)
+    )
     metrics = run_eval(cfg)
     if quiet:
         return
@@ -262,7 +304,7 @@ def eval_command(
         typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "confusion"}, indent=2))
         return
     console = make_console()
-    console.print(_per_class_table(metrics, f"{split} split"))
+    console.print(_per_class_table(metrics, f"{cfg.split} split"))
     console.print(
         f"accuracy {metrics['accuracy']:.4f}  macro recall {metrics['macro_recall']:.4f}  (n={metrics['n']})"
     )

@@ -2,7 +2,7 @@
 
 A command passes only the options the user gave (:func:`given`) to a config class, so the value used
 when an option is left out is the dataclass field's default, and its ``--help`` text quotes that same
-default (:func:`default_of`).
+default (:func:`default_of`, in words: :func:`default_text`).
 """
 
 from __future__ import annotations
@@ -30,3 +30,19 @@ def default_of(config_class: type, name: str) -> Any:
                 return field.default_factory()
             raise KeyError(f"{config_class.__name__}.{name} has no default")
     raise KeyError(f"{config_class.__name__} has no field {name!r}")
+
+
+def shown(value: Any) -> str:
+    """A default as ``--help`` states it: ``on``/``off``, ``0.001`` (not ``1e-03``), ``1024 1024``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return " ".join(map(shown, value))
+    return "none" if value is None else str(value)
+
+
+def default_text(config_class: type, name: str) -> str:
+    """``shown(default_of(config_class, name))``: the words after ``Default:`` in a help text."""
+    return shown(default_of(config_class, name))

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
-from tiledet.cli.defaults import default_of
+from tiledet.cli.defaults import default_of, default_text, given
 from tiledet.cli.options import Device, Force, ForceSaveImages, Quiet, SaveImages
-from tiledet.detect.config import SliceConfig
+from tiledet.detect.config import DetectConfig, SliceConfig, TrainConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 
@@ -27,6 +28,8 @@ _TRUST_HELP = (
     "files you trust. Without it, weights load with an allow-list of the classes an Ultralytics "
     "checkpoint holds, and anything else is refused. Default: off."
 )
+_slice = functools.partial(default_text, SliceConfig)
+_train = functools.partial(default_text, TrainConfig)
 _MERGE_HELP = merger_help("How boxes of overlapping tiles are merged", default_of(SliceConfig, "merge"))
 
 
@@ -41,33 +44,42 @@ def yolo_command(
         None, "--tile", help="Tile side, px; tiles run at native resolution. "
         "Default: the imgsz the weights were trained at (640 if unknown)."
     ),
-    overlap: float = typer.Option(0.2, "--overlap", help="Tile overlap fraction in [0, 1). Default: 0.2."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Tiles per model call. Default: 16."),
-    merge: str = typer.Option(default_of(SliceConfig, "merge"), "--merge", help=_MERGE_HELP),
-    match: str = typer.Option(
-        "ios", "--match", help="Overlap measure for merging: ios (intersection over the smaller box) "
-        "or iou. Default: ios."
+    overlap: float | None = typer.Option(
+        None, "--overlap", help=f"Tile overlap fraction in [0, 1). Default: {_slice('overlap')}."
     ),
-    merge_threshold: float = typer.Option(
-        0.5, "--merge-threshold", help="Boxes merge when their overlap is >= this. Default: 0.5."
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help=f"Tiles per model call. Default: {_slice('batch_size')}."
+    ),
+    merge: str | None = typer.Option(None, "--merge", help=_MERGE_HELP),
+    match: str | None = typer.Option(
+        None, "--match", help="Overlap measure for merging: ios (intersection over the smaller box) "
+        f"or iou. Default: {_slice('match')}."
+    ),
+    merge_threshold: float | None = typer.Option(
+        None, "--merge-threshold",
+        help=f"Boxes merge when their overlap is >= this. Default: {_slice('merge_threshold')}.",
     ),
     full_pass: bool = typer.Option(
         False, "--full-pass",
         help="Also run the whole scene shrunk to one tile (large objects). Default: off.",
     ),
-    conf: float = typer.Option(0.05, "--conf", help="Minimum confidence. Default: 0.05."),
-    iou: float = typer.Option(0.7, "--iou", help="IoU of the NMS inside each tile (Ultralytics' 0.7). "
-                              "Default: 0.7."),
-    max_det: int = typer.Option(
-        10000, "--max-det", help="Most boxes per tile and per scene after merging (Ultralytics' own "
-        "default of 300 silently caps dense scenes). Default: 10000."
+    conf: float | None = typer.Option(
+        None, "--conf", help=f"Minimum confidence. Default: {_slice('conf')}."
+    ),
+    iou: float | None = typer.Option(
+        None, "--iou", help=f"IoU of the NMS inside each tile (Ultralytics' 0.7). Default: {_slice('iou')}."
+    ),
+    max_det: int | None = typer.Option(
+        None, "--max-det", help="Most boxes per tile and per scene after merging (Ultralytics' own "
+        f"default of 300 silently caps dense scenes). Default: {_slice('max_det')}."
     ),
     device: Device = DEFAULT_DEVICE,
-    engine: str = typer.Option(
-        "torch", "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
+    engine: str | None = typer.Option(
+        None, "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
         "engine whose boxes agree with torch's on the first batch; exports are cached beside the weights). "
         "On CPUs with bf16 support, openvino and torch-bf16 are 2-3x faster than torch (mAP50 within "
-        "0.005 in benchmarks/bench_yolo_sliced.py). Default: torch (fp32, the same on every machine)."
+        f"0.005 in benchmarks/bench_yolo_sliced.py). Default: {_slice('engine')} (fp32, the same on every "
+        "machine)."
     ),
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
@@ -81,14 +93,14 @@ def yolo_command(
     """
     from tiledet.cli.progress import progress_bar
     from tiledet.cli.unreadable import exit_if_scenes_unreadable
-    from tiledet.detect.config import DetectConfig, SliceConfig
     from tiledet.detect.yolo_run import collect_scenes, run_detection
 
     slicing = SliceConfig(
-        tile=tile, overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
-        merge_threshold=merge_threshold, full_pass=full_pass, max_det=max_det, device=device, engine=engine,
-        trust_weights=trust_weights,
-    )
+        tile=tile, full_pass=full_pass, device=device, trust_weights=trust_weights, **given(
+            overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
+            merge_threshold=merge_threshold, max_det=max_det, engine=engine,
+        ),
+    )  # fmt: skip
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
     total = len(collect_scenes(cfg.images))
@@ -112,40 +124,48 @@ def train_yolo_command(
         ..., help="Dataset data.yaml (e.g. from 'tiledet convert --tile'). Required."
     ),
     out: Path = typer.Option(..., "--out", help="Run folder (weights, curves, run.json). Required."),
-    model: str = typer.Option(
-        "yolo11n.yaml", "--model", help="Model YAML shipped with Ultralytics (train from scratch) or a local "
-        ".yaml/.pt (a .pt starts from its weights: faster on real imagery). Default: yolo11n.yaml."
+    model: str | None = typer.Option(
+        None, "--model", help="Model YAML shipped with Ultralytics (train from scratch) or a local "
+        f".yaml/.pt (a .pt starts from its weights: faster on real imagery). Default: {_train('model')}."
     ),
-    epochs: int = typer.Option(30, "--epochs", help="Training epochs. Default: 30."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", help=f"Training epochs. Default: {_train('epochs')}."
+    ),
     imgsz: int | None = typer.Option(
         None, "--imgsz", help="Network input side, px. Default: the dataset's tile size (report.json), "
         "else 640."
     ),
-    batch: str = typer.Option(
-        "auto", "--batch", help="Images per step, or auto: planned from measured GPU memory on CUDA "
-        "(see --gpu-memory), 16 on CPU. Default: auto."
+    batch: str | None = typer.Option(
+        None, "--batch", help="Images per step, or auto: planned from measured GPU memory on CUDA "
+        f"(see --gpu-memory), 16 on CPU. Default: {_train('batch')}."
     ),
     gpu_memory: str | None = typer.Option(
         None, "--gpu-memory", help="CUDA memory budget such as 6GiB: the batch comes from a measured "
         "profile and the budget is enforced. Not applicable on CPU. Default: the free GPU memory."
     ),
     device: Device = DEFAULT_DEVICE,
-    workers: int = typer.Option(2, "--workers", help="Dataloader worker processes. Default: 2."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (deterministic training). Default: 0."),
-    optimizer: str = typer.Option(
-        "AdamW", "--optimizer", help="Ultralytics optimizer (auto picks lr 0.002*5/(4+nc), too low to learn "
-        "in a short run). Default: AdamW."
+    workers: int | None = typer.Option(
+        None, "--workers", help=f"Dataloader worker processes. Default: {_train('workers')}."
     ),
-    lr0: float = typer.Option(0.002, "--lr0", help="Initial learning rate. Default: 0.002."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Random seed (deterministic training). Default: {_train('seed')}."
+    ),
+    optimizer: str | None = typer.Option(
+        None, "--optimizer", help="Ultralytics optimizer (auto picks lr 0.002*5/(4+nc), too low to learn "
+        f"in a short run). Default: {_train('optimizer')}."
+    ),
+    lr0: float | None = typer.Option(None, "--lr0", help=f"Initial learning rate. Default: {_train('lr0')}."),
     nbs: int | None = typer.Option(
         None, "--nbs", help="Nominal batch size Ultralytics accumulates gradients to (its own default: 64, "
         "i.e. few updates on a small tiled dataset). Default: the batch size (a step per batch)."
     ),
-    patience: int = typer.Option(100, "--patience", help="Epochs without improvement before stopping. "
-                                 "Default: 100."),
-    val_full: bool = typer.Option(
-        True, "--val-full/--no-val-full", help="After training, score sliced inference on the untiled val "
-        "scenes (annotations/val_full.json) when present. Default: on."
+    patience: int | None = typer.Option(
+        None, "--patience",
+        help=f"Epochs without improvement before stopping. Default: {_train('patience')}.",
+    ),
+    val_full: bool | None = typer.Option(
+        None, "--val-full/--no-val-full", help="After training, score sliced inference on the untiled val "
+        f"scenes (annotations/val_full.json) when present. Default: {_train('evaluate_full')}."
     ),
     force: Force = False,
     trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP.replace(
@@ -153,16 +173,16 @@ def train_yolo_command(
     quiet: Quiet = False,
 ) -> None:
     """Train Ultralytics YOLO on a tiled dataset, offline, within a GPU memory budget."""
-    from tiledet.detect.config import TrainConfig
     from tiledet.detect.yolo_train import train_yolo
 
     cfg = TrainConfig(
-        data=data, out=out, model=model, epochs=epochs, imgsz=imgsz,
-        batch=batch if batch == "auto" else (int(batch) if batch.isdigit() else batch),
-        gpu_memory=gpu_memory, device=device, workers=workers, seed=seed, optimizer=optimizer, lr0=lr0,
-        nbs=nbs, patience=patience, force=force, verbose=not quiet, evaluate_full=val_full,
-        trust_weights=trust_weights,
-    )
+        data=data, out=out, imgsz=imgsz, gpu_memory=gpu_memory, device=device, nbs=nbs, force=force,
+        verbose=not quiet, trust_weights=trust_weights, **given(
+            model=model, epochs=epochs, batch=int(batch) if batch and batch.isdigit() else batch,
+            workers=workers, seed=seed, optimizer=optimizer, lr0=lr0, patience=patience,
+            evaluate_full=val_full,
+        ),
+    )  # fmt: skip
     report = train_yolo(cfg)
     if not quiet:
         typer.echo(f"device {report.device}, imgsz {report.imgsz}, {report.batch_reason}")

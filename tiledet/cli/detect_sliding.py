@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
 
-from tiledet.cli.defaults import default_of
+from tiledet.cli.defaults import default_of, default_text, given
 from tiledet.cli.options import Device, ForceSaveImages, Quiet, SaveImages
-from tiledet.detect.config import SlidingConfig
+from tiledet.detect.config import SlidingConfig, SlidingRunConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
 
+_default = functools.partial(default_text, SlidingConfig)
 _MERGE_HELP = merger_help(
     "How the windows' boxes are merged (IoU above --iou matches)", default_of(SlidingConfig, "merge")
 )
@@ -36,14 +38,16 @@ def parse_object_size(text: str | None) -> tuple[float, float] | None:
     return values
 
 
-def parse_threshold(text: str) -> tuple[float, tuple[tuple[str, float], ...]]:
+def parse_threshold(text: str | None) -> tuple[float, tuple[tuple[str, float], ...]]:
     """``"0.4"`` or ``"0.4,car=0.6,bus=0.3"`` -> ``(0.4, (("car", 0.6), ("bus", 0.3)))``.
+
+    Without a plain number (or for None) the threshold is :class:`SlidingConfig`'s default.
 
     Raises:
         ConfigError: on a value that is not a number.
     """
     default, per_class = None, []
-    for item in (part.strip() for part in text.split(",") if part.strip()):
+    for item in (part.strip() for part in (text or "").split(",") if part.strip()):
         name, sep, value = item.rpartition("=")
         try:
             number = float(value)
@@ -53,7 +57,7 @@ def parse_threshold(text: str) -> tuple[float, tuple[tuple[str, float], ...]]:
             per_class.append((name.strip(), number))
         else:
             default = number
-    return (0.5 if default is None else default), tuple(per_class)
+    return (default_of(SlidingConfig, "threshold") if default is None else default), tuple(per_class)
 
 
 def parse_scales(text: str | None) -> tuple[float, ...]:
@@ -85,33 +89,41 @@ def sliding_command(
         "--scales",
         help="Explicit image scale factors, e.g. 1,0.5 (replace --object-size). Default: none.",
     ),
-    scale_step: float = typer.Option(
-        2**0.25, "--scale-step", help="Ratio between pyramid levels. Default: 2^(1/4)."
+    scale_step: float | None = typer.Option(
+        None, "--scale-step",
+        help=f"Ratio between pyramid levels. Default: {_default('scale_step')} (2^(1/4)).",
     ),
-    stride_multiple: int = typer.Option(
-        1,
+    stride_multiple: int | None = typer.Option(
+        None,
         "--stride-multiple",
-        help="K: score K x K shifted grids, stride / K between windows. Default: 1.",
+        help="K: score K x K shifted grids, stride / K between windows. "
+        f"Default: {_default('stride_multiple')}.",
     ),
-    threshold: str = typer.Option(
-        "0.5",
+    threshold: str | None = typer.Option(
+        None,
         "--threshold",
-        help="Minimum class probability; per class as 0.5,car=0.7. Default: 0.5.",
+        help=f"Minimum class probability; per class as 0.5,car=0.7. Default: {_default('threshold')}.",
     ),
-    merge: str = typer.Option(default_of(SlidingConfig, "merge"), "--merge", help=_MERGE_HELP),
-    iou: float = typer.Option(
-        0.3, "--iou", help="A box whose IoU with a better box is above this is dropped or merged into it. "
-        "Default: 0.3."
+    merge: str | None = typer.Option(None, "--merge", help=_MERGE_HELP),
+    iou: float | None = typer.Option(
+        None, "--iou", help="A box whose IoU with a better box is above this is dropped or merged into it. "
+        f"Default: {_default('iou')}."
     ),
-    class_nms: bool = typer.Option(
-        False,
+    class_nms: bool | None = typer.Option(
+        None,
         "--class-nms/--agnostic-nms",
         help="Merge per class, or across classes (an object often fires for several classes). "
-        "Default: --agnostic-nms.",
+        f"Default: {'--agnostic-nms' if default_of(SlidingConfig, 'class_agnostic') else '--class-nms'}.",
     ),
-    max_det: int = typer.Option(1000, "--max-det", help="Most detections per scene. Default: 1000."),
-    batch_size: int = typer.Option(4, "--batch-size", help="Blocks per forward pass. Default: 4."),
-    block: int = typer.Option(512, "--block", help="Side of a scoring block in px (memory). Default: 512."),
+    max_det: int | None = typer.Option(
+        None, "--max-det", help=f"Most detections per scene. Default: {_default('max_det')}."
+    ),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help=f"Blocks per forward pass. Default: {_default('batch_size')}."
+    ),
+    block: int | None = typer.Option(
+        None, "--block", help=f"Side of a scoring block in px (memory). Default: {_default('block_px')}."
+    ),
     device: Device = DEFAULT_DEVICE,
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
@@ -125,15 +137,16 @@ def sliding_command(
     """
     from tiledet.cli.progress import progress_bar
     from tiledet.cli.unreadable import exit_if_scenes_unreadable
-    from tiledet.detect.config import SlidingRunConfig
     from tiledet.detect.sliding_run import run_sliding
     from tiledet.detect.yolo_run import collect_scenes
 
     default_threshold, per_class = parse_threshold(threshold)
     sliding = SlidingConfig(
-        scales=parse_scales(scales), scale_step=scale_step, stride_multiple=stride_multiple,
-        threshold=default_threshold, class_thresholds=per_class, merge=merge, iou=iou,
-        class_agnostic=not class_nms, max_det=max_det, block_px=block, batch_size=batch_size,
+        scales=parse_scales(scales), threshold=default_threshold, class_thresholds=per_class, **given(
+            scale_step=scale_step, stride_multiple=stride_multiple, merge=merge, iou=iou,
+            class_agnostic=None if class_nms is None else not class_nms, max_det=max_det, block_px=block,
+            batch_size=batch_size,
+        ),
     )  # fmt: skip
     cfg = SlidingRunConfig(
         model=model, images=tuple(images), out=out, sliding=sliding,

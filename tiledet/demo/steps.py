@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiledet.device import check_device_name
+from tiledet.device import DEFAULT_DEVICE, check_device_name
 from tiledet.errors import ConfigError
 
 #: Detector names as they appear in the final table (and the detections file names).
@@ -77,7 +77,7 @@ class DemoConfig:
 
     out: Path
     quick: bool = False
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     seed: int = 0
     force: bool = False
     real: Path | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tiledet.detect.merge_registry import check_merge_options, merger_names
-from tiledet.device import check_device_name
+from tiledet.device import DEFAULT_DEVICE, check_device_name
 from tiledet.errors import ConfigError
 
 #: Inference engines of sliced YOLO (:mod:`tiledet.detect.engines`).
@@ -54,7 +54,7 @@ class SliceConfig:
     merge_threshold: float = 0.5
     full_pass: bool = False
     max_det: int = 10000
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     engine: str = "torch"
     trust_weights: bool = False
 
@@ -135,7 +135,7 @@ class TrainConfig:
     imgsz: int | None = None
     batch: int | str = "auto"
     gpu_memory: str | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     workers: int = 2
     seed: int = 0
     optimizer: str = "AdamW"
@@ -252,7 +252,7 @@ class SlidingRunConfig:
     out: Path
     sliding: SlidingConfig = field(default_factory=SlidingConfig)
     object_size_px: tuple[float, float] | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     save_images: Path | None = None
     force: bool = False
 
