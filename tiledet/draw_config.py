@@ -46,8 +46,10 @@ class DrawConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
-            raise ConfigError(f"--score-threshold must be in [0, 1], got {self.score_threshold}")
+            raise ConfigError(
+                f"score_threshold must be in [0, 1], got {self.score_threshold}", field="score_threshold"
+            )
         if self.thickness < 1:
-            raise ConfigError(f"--thickness must be at least 1 px, got {self.thickness}")
+            raise ConfigError(f"thickness must be at least 1 px, got {self.thickness}", field="thickness")
         if self.limit < 0:
-            raise ConfigError(f"--limit must be >= 0, got {self.limit}")
+            raise ConfigError(f"limit must be >= 0, got {self.limit}", field="limit")

@@ -12,7 +12,28 @@ class TiledetError(Exception):
 
 
 class ConfigError(TiledetError, ValueError):
-    """An option or argument is out of range or inconsistent (e.g. overlap outside [0, 1))."""
+    """An option or argument is out of range or inconsistent (e.g. overlap outside [0, 1)).
+
+    The message names settings as the config classes spell them, and ``field`` says which: as its
+    first word (``overlap must be in [0, 1), got 1.5``), as ``field=value`` (``use split=random``) or
+    in backticks elsewhere (``use a smaller `overlap```). The command line shows each as its flag
+    (``--overlap must be ...``, ``use --split random``, ``use a smaller --overlap``).
+
+    Args:
+        message: one line.
+        field: the config field the message names, or several (a tuple); None when it names none.
+    """
+
+    def __init__(self, message: str = "", *, field: str | tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The config fields the message names (``field`` as a tuple)."""
+        if self.field is None:
+            return ()
+        return (self.field,) if isinstance(self.field, str) else tuple(self.field)
 
 
 class InputError(TiledetError):

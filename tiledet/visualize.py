@@ -134,7 +134,9 @@ def _images_root(cfg: DrawConfig, gt_path: Path | None) -> Path:
 
     root = declared_images_dir(gt_path) if gt_path is not None else None
     if root is None:
-        raise ConfigError("--images is needed: the labels do not say where their images are")
+        raise ConfigError(
+            "images_dir is needed: the labels do not say where their images are", field="images_dir"
+        )
     return root
 
 
@@ -217,7 +219,9 @@ def _load_boxes(
     dets_path = cfg.source if is_results_file(cfg.source) else None
     gt_path = cfg.gt if dets_path is not None else cfg.source
     if dets_path is None and cfg.gt is not None:
-        raise ConfigError(f"--gt is for drawing detections; {cfg.source} is not a COCO results JSON list")
+        raise ConfigError(
+            f"gt is for drawing detections; {cfg.source} is not a COCO results JSON list", field="gt"
+        )
     root = _images_root(cfg, gt_path)
     coco: dict = {"images": [], "annotations": [], "categories": []}
     unusable: dict[str, str] = {}

@@ -152,7 +152,7 @@ def test_bad_input(tmp_path: Path) -> None:
     assert load.class_names == ["empty", "hbar", "square"]  # empty class folders are classes too
     with pytest.raises(ConfigError, match="too small for cnn"):
         train(_cfg(root, tmp_path / "r3", input_size=8))
-    with pytest.raises(ConfigError, match="--box-head needs"):
+    with pytest.raises(ConfigError, match="box_head needs"):
         train(_cfg(root, tmp_path / "r4", box_head=True))
     with pytest.raises(ConfigError, match="no option 'widht'"):
         _cfg(root, tmp_path / "r5", model_options={"widht": 3})

@@ -55,7 +55,7 @@ def test_split_random_resplits_and_keep_needs_declared_splits(tmp_path: Path) ->
     csv.write_text("image,x,y,w,h,class\nimages/train/train0.png,1,2,10,5,car\n")
     with pytest.raises(ConfigError, match="declares no train/val splits"):
         convert(ConvertConfig(src=csv, images_dir=tmp_path / "src", out=tmp_path / "k", split="keep"))
-    with pytest.raises(ConfigError, match="--images is needed"):
+    with pytest.raises(ConfigError, match="images_dir is needed"):
         convert(ConvertConfig(src=csv, images_dir=None, out=tmp_path / "k2"))
 
 

@@ -58,8 +58,8 @@ def test_real_folder_label_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"device": "tpu"}, "device 'tpu'"), ({"seed": -1}, "--seed"),
-     ({"labels": Path("x")}, "--labels needs")],
+    [({"device": "tpu"}, "device 'tpu'"), ({"seed": -1}, "^seed must"),
+     ({"labels": Path("x")}, "^labels needs `real`")],
 )
 def test_config_rejects(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -70,8 +70,9 @@ def test_parse_memory(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "six GiB", "6 parsecs", "-1GiB", "0"])
 def test_parse_memory_rejects_nonsense(text: str) -> None:
-    with pytest.raises(ConfigError, match="--gpu-memory"):
+    with pytest.raises(ConfigError, match="gpu_memory") as e:
         parse_memory(text)
+    assert e.value.fields == ("gpu_memory",)
 
 
 def test_measured_profile_on_cuda_grows_with_batch() -> None:

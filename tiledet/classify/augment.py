@@ -41,7 +41,8 @@ def parse_augment(text: str | Sequence[str]) -> tuple[str, ...]:
             continue
         if item not in AUGMENT_NAMES:
             raise ConfigError(
-                f"unknown augmentation {item!r} (--augment); choose from {', '.join(AUGMENT_NAMES)}"
+                f"unknown augmentation {item!r} (`augment`); choose from {', '.join(AUGMENT_NAMES)}",
+                field="augment",
             )
         for name in _PRESETS.get(item, (item,)):
             if name not in names:

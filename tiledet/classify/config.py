@@ -91,10 +91,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         get_model(self.model)  # an unknown name fails first, listing the registered ones
-        _choice(self.optimizer, OPTIMIZERS, "optimizer", "--optimizer")
-        _choice(self.scheduler, SCHEDULERS, "scheduler", "--scheduler")
-        _choice(self.balance, BALANCE, "balance", "--balance")
-        _choice(self.monitor, MONITORS, "monitor", "--monitor")
+        _choice(self.optimizer, OPTIMIZERS, "optimizer")
+        _choice(self.scheduler, SCHEDULERS, "scheduler")
+        _choice(self.balance, BALANCE, "balance")
+        _choice(self.monitor, MONITORS, "monitor")
         object.__setattr__(self, "device", check_device_name(self.device))
         parse_augment(self.augment)
         opts = dict(self.model_options)
@@ -103,10 +103,10 @@ class TrainConfig:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("workers", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} ({_option(name)}) must be a whole number >= {low}, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}", field=name)
         if self.input_size is not None and (not isinstance(self.input_size, int) or self.input_size < 4):
             raise ConfigError(
-                f"input_size (--input-size) must be a whole number >= 4, got {self.input_size!r}"
+                f"input_size must be a whole number >= 4, got {self.input_size!r}", field="input_size"
             )
         checks = (
             ("lr", self.lr > 0, "> 0"),
@@ -120,7 +120,7 @@ class TrainConfig:
         )
         for name, ok, want in checks:
             if not ok:
-                raise ConfigError(f"{name} ({_option(name)}) must be {want}, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be {want}, got {getattr(self, name)!r}", field=name)
 
     @property
     def size(self) -> int:
@@ -171,11 +171,6 @@ def config_keys() -> tuple[str, ...]:
     return tuple(f.name for f in fields(TrainConfig))
 
 
-def _option(name: str) -> str:
-    """The command-line option of a config field (``memory_limit_gib`` -> ``--memory-limit``)."""
-    return "--memory-limit" if name == "memory_limit_gib" else f"--{name.replace('_', '-')}"
-
-
-def _choice(value: str, allowed: tuple[str, ...], name: str, option: str) -> None:
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} ({option}) must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}", field=name)

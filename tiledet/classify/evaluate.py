@@ -129,7 +129,9 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None) -> dict:
             f"{cfg.checkpoint}: trained on classes {clf.class_names}, but {cfg.data} has {data.class_names}"
         )
     if cfg.split not in data.splits or len(data.splits[cfg.split]) == 0:
-        raise ConfigError(f"--split {cfg.split}: {cfg.data} has no such split (has {', '.join(data.splits)})")
+        raise ConfigError(
+            f"split={cfg.split}: {cfg.data} has no such split (has {', '.join(data.splits)})", field="split"
+        )
     progress = as_progress(progress)
     progress.start("decoding images", len(data.splits[cfg.split]))
     with contextlib.closing(progress):
@@ -180,7 +182,7 @@ def predict_images(
     torch_device = resolve_device(device)
     clf = load_classifier(checkpoint)
     if top_k < 1:
-        raise ConfigError(f"--top-k must be >= 1, got {top_k}")
+        raise ConfigError(f"top_k must be >= 1, got {top_k}", field="top_k")
     k = min(top_k, len(clf.class_names))
     files = image_files(inputs)
     trainer = _trainer_for(clf, torch_device)

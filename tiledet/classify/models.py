@@ -50,7 +50,7 @@ def build_model(name: str, num_classes: int, input_size: int, **options: Any):
     if int(num_classes) < 2:
         raise ConfigError(f"a classifier needs at least 2 classes, got {num_classes}")
     if int(input_size) < 1:
-        raise ConfigError(f"input size (--input-size) must be >= 1 pixel, got {input_size}")
+        raise ConfigError(f"input_size must be >= 1 pixel, got {input_size}", field="input_size")
     outputs = int(num_classes) + (4 if opts.box_head else 0)
     return model_builder(name)(opts, outputs, int(input_size))
 
@@ -79,7 +79,9 @@ def _build_mlp(opts: MlpOptions, outputs: int, size: int):
 
 
 def _too_small(name: str, size: int, why: str) -> ConfigError:
-    return ConfigError(f"input size {size} is too small for {name}: {why}; use a larger --input-size")
+    return ConfigError(
+        f"input size {size} is too small for {name}: {why}; use a larger `input_size`", field="input_size"
+    )
 
 
 @register_model("cnn", options=CnnOptions)

@@ -203,7 +203,9 @@ def run_sweep(
     _check_keys("--set", {k: v for k, v in overrides.items() if k != "model_options"}, grid.path)
     root = Path(data) if data is not None else grid.data
     if root is None:
-        raise ConfigError(f"{grid.path}: no data folder (set `data:` in the grid or pass --data)")
+        raise ConfigError(
+            f"{grid.path}: no data folder (set `data:` in the grid or pass `data`)", field="data"
+        )
     out = Path(out)
     points = grid.points()
     configs = [

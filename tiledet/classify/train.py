@@ -71,7 +71,8 @@ def _load_data(cfg: TrainConfig, size: int, progress: Progress) -> DataSet:
         raise InputError(f"{cfg.data}: no validation images (add a val split or raise --val-fraction)")
     if cfg.box_head and not (Path(cfg.data) / "chips.csv").is_file():
         raise ConfigError(
-            f"--box-head needs {Path(cfg.data) / 'chips.csv'} (from tiledet convert --to chips)"
+            f"box_head needs {Path(cfg.data) / 'chips.csv'} (from tiledet convert --to chips)",
+            field="box_head",
         )
     return data
 

@@ -144,14 +144,23 @@ def _interrupted_as(code: int) -> int:
     return code
 
 
+def _error_text(error: TiledetError, root: object, argv: list[str] | None) -> str:
+    """The message of ``error`` with the config fields it names shown as the command's flags."""
+    from tiledet.cli.flags import invoked_command, option_flags, user_message
+
+    command, cmd = invoked_command(root, sys.argv[1:] if argv is None else argv)
+    return user_message(error, command, option_flags(cmd))
+
+
 def _main(argv: list[str] | None) -> int:
     """:func:`main` without the SIGTERM handler (see there for the exit codes)."""
     _register_commands()
     _STATE["debug"] = False
+    root = _command()
     try:
-        code = _command()(args=argv, standalone_mode=False)  # Typer >= 0.29 returns codes (130: Ctrl-C)
+        code = root(args=argv, standalone_mode=False)  # Typer >= 0.29 returns codes (130: Ctrl-C)
     except TiledetError as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {_error_text(e, root, argv)}", fg=typer.colors.RED, err=True)
         return 2
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))

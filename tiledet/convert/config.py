@@ -39,21 +39,23 @@ class TileConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile <= 0:
-            raise ConfigError(f"tile (--tile) must be a positive whole number of pixels, got {self.tile!r}")
+            raise ConfigError(
+                f"tile must be a positive whole number of pixels, got {self.tile!r}", field="tile"
+            )
         if not 0.0 <= float(self.overlap) < 1.0:
-            raise ConfigError(f"overlap (--overlap) must be in [0, 1), got {self.overlap!r}")
+            raise ConfigError(f"overlap must be in [0, 1), got {self.overlap!r}", field="overlap")
         if not 0.0 < float(self.min_visibility) <= 1.0:
             raise ConfigError(
-                f"min_visibility (--min-visibility) must be in (0, 1], got {self.min_visibility!r}"
+                f"min_visibility must be in (0, 1], got {self.min_visibility!r}", field="min_visibility"
             )
         if not 0.0 <= float(self.empty_fraction) <= 1.0:
             raise ConfigError(
-                f"empty_fraction (--empty-fraction) must be in [0, 1], got {self.empty_fraction!r}"
+                f"empty_fraction must be in [0, 1], got {self.empty_fraction!r}", field="empty_fraction"
             )
         if int(self.workers) != self.workers or self.workers < 0:
-            raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
+            raise ConfigError(f"workers must be a whole number >= 0, got {self.workers!r}", field="workers")
         if int(self.seed) != self.seed:
-            raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
+            raise ConfigError(f"seed must be a whole number, got {self.seed!r}", field="seed")
         object.__setattr__(self, "tile", int(self.tile))
 
 
@@ -104,33 +106,35 @@ class ChipConfig:
 
         if not whole(self.chip_size) or self.chip_size <= 0:
             raise ConfigError(
-                f"chip_size (--chip-size) must be a positive whole number of pixels, got {self.chip_size!r}"
+                f"chip_size must be a positive whole number of pixels, got {self.chip_size!r}",
+                field="chip_size",
             )
         if self.chip_size > MAX_CHIP_SIZE:
             mib = self.chip_size**2 * 3 / 2**20
             raise ConfigError(
-                f"chip_size (--chip-size) {self.chip_size} would make chips of {mib:,.0f} MiB each "
-                f"(limit {MAX_CHIP_SIZE} px)"
+                f"chip_size={self.chip_size} would make chips of {mib:,.0f} MiB each "
+                f"(limit {MAX_CHIP_SIZE} px)",
+                field="chip_size",
             )
         if not np.isfinite(self.context) or self.context < 0:
-            raise ConfigError(f"context (--context) must be >= 0, got {self.context!r}")
+            raise ConfigError(f"context must be >= 0, got {self.context!r}", field="context")
         if not whole(self.background) or self.background < 0:
             raise ConfigError(
-                f"background (--background) must be a whole number >= 0, got {self.background!r}"
+                f"background must be a whole number >= 0, got {self.background!r}", field="background"
             )
         if not whole(self.workers) or self.workers < 0:
-            raise ConfigError(f"workers (--workers) must be a whole number >= 0, got {self.workers!r}")
+            raise ConfigError(f"workers must be a whole number >= 0, got {self.workers!r}", field="workers")
         if not whole(self.seed):
-            raise ConfigError(f"seed (--seed) must be a whole number, got {self.seed!r}")
+            raise ConfigError(f"seed must be a whole number, got {self.seed!r}", field="seed")
         if not whole(self.negatives_per_scene) or self.negatives_per_scene < 0:
             raise ConfigError(
-                f"negatives_per_scene (--negatives-per-scene) must be a whole number >= 0, "
-                f"got {self.negatives_per_scene!r}"
+                f"negatives_per_scene must be a whole number >= 0, got {self.negatives_per_scene!r}",
+                field="negatives_per_scene",
             )
         if self.negatives is not None:
             object.__setattr__(self, "negatives", Path(self.negatives))
         if not whole(self.jitter) or self.jitter < 0:
-            raise ConfigError(f"jitter (--jitter) must be a whole number >= 0, got {self.jitter!r}")
+            raise ConfigError(f"jitter must be a whole number >= 0, got {self.jitter!r}", field="jitter")
         for name in ("chip_size", "background", "workers", "seed", "negatives_per_scene", "jitter"):
             object.__setattr__(self, name, int(getattr(self, name)))
 
@@ -194,25 +198,33 @@ class ConvertConfig:
             if getattr(self, name) is not None or name != "images_dir":
                 object.__setattr__(self, name, Path(getattr(self, name)))
         if self.split is not None and self.split not in ("keep", "random"):
-            raise ConfigError(f"--split must be keep or random, got {self.split!r}")
+            raise ConfigError(f"split must be keep or random, got {self.split!r}", field="split")
         object.__setattr__(self, "csv_columns", dict(self.csv_columns))
         if self.fmt != "auto" and self.fmt not in READERS:
-            raise ConfigError(f"--from must be auto or one of {', '.join(READERS)}, got {self.fmt!r}")
+            raise ConfigError(
+                f"fmt must be auto or one of {', '.join(READERS)}, got {self.fmt!r}", field="fmt"
+            )
         if self.to not in OUTPUT_KINDS:
-            raise ConfigError(f"--to must be one of {', '.join(OUTPUT_KINDS)}, got {self.to!r}")
+            raise ConfigError(f"to must be one of {', '.join(OUTPUT_KINDS)}, got {self.to!r}", field="to")
         if not (0.0 <= float(self.val_fraction) < 1.0):
-            raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(
+                f"val_fraction must be in [0, 1), got {self.val_fraction}", field="val_fraction"
+            )
         if self.workers < 0:
-            raise ConfigError(f"--workers must be >= 0 (0 = CPU count), got {self.workers}")
+            raise ConfigError(f"workers must be >= 0 (0 = CPU count), got {self.workers}", field="workers")
         unknown = set(self.csv_columns) - CSV_ROLES
         if unknown:
             raise ConfigError(
-                f"--csv-columns: unknown role(s) {', '.join(sorted(unknown))}; roles are "
-                f"{', '.join(sorted(CSV_ROLES))}"
+                f"csv_columns: unknown role(s) {', '.join(sorted(unknown))}; roles are "
+                f"{', '.join(sorted(CSV_ROLES))}",
+                field="csv_columns",
             )
         if self.tile is not None and self.to == "chips":
-            raise ConfigError("--tile cannot be combined with --to chips")
+            raise ConfigError("tile cannot be combined with to=chips", field=("tile", "to"))
         if self.chips is not None and self.to != "chips":
-            raise ConfigError("chip options (--chip-size, --context, --background) need --to chips")
+            raise ConfigError(
+                "chip options (`chip_size`, `context`, `background`) need to=chips",
+                field=("chip_size", "context", "background", "to"),
+            )
         if self.classes is not None and not str(self.classes).strip():
-            raise ConfigError("--classes must be 'xview' or a class file path")
+            raise ConfigError("classes must be 'xview' or a class file path", field="classes")

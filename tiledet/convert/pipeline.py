@@ -88,7 +88,9 @@ def _split_dataset(result: LoadResult, cfg: ConvertConfig) -> dict[str, list[Ima
     """The source's own splits (``split="keep"``, the default when it declares some), else random."""
 
     if cfg.split == "keep" and not result.image_splits:
-        raise ConfigError(f"--split keep: {cfg.src} declares no train/val splits; use --split random")
+        raise ConfigError(
+            f"split=keep: {cfg.src} declares no train/val splits; use split=random", field="split"
+        )
     if cfg.split == "keep" or (cfg.split is None and result.image_splits):
         return kept_splits(result.dataset.images, result.image_splits)
     return split_images(result.dataset.images, cfg.val_fraction, cfg.seed)
@@ -101,7 +103,9 @@ def _with_images_dir(cfg: ConvertConfig) -> ConvertConfig:
 
     found = declared_images_dir(cfg.src)
     if found is None:
-        raise ConfigError(f"--images is needed: {cfg.src} does not say where its images are")
+        raise ConfigError(
+            f"images_dir is needed: {cfg.src} does not say where its images are", field="images_dir"
+        )
     return replace(cfg, images_dir=found)
 
 

@@ -28,7 +28,7 @@ def val_count(num_images: int, val_fraction: float) -> int:
         ConfigError: when ``val_fraction`` is outside ``[0, 1)``.
     """
     if not (0.0 <= float(val_fraction) < 1.0):
-        raise ConfigError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}", field="val_fraction")
     if num_images < 2 or val_fraction == 0:
         return 0
     return int(min(max(1, round(num_images * val_fraction)), num_images - 1))

@@ -153,13 +153,15 @@ def check_tile_count(sizes_wh: Sequence[tuple[int, int]], tile: int, overlap: fl
     plain = sum(tile_count(size, tile, 0.0) for size in sizes_wh)
     if total > MAX_TILE_FACTOR * plain:
         raise ConfigError(
-            f"--tile {tile} with --overlap {overlap:g} would lay out {total:,} tiles over "
+            f"tile={tile} with overlap={overlap:g} would lay out {total:,} tiles over "
             f"{len(sizes_wh)} scenes, {total / plain:,.0f} times the {plain:,} tiles without overlap "
-            f"(limit {MAX_TILE_FACTOR}x); use a smaller --overlap"
+            f"(limit {MAX_TILE_FACTOR}x); use a smaller `overlap`",
+            field=("tile", "overlap"),
         )
     if total > MAX_TILES:
         raise ConfigError(
-            f"--tile {tile} would lay out {total:,} tiles over {len(sizes_wh)} scenes (limit "
-            f"{MAX_TILES:,}); use a larger --tile"
+            f"tile={tile} would lay out {total:,} tiles over {len(sizes_wh)} scenes (limit "
+            f"{MAX_TILES:,}); use a larger `tile`",
+            field="tile",
         )
     return total

@@ -87,11 +87,13 @@ class DemoConfig:
         object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "device", check_device_name(self.device))
         if self.seed < 0:
-            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+            raise ConfigError(f"seed must be >= 0, got {self.seed}", field="seed")
         if self.real is not None and self.quick:
-            raise ConfigError("--quick applies to the synthetic demo only, not with --real")
+            raise ConfigError(
+                "quick applies to the synthetic demo only, not with `real`", field=("quick", "real")
+            )
         if self.labels is not None and self.real is None:
-            raise ConfigError("--labels needs --real")
+            raise ConfigError("labels needs `real`", field=("labels", "real"))
 
     @property
     def preset(self) -> Preset:
@@ -183,7 +185,7 @@ def find_label_source(real: Path) -> Path:
         ConfigError: when the folder has no ``images/`` or no recognisable label source.
     """
     if not (real / "images").is_dir():
-        raise ConfigError(f"--real {real}: expected an images/ folder with the scenes inside it")
+        raise ConfigError(f"real {real}: expected an images/ folder with the scenes inside it", field="real")
     for name in _LABEL_CANDIDATES:
         if (real / name).exists():
             return real / name
@@ -192,8 +194,9 @@ def find_label_source(real: Path) -> Path:
     if len(files) == 1:
         return files[0]
     raise ConfigError(
-        f"--real {real}: no label source found (looked for {', '.join(_LABEL_CANDIDATES)} or a single "
-        "label file); name it with --labels"
+        f"real {real}: no label source found (looked for {', '.join(_LABEL_CANDIDATES)} or a single "
+        "label file); name it with `labels`",
+        field=("real", "labels"),
     )
 
 

@@ -60,20 +60,24 @@ class SliceConfig:
 
     def __post_init__(self) -> None:
         if self.tile is not None and (int(self.tile) != self.tile or self.tile < 32):
-            raise ConfigError(f"--tile must be a whole number of pixels >= 32, got {self.tile!r}")
+            raise ConfigError(f"tile must be a whole number of pixels >= 32, got {self.tile!r}", field="tile")
         if not 0.0 <= float(self.overlap) < 1.0:
-            raise ConfigError(f"--overlap must be in [0, 1), got {self.overlap}")
+            raise ConfigError(f"overlap must be in [0, 1), got {self.overlap}", field="overlap")
         if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
-        for name, value in (("--conf", self.conf), ("--iou", self.iou)):
+            raise ConfigError(
+                f"batch_size must be a whole number >= 1, got {self.batch_size!r}", field="batch_size"
+            )
+        for name, value in (("conf", self.conf), ("iou", self.iou)):
             if not 0.0 <= float(value) <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {value}")
+                raise ConfigError(f"{name} must be in [0, 1], got {value}", field=name)
         check_merge_options(self.merge, self.match, self.merge_threshold)
         if int(self.max_det) != self.max_det or self.max_det < 1:
-            raise ConfigError(f"--max-det must be a whole number >= 1, got {self.max_det!r}")
+            raise ConfigError(f"max_det must be a whole number >= 1, got {self.max_det!r}", field="max_det")
         object.__setattr__(self, "device", check_device_name(self.device))
         if self.engine not in ENGINES:
-            raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+            raise ConfigError(
+                f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}", field="engine"
+            )
 
 
 @dataclass(frozen=True)
@@ -151,18 +155,20 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", Path(self.data))
         object.__setattr__(self, "out", Path(self.out))
-        for name, value, low in (("--epochs", self.epochs, 1), ("--workers", self.workers, 0),
-                                 ("--seed", self.seed, 0), ("--patience", self.patience, 1)):
+        for name, value, low in (("epochs", self.epochs, 1), ("workers", self.workers, 0),
+                                 ("seed", self.seed, 0), ("patience", self.patience, 1)):
             if int(value) != value or value < low:
-                raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}", field=name)
         if self.imgsz is not None and (int(self.imgsz) != self.imgsz or self.imgsz < 32):
-            raise ConfigError(f"--imgsz must be a whole number >= 32, got {self.imgsz!r}")
+            raise ConfigError(f"imgsz must be a whole number >= 32, got {self.imgsz!r}", field="imgsz")
         if not (self.batch == "auto" or (str(self.batch).isdigit() and int(self.batch) >= 1)):
-            raise ConfigError(f"--batch must be a whole number >= 1 or 'auto', got {self.batch!r}")
+            raise ConfigError(
+                f"batch must be a whole number >= 1 or 'auto', got {self.batch!r}", field="batch"
+            )
         if self.nbs is not None and (int(self.nbs) != self.nbs or self.nbs < 1):
-            raise ConfigError(f"--nbs must be a whole number >= 1, got {self.nbs!r}")
+            raise ConfigError(f"nbs must be a whole number >= 1, got {self.nbs!r}", field="nbs")
         if not 0.0 < float(self.lr0) < 1.0:
-            raise ConfigError(f"--lr0 must be in (0, 1), got {self.lr0}")
+            raise ConfigError(f"lr0 must be in (0, 1), got {self.lr0}", field="lr0")
         object.__setattr__(self, "device", check_device_name(self.device))
 
 
@@ -209,26 +215,26 @@ class SlidingConfig:
     def __post_init__(self) -> None:
         checks = [
             (int(self.stride_multiple) == self.stride_multiple and self.stride_multiple >= 1,
-             f"--stride-multiple must be a whole number >= 1, got {self.stride_multiple!r}"),
-            (0.0 <= self.threshold <= 1.0, f"--threshold must be in [0, 1], got {self.threshold!r}"),
-            (all(0.0 <= t <= 1.0 for _, t in self.class_thresholds),
+             "stride_multiple", f"must be a whole number >= 1, got {self.stride_multiple!r}"),
+            (0.0 <= self.threshold <= 1.0, "threshold", f"must be in [0, 1], got {self.threshold!r}"),
+            (all(0.0 <= t <= 1.0 for _, t in self.class_thresholds), None,
              "per-class thresholds must be in [0, 1]"),
-            (0.0 <= self.iou <= 1.0, f"--iou must be in [0, 1], got {self.iou!r}"),
-            (self.merge in merger_names(),
-             f"--merge must be one of {', '.join(merger_names())}, got {self.merge!r}"),
-            (0.0 <= self.merge_iou <= 1.0, f"merge IoU must be in [0, 1], got {self.merge_iou!r}"),
-            (int(self.max_det) == self.max_det and self.max_det >= 1,
-             f"--max-det must be >= 1, got {self.max_det!r}"),
-            (self.block_px >= 1, f"block size must be >= 1 px, got {self.block_px!r}"),
-            (int(self.batch_size) == self.batch_size and self.batch_size >= 1,
-             f"--batch-size must be >= 1, got {self.batch_size!r}"),
-            (all(s > 0 and np.isfinite(s) for s in self.scales),
-             f"--scales must be > 0, got {self.scales!r}"),
-            (self.context >= 0, f"context must be >= 0, got {self.context!r}"),
+            (0.0 <= self.iou <= 1.0, "iou", f"must be in [0, 1], got {self.iou!r}"),
+            (self.merge in merger_names(), "merge",
+             f"must be one of {', '.join(merger_names())}, got {self.merge!r}"),
+            (0.0 <= self.merge_iou <= 1.0, None, f"merge IoU must be in [0, 1], got {self.merge_iou!r}"),
+            (int(self.max_det) == self.max_det and self.max_det >= 1, "max_det",
+             f"must be >= 1, got {self.max_det!r}"),
+            (self.block_px >= 1, None, f"block size must be >= 1 px, got {self.block_px!r}"),
+            (int(self.batch_size) == self.batch_size and self.batch_size >= 1, "batch_size",
+             f"must be >= 1, got {self.batch_size!r}"),
+            (all(s > 0 and np.isfinite(s) for s in self.scales), "scales",
+             f"must be > 0, got {self.scales!r}"),
+            (self.context >= 0, None, f"context must be >= 0, got {self.context!r}"),
         ]  # fmt: skip
-        for ok, message in checks:
+        for ok, name, message in checks:
             if not ok:
-                raise ConfigError(message)
+                raise ConfigError(message if name is None else f"{name} {message}", field=name)
 
 
 @dataclass(frozen=True)

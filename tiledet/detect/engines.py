@@ -205,8 +205,9 @@ def export_engine(weights: Path, engine: str, imgsz: int, trust_weights: bool = 
     missing = missing_packages(engine)
     if missing:
         raise ConfigError(
-            f"--engine {engine} needs the Python packages {', '.join(missing)}; install them with "
-            "pip install 'tiledet[engines]'"
+            f"engine={engine} needs the Python packages {', '.join(missing)}; install them with "
+            "pip install 'tiledet[engines]'",
+            field="engine",
         )
     folder = cache_dir(weights) / engine
     target = _exported_path(folder, engine)
@@ -269,7 +270,10 @@ def _make(predictor: YoloPredictor, name: str) -> Engine:
         return TorchEngine(predictor.loaded.model, predictor.device, channels_last=not cuda,
                            bf16=name == "torch-bf16")
     if name == "openvino" and cuda:
-        raise ConfigError("--engine openvino runs on the CPU; use --device cpu (or --engine torch on CUDA)")
+        raise ConfigError(
+            "engine=openvino runs on the CPU; use device=cpu (or engine=torch on CUDA)",
+            field=("engine", "device"),
+        )
     path = export_engine(predictor.loaded.weights, name, predictor.tile, predictor.cfg.trust_weights)
     return OnnxEngine(path, cuda) if name == "onnx" else OpenVinoEngine(path)
 

@@ -30,19 +30,21 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g"
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
 
 
-def parse_memory(text: str, option: str = "--gpu-memory") -> int:
+def parse_memory(text: str, option: str = "gpu_memory") -> int:
     """``"6GiB"``, ``"6 GB"``, ``"5500MiB"``, ``"6e9"`` -> bytes.
 
     Raises:
-        ConfigError: naming ``option`` when the text is not a positive size.
+        ConfigError: naming ``option`` (a config field) when the text is not a positive size.
     """
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
     unit = match.group(2).lower() if match else ""
     if not match or unit not in _UNITS:
-        raise ConfigError(f"{option}: expected a size such as 6GiB, 6GB or 5500MiB, got {text!r}")
+        raise ConfigError(
+            f"{option}: expected a size such as 6GiB, 6GB or 5500MiB, got {text!r}", field=option
+        )
     value = float(match.group(1)) * _UNITS[unit]
     if value < 1:
-        raise ConfigError(f"{option} must be positive, got {text!r}")
+        raise ConfigError(f"{option} must be positive, got {text!r}", field=option)
     return int(value)
 
 
@@ -121,9 +123,10 @@ def plan_batch(
     need_one = fixed + per_image
     if need_one > usable:
         raise ConfigError(
-            f"--gpu-memory {format_bytes(budget_bytes)} is too small for batch 1: training needs about "
+            f"gpu_memory={format_bytes(budget_bytes)} is too small for batch 1: training needs about "
             f"{format_bytes(need_one)} (measured), and {headroom:.0%} of the budget is kept as headroom; "
-            "use a smaller --imgsz or model, or a larger budget"
+            "use a smaller `imgsz` or model, or a larger budget",
+            field=("gpu_memory", "imgsz"),
         )
     batch = max_batch if per_image <= 0 else int(min(max_batch, (usable - fixed) // per_image))
     predicted = fixed + per_image * batch
@@ -157,7 +160,10 @@ def measure_profile(
     import torch
 
     if getattr(device, "type", str(device)) != "cuda":
-        raise ConfigError("the memory profile is measured on CUDA only (--gpu-memory needs a CUDA device)")
+        raise ConfigError(
+            "the memory profile is measured on CUDA only (`gpu_memory` needs a CUDA device)",
+            field="gpu_memory",
+        )
 
     model = build_training_model(model_cfg, num_classes, device, trust_weights=trust_weights)
     ema = [p.detach().clone() for p in model.parameters()]  # stands in for the EMA model
@@ -177,7 +183,7 @@ def measure_profile(
     del ema, model, optimizer
     torch.cuda.empty_cache()
     if not profile:
-        raise ConfigError(f"out of GPU memory at batch 1 with --imgsz {imgsz}")
+        raise ConfigError(f"out of GPU memory at batch 1 with imgsz={imgsz}", field="imgsz")
     return profile
 
 

@@ -75,11 +75,11 @@ def merger_factory(name: str) -> MergerFactory:
 
 
 def check_name_and_metric(name: str, metric: str) -> None:
-    """Raise :class:`ConfigError` naming ``--merge`` or ``--match`` for an unknown merger or metric."""
+    """Raise :class:`ConfigError` naming ``merge`` or ``match`` for an unknown merger or metric."""
     if name not in _MERGERS:
-        raise ConfigError(f"--merge must be one of {', '.join(_MERGERS)}, got {name!r}")
+        raise ConfigError(f"merge must be one of {', '.join(_MERGERS)}, got {name!r}", field="merge")
     if metric not in MATCH_METRICS:
-        raise ConfigError(f"--match must be one of {', '.join(MATCH_METRICS)}, got {metric!r}")
+        raise ConfigError(f"match must be one of {', '.join(MATCH_METRICS)}, got {metric!r}", field="match")
 
 
 def check_merge_options(method: str, match: str, threshold: float) -> None:
@@ -87,4 +87,4 @@ def check_merge_options(method: str, match: str, threshold: float) -> None:
     range (``--merge-threshold`` in (0, 1])."""
     check_name_and_metric(method, match)
     if not 0.0 < float(threshold) <= 1.0:
-        raise ConfigError(f"--merge-threshold must be in (0, 1], got {threshold}")
+        raise ConfigError(f"merge_threshold must be in (0, 1], got {threshold}", field="merge_threshold")

@@ -44,7 +44,10 @@ def pyramid_scales(
     """
     low, high = (float(v) for v in object_size_px)
     if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high < low:
-        raise ConfigError(f"--object-size must be MIN-MAX with 0 < MIN <= MAX, got {low:g}-{high:g}")
+        raise ConfigError(
+            f"object_size_px must be MIN-MAX with 0 < MIN <= MAX, got {low:g}-{high:g}",
+            field="object_size_px",
+        )
     if not step > 1:
         raise ConfigError(f"pyramid step must be > 1, got {step}")
     count = math.floor(math.log(high / low) / math.log(step) + 0.01) + 1

@@ -83,7 +83,8 @@ def class_threshold_array(detector: SlidingDetector, cfg: SlidingConfig) -> np.n
     for name, value in cfg.class_thresholds:
         if name not in detector.class_names:
             raise ConfigError(
-                f"--threshold: unknown class {name!r} (classes: {', '.join(detector.class_names)})"
+                f"class_thresholds: unknown class {name!r} (classes: {', '.join(detector.class_names)})",
+                field="class_thresholds",
             )
         thresholds[detector.class_names.index(name)] = float(value)
     if detector.background_index is not None:

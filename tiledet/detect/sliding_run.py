@@ -120,7 +120,9 @@ def load_detector(cfg: SlidingRunConfig) -> tuple[SlidingDetector, SlidingConfig
     size, source = _object_size(cfg, clf)
     sliding = replace(cfg.sliding, object_size_px=(float(size[0]), float(size[1])))
     if not scene_scales(detector, sliding):
-        raise ConfigError(f"--object-size {size[0]:g}-{size[1]:g} leaves no pyramid scale")
+        raise ConfigError(
+            f"object_size_px={size[0]:g}-{size[1]:g} leaves no pyramid scale", field="object_size_px"
+        )
     return detector, sliding, {"min": round(size[0], 2), "max": round(size[1], 2), "source": source}
 
 

@@ -164,7 +164,9 @@ def resolve_model_source(model: str | Path) -> Path:
     path = Path(model)
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".pt"):
-        raise ConfigError(f"--model {model}: expected a model .yaml (e.g. yolo11n.yaml) or a local .pt file")
+        raise ConfigError(
+            f"model {model}: expected a model .yaml (e.g. yolo11n.yaml) or a local .pt file", field="model"
+        )
     if path.is_file():
         return path
     if suffix == ".pt":
@@ -187,7 +189,9 @@ def resolve_model_source(model: str | Path) -> Path:
                 return path
         except Exception:
             continue
-    raise ConfigError(f"--model {model}: neither a local file nor a model YAML shipped with Ultralytics")
+    raise ConfigError(
+        f"model {model}: neither a local file nor a model YAML shipped with Ultralytics", field="model"
+    )
 
 
 def write_resolved_yaml(info: DatasetInfo) -> str:

@@ -133,7 +133,9 @@ def _draw_module() -> object:
     try:
         from tiledet import draw
     except ImportError as e:  # pragma: no cover - tiledet.draw ships with tiledet
-        raise ConfigError("--save-images needs tiledet.draw, which is not installed") from e
+        raise ConfigError(
+            "save_images needs tiledet.draw, which is not installed", field="save_images"
+        ) from e
     return draw
 
 

@@ -83,7 +83,9 @@ def resolve_batch(cfg: TrainConfig, info: DatasetInfo, imgsz: int, device: objec
     free, total = torch.cuda.mem_get_info(device)
     budget = parse_memory(cfg.gpu_memory) if cfg.gpu_memory is not None else int(free)
     if budget > total:
-        raise ConfigError(f"--gpu-memory {cfg.gpu_memory} exceeds the device's {format_bytes(total)}")
+        raise ConfigError(
+            f"gpu_memory={cfg.gpu_memory} exceeds the device's {format_bytes(total)}", field="gpu_memory"
+        )
     plan_info: dict = {"applicable": True, "budget_bytes": budget, "device_total_bytes": int(total)}
     if cfg.batch != "auto":
         return int(cfg.batch), f"batch {cfg.batch} as given", plan_info

@@ -41,11 +41,13 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.max_dets, bool) or not isinstance(self.max_dets, int) or self.max_dets < 1:
-            raise ConfigError(f"--max-dets must be an integer >= 1, got {self.max_dets!r}")
+            raise ConfigError(f"max_dets must be an integer >= 1, got {self.max_dets!r}", field="max_dets")
         if self.iou_type != "bbox":
-            raise ConfigError(f"--iou-type {self.iou_type!r} is not supported; only 'bbox'")
+            raise ConfigError(f"iou_type {self.iou_type!r} is not supported; only 'bbox'", field="iou_type")
         if self.backend not in BACKENDS:
-            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise ConfigError(
+                f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}", field="backend"
+            )
 
     @property
     def max_dets_list(self) -> list[int]:

@@ -157,8 +157,9 @@ class _Backend:
                     from faster_coco_eval import COCO
                 except ImportError as e:
                     raise ConfigError(
-                        f"--backend faster needs faster-coco-eval ({e}); pip install faster-coco-eval, "
-                        "or use --backend pycocotools"
+                        f"backend=faster needs faster-coco-eval ({e}); pip install faster-coco-eval, "
+                        "or use backend=pycocotools",
+                        field="backend",
                     ) from e
             else:
                 from pycocotools.coco import COCO

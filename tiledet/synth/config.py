@@ -53,7 +53,8 @@ class SynthConfig:
             raise ConfigError(f"scenes must be a whole number >= 1, got {self.scenes!r}")
         if self.scenes > MAX_SCENES:
             raise ConfigError(
-                f"--scenes {self.scenes:,} would write {self.scenes:,} images (limit {MAX_SCENES:,})"
+                f"scenes={self.scenes:,} would write {self.scenes:,} images (limit {MAX_SCENES:,})",
+                field="scenes",
             )
         if len(self.size_wh) != 2 or any(int(v) != v for v in self.size_wh):
             raise ConfigError(f"size must be two whole numbers W H, got {self.size_wh!r}")
@@ -64,8 +65,9 @@ class SynthConfig:
         if pixels > MAX_SCENE_PX:
             gib = pixels * RENDER_BYTES_PER_PX / 2**30
             raise ConfigError(
-                f"--size {self.size_wh[0]} {self.size_wh[1]} is {pixels:,} px per scene, about "
-                f"{gib:,.1f} GiB of memory to render (limit {MAX_SCENE_PX:,} px, e.g. 8192 x 8192)"
+                f"size_wh {self.size_wh[0]} {self.size_wh[1]} is {pixels:,} px per scene, about "
+                f"{gib:,.1f} GiB of memory to render (limit {MAX_SCENE_PX:,} px, e.g. 8192 x 8192)",
+                field="size_wh",
             )
         if int(self.seed) != self.seed or self.seed < 0:
             raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
