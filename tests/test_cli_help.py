@@ -75,8 +75,8 @@ def test_plain_type_name(typer_type: str | None, shown: str | None) -> None:
     assert plain_type_name(typer_type) == shown
 
 
-#: Commands whose ``--quiet`` (or ``--force``) means something else, and so keeps its own help.
-OWN_MEANING = {("--quiet", "classify eval"), ("--quiet", "demo"), ("--force", "demo")}
+#: Commands whose ``--quiet`` means something else, and so keeps its own help.
+OWN_MEANING = {("--quiet", "classify eval"), ("--quiet", "demo")}
 
 
 def _alias_help(alias: object) -> str:

@@ -1,4 +1,4 @@
-"""The demo's plan (pure), its step runner (skip/force on real processes) and its table."""
+"""The demo's plan (pure), its step runner (skip/redo on real processes) and its table."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_output_complete(tmp_path: Path) -> None:
     assert output_complete(folder / "annotations" / "val.json")  # listed by run/'s manifest
 
 
-def test_run_steps_runs_skips_and_forces(tmp_path: Path) -> None:
+def test_run_steps_runs_skips_and_redoes(tmp_path: Path) -> None:
     synth_out = tmp_path / "demo" / "synth"
     argv = ("synth", "--out", str(synth_out), "--scenes", "1", "--size", "96", "96", "--image-format", "png",
             "--quiet")
@@ -99,18 +99,18 @@ def test_run_steps_runs_skips_and_forces(tmp_path: Path) -> None:
 
     state: dict = {}
     with OutputDir(tmp_path / "demo", command="demo") as od:
-        first = run_steps([step], od, state, force=False, quiet=True, on_event=on_event)
+        first = run_steps([step], od, state, redo=False, quiet=True, on_event=on_event)
     assert first[0].status == "ran" and first[0].returncode == 0
     assert first[0].peak_rss_mib > 1 and first[0].wall_s > 0
     assert (synth_out / "images" / "synth_0000.png").is_file()
     log = Path(first[0].log or "")
     assert log.is_file()
     with OutputDir(tmp_path / "demo", command="demo") as od:
-        second = run_steps([step], od, state, force=False, quiet=True, on_event=on_event)
+        second = run_steps([step], od, state, redo=False, quiet=True, on_event=on_event)
     assert second[0].status == "skipped"
     assert second[0].wall_s == first[0].wall_s  # the figures of the run that made the outputs
     with OutputDir(tmp_path / "demo", command="demo") as od:
-        third = run_steps([step], od, state, force=True, quiet=True, on_event=on_event)
+        third = run_steps([step], od, state, redo=True, quiet=True, on_event=on_event)
     assert third[0].status == "ran"
     assert events == [("start", "synth"), ("done", "synth"), ("skip", "synth"), ("start", "synth"),
                       ("done", "synth")]
@@ -126,10 +126,10 @@ def test_a_step_that_reruns_reruns_every_later_step(tmp_path: Path) -> None:
     first, later = synth_step("a"), synth_step("b")
     state: dict = {}
     with OutputDir(tmp_path / "demo", command="demo") as od:
-        run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
+        run_steps([first, later], od, state, redo=False, quiet=True, on_event=lambda *a: None)
     del state["a"]  # no record of how a's outputs were made: a runs again
     with OutputDir(tmp_path / "demo", command="demo") as od:
-        again = run_steps([first, later], od, state, force=False, quiet=True, on_event=lambda *a: None)
+        again = run_steps([first, later], od, state, redo=False, quiet=True, on_event=lambda *a: None)
     # b's outputs are complete, but it reads what a wrote: it runs again too
     assert [r.status for r in again] == ["ran", "ran"]
     changed = Step("a", "tiny scenes", (*first.argv, "--seed", "3"), first.outputs)
@@ -146,7 +146,7 @@ def test_run_steps_failure_names_step_and_command(tmp_path: Path) -> None:
     bad = Step("bad", "a failing step", argv, ())
     failed = pytest.raises(TiledetError, match="demo step 'bad' failed")
     with OutputDir(tmp_path / "demo", command="demo") as od, failed:
-        run_steps([bad], od, {}, force=False, quiet=True, on_event=lambda *a: None)
+        run_steps([bad], od, {}, redo=False, quiet=True, on_event=lambda *a: None)
 
 
 def test_validation_scenes(tmp_path: Path) -> None:
@@ -174,3 +174,17 @@ def test_table_from_metrics() -> None:
     assert table["detection s/scene"] == {"sliding": "5.0", "yolo": "2.0"}
     assert table["training time"] == {"sliding": "2.0 min", "yolo": "10.0 min"}
     assert table["peak memory"] == {"sliding": "500 MiB", "yolo": "900 MiB"}
+
+
+def test_redo_is_the_demos_flag_and_force_is_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiledet.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["demo", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--redo" in text and "Redo steps whose outputs are complete. Default: off." in text
+    assert "--force" not in text
+    assert main(["demo", "--force"]) == 2  # no hidden alias: a usage error
+    assert "--force" in capsys.readouterr().err

@@ -17,7 +17,7 @@ def demo_command(
     ),
     device: Device = DEFAULT_DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of every step. Default: 0."),
-    force: bool = typer.Option(False, "--force", help="Redo steps whose outputs are complete. Default: off."),
+    redo: bool = typer.Option(False, "--redo", help="Redo steps whose outputs are complete. Default: off."),
     real: Path | None = typer.Option(
         None, "--real",
         help="Your own labelled scenes instead of synthetic ones: a folder with images/ and a label "
@@ -43,7 +43,7 @@ def demo_command(
     from tiledet.demo import DemoConfig, run_demo
 
     console = make_console(stderr=True)
-    cfg = DemoConfig(out=out, quick=quick, device=device, seed=seed, force=force, real=real, labels=labels)
+    cfg = DemoConfig(out=out, quick=quick, device=device, seed=seed, redo=redo, real=real, labels=labels)
     counter = {"n": 0}
 
     def on_event(kind: str, step: object, result: object) -> None:
@@ -55,7 +55,7 @@ def demo_command(
             console.print(f"[dim]$ {esc(step.command)}[/dim]", highlight=False)  # type: ignore[attr-defined]
         elif kind == "skip":
             console.print(f"[green]✓[/green] {n}. {esc(step.name)}: outputs complete, skipped "  # type: ignore[attr-defined]
-                          "(--force redoes it)")
+                          "(--redo redoes it)")
             console.print(f"[dim]$ {esc(step.command)}[/dim]", highlight=False)  # type: ignore[attr-defined]
         elif kind == "done":
             console.print(f"[green]✓[/green] {esc(step.name)} done in {result.wall_s:.1f} s, "  # type: ignore[attr-defined]

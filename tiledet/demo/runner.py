@@ -2,7 +2,7 @@
 
 Each step runs as ``python -m tiledet …`` in its own process, so its wall time and peak resident
 memory (``os.wait4``) are its own. A step whose outputs are complete (a folder whose tiledet
-manifest says the run completed, or a file its folder's manifest lists) is skipped unless ``force``;
+manifest says the run completed, or a file its folder's manifest lists) is skipped unless ``redo``;
 its figures from the run that made it are kept in ``OUT/demo_state.json``.
 """
 
@@ -102,13 +102,13 @@ def run_process(argv: Sequence[str], log: Path | None) -> tuple[int, float, floa
 
 
 def run_steps(
-    steps: Sequence[Step], od: OutputDir, state: dict, force: bool, quiet: bool, on_event: StepEvent
+    steps: Sequence[Step], od: OutputDir, state: dict, redo: bool, quiet: bool, on_event: StepEvent
 ) -> list[StepResult]:
     """Run (or skip) ``steps`` in order, recording each in ``state``; stops at the first failure.
 
     A step is skipped only when its outputs are complete, were made by the same command (as recorded
     in ``state``), and no step before it ran in this call
-    (a step that ran may have changed what the later ones read): pass ``force`` to carry that over.
+    (a step that ran may have changed what the later ones read): pass ``redo`` to carry that over.
 
     Raises:
         TiledetError: naming the failed step, its command and its log.
@@ -117,7 +117,7 @@ def run_steps(
     for step in steps:
         ran = any(r.status == "ran" for r in results)
         same = state.get(step.name, {}).get("command") == step.command  # made with these settings
-        if not (force or ran) and same and step_complete(step):
+        if not (redo or ran) and same and step_complete(step):
             result = StepResult(**{**state[step.name], "status": "skipped"})
             on_event("skip", step, result)
             results.append(result)
@@ -164,11 +164,11 @@ def run_demo(cfg: DemoConfig, on_event: StepEvent, quiet: bool = False) -> DemoR
     lay = Layout(cfg.out)
     sources = [] if cfg.real is None else [cfg.real]
     with OutputDir(cfg.out, command="demo", sources=sources, what="--out") as od:
-        state = _read_state(cfg.out) if not cfg.force else {}
+        state = _read_state(cfg.out) if not cfg.redo else {}
         result = DemoResult()
 
         def run(steps: list[Step]) -> None:  # once a step has run, every later step runs too
-            redo = cfg.force or any(r.status == "ran" for r in result.steps)
+            redo = cfg.redo or any(r.status == "ran" for r in result.steps)
             result.steps.extend(run_steps(steps, od, state, redo, quiet, on_event))
 
         run(data_steps(cfg))

@@ -69,7 +69,7 @@ class DemoConfig:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`), passed to
             the training and detection steps.
         seed: seed of every step (scenes, split, sampling, training).
-        force: redo steps whose outputs are complete.
+        redo: redo steps whose outputs are complete.
         real: a folder with the user's own labelled scenes (``images/`` and a label source) instead of
             synthetic ones.
         labels: the label source inside ``real`` (None: found by :func:`find_label_source`).
@@ -79,7 +79,7 @@ class DemoConfig:
     quick: bool = False
     device: str = DEFAULT_DEVICE
     seed: int = 0
-    force: bool = False
+    redo: bool = False
     real: Path | None = None
     labels: Path | None = None
 
