@@ -22,10 +22,10 @@ from tiledet.formats.yolo import (
     normalize_xyxy,
     parse_label_lines,
     parse_label_text,
-    read,
     write_data_yaml,
     write_label_file,
 )
+from tiledet.formats.yolo_dataset import read
 from tiledet.labels import ImageLabels, LabeledDataset
 from tiledet.labels.classes import ClassMap
 from tiledet.labels.load import load_dataset, resolve

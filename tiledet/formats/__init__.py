@@ -21,7 +21,7 @@ READERS: dict[str, str] = {
     "semicolon": "tiledet.formats.semicolon:read",
     "dota": "tiledet.formats.dota:read",
     "coco": "tiledet.formats.coco:read",
-    "yolo": "tiledet.formats.yolo:read",
+    "yolo": "tiledet.formats.yolo_dataset:read",
     "visdrone": "tiledet.formats.visdrone:read",
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiledet.formats.yolo import declared_images_root
+from tiledet.formats.yolo_dataset import declared_images_root
 
 #: Names of label folders whose sibling ``images`` folder holds the images.
 LABEL_FOLDER_NAMES = frozenset({"labeltxt", "annotations", "labels"})
