@@ -361,11 +361,13 @@ def prepare_output_file(
                 f"{what} {path} was written by `tiledet {by}`; `tiledet {command}` does not replace "
                 "another command's output: choose another file name"
             )
-    elif os.path.lexists(sidecar_path(path)) and sidecar_record(path)[0] is None:
-        raise ConfigError(
-            f"{what} {path}: {sidecar_path(path).name} beside it is not a record tiledet can verify "
-            f"({sidecar_record(path)[1]}); refusing to replace it (choose another file name)"
-        )
+    elif os.path.lexists(sidecar_path(path)):
+        record, reason = sidecar_record(path)
+        if record is None:
+            raise ConfigError(
+                f"{what} {path}: {sidecar_path(path).name} beside it is not a record tiledet can "
+                f"verify ({reason}); refusing to replace it (choose another file name)"
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

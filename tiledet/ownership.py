@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,27 +66,41 @@ def state_dir() -> Path:
 
 
 def _key() -> bytes:
-    """This user's secret signing key, created on first use (32 random bytes, mode 0600)."""
-    path = state_dir() / "manifest.key"
+    """This user's secret signing key, created on first use (32 random bytes, mode 0600).
+
+    Read once per process and key file (the state folder comes from the environment).
+    """
+    return _key_at(state_dir() / "manifest.key")
+
+
+@functools.cache
+def _key_at(path: Path) -> bytes:
+    """The key stored at ``path``; made when missing, published whole (a link), so a process racing
+    to make it too reads either none or a complete key."""
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path}: unreadable tiledet key ({e}); remove it to make a new one") from e
+    key = secrets.token_hex(32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return _key()  # another process made it first
-    except OSError as e:
+        fd, tmp = tempfile.mkstemp(prefix=".manifest.key.", dir=path.parent)  # mode 0600
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text(encoding="ascii").strip())  # another process was first
+        finally:
+            os.unlink(tmp)
+    except (OSError, ValueError) as e:
         raise ConfigError(
-            f"{path}: cannot create tiledet's signing key ({e.strerror}); set TILEDET_STATE_DIR to a "
-            "writable folder"
+            f"{path}: cannot create tiledet's signing key ({e}); set TILEDET_STATE_DIR to a writable "
+            "folder"
         ) from e
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32) + "\n")
-    return _key()
+    return bytes.fromhex(key)
 
 
 def _signature(payload: Mapping[str, object]) -> str:

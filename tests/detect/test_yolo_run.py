@@ -88,3 +88,32 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detect", "sliding", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert text.count("1 some scenes could not be read") == 2
+
+
+def test_engine_auto_decodes_each_readable_scene_once(
+    weights: Path, scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiledet.detect import yolo_run
+    from tiledet.detect.config import DetectConfig, SliceConfig
+
+    reads: list[str] = []
+    real = yolo_run.read_scene_rgb
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(yolo_run, "read_scene_rgb", counting)
+    common = {"weights": weights, "images": (scenes,), "slicing": SliceConfig(device="cpu", max_det=20)}
+    fixed = yolo_run.run_detection(DetectConfig(out=tmp_path / "t.json", **common))
+    reads_fixed = list(reads)
+    reads.clear()
+    auto_slicing = SliceConfig(device="cpu", max_det=20, engine="auto")
+    auto_cfg = DetectConfig(out=tmp_path / "a.json", **{**common, "slicing": auto_slicing})
+    auto = yolo_run.run_detection(auto_cfg)
+    # the probe scene's pixels serve its detection: b.png is decoded once, not twice
+    assert reads_fixed == ["a_broken.png", "b.png", "c.png"]
+    assert reads == ["a_broken.png", "b.png", "a_broken.png", "c.png"]  # probe tries a_broken, keeps b
+    assert reads.count("b.png") == reads.count("c.png") == 1
+    assert auto.scenes == fixed.scenes == 2 and auto.unreadable == fixed.unreadable
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "t.json").read_text())

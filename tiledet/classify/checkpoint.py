@@ -145,7 +145,6 @@ def save_checkpoint(path: str | Path, checkpoint: Mapping[str, Any]) -> None:
     """Write a checkpoint dict (from :func:`checkpoint_dict`) atomically with ``torch.save``."""
     import torch
 
-
     with atomic_path(path) as tmp:
         torch.save(dict(checkpoint), tmp)
 

@@ -275,7 +275,6 @@ def header_size(path: Path) -> tuple[int, int] | None:
     """
     from PIL import Image
 
-
     try:
         width, height = image_size(path)
     except InputError as e:
@@ -304,7 +303,6 @@ def read_rgb(path: Path, size: int) -> np.ndarray | None:
         InputError: the image header gives more than :data:`MAX_IMAGE_PIXELS` (checked before decoding).
     """
     import cv2
-
 
     if not path.is_file():
         return None

@@ -118,7 +118,6 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None) -> dict:
     """
     from types import SimpleNamespace
 
-
     device = resolve_device(cfg.device)
     clf = load_classifier(cfg.checkpoint)
     train_cfg = clf.config

@@ -99,7 +99,6 @@ class Session:
     def __init__(self, cfg: TrainConfig, data: DataSet, device: Any, ckpt: dict | None = None) -> None:
         import torch
 
-
         self.cfg, self.data, self.device = cfg, data, device
         self.c = len(data.class_names)
         torch.manual_seed(cfg.seed)

@@ -97,7 +97,6 @@ def train(
     """
     import torch
 
-
     device = resolve_device(cfg.device)
     ckpt = None
     if cfg.resume is not None:

@@ -76,7 +76,6 @@ def side_by_side(lay: Layout, scene: Path, od: OutputDir, crop_px: int = 640) ->
     import cv2
     import numpy as np
 
-
     name = output_name(scene.name)
     panels = []
     for d in DETECTORS:

@@ -82,7 +82,6 @@ class TorchEngine:
     def __init__(self, model: object, device: object, channels_last: bool, bf16: bool = False) -> None:
         import torch
 
-
         self.name = "torch-bf16" if bf16 else "torch"
         self.device = device
         # Ultralytics' select_device (run by any YOLO predictor or trainer in this process) resets the
@@ -244,7 +243,6 @@ def export_engine(weights: Path, engine: str, imgsz: int, trust_weights: bool = 
 def _run_export(pt: Path, engine: str, imgsz: int, weights: Path, trust_weights: bool) -> None:
     """Ultralytics' export of ``pt`` (a copy of the user's ``weights``, named in errors)."""
     import warnings
-
 
     offline_ultralytics()
     from ultralytics import YOLO

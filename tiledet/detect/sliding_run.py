@@ -27,7 +27,7 @@ from tiledet.detect.yolo_run import collect_scenes, read_or_skip
 from tiledet.device import resolve_device
 from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
-from tiledet.evaluate import detections_to_results, write_results_json
+from tiledet.formats.results import detections_to_results, write_results_json
 from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 from tiledet.progress import Progress, as_progress
 
@@ -197,7 +197,6 @@ def _score_scene(
 
 def _save_drawn(od: Any, file_name: str, image: np.ndarray, boxes: Boxes, names: Sequence[str]) -> Path:
     import cv2
-
 
     drawn = draw_boxes(image, boxes, names, thickness=2, style="dashed")
     ok, data = cv2.imencode(".png", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))

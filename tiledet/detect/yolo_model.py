@@ -60,7 +60,6 @@ def load_detection_model(weights: str | Path, device: object, trust_weights: boo
     offline_ultralytics()
     from ultralytics.nn.tasks import load_checkpoint
 
-
     try:
         with weights_loading(weights, trust=trust_weights):
             model, ckpt = load_checkpoint(str(weights), device=device, fuse=True)

@@ -21,7 +21,7 @@ from tiledet.boxes import Boxes
 from tiledet.detect.config import DetectConfig
 from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError, InputError
-from tiledet.evaluate import detections_to_results, write_results_json
+from tiledet.formats.results import detections_to_results, write_results_json
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
 from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
 from tiledet.pixels import read_scene_rgb
@@ -111,11 +111,16 @@ def read_or_skip(scene: SceneRef, unreadable: dict[str, str]) -> np.ndarray | No
 
 def _probe_image(scenes: Sequence[SceneRef]) -> np.ndarray | None:
     """The first scene that can be read (for ``engine="auto"``); None when none can."""
-    for scene in scenes:
+    return _first_readable(scenes)[1]
+
+
+def _first_readable(scenes: Sequence[SceneRef]) -> tuple[int, np.ndarray | None]:
+    """Index and pixels of the first scene that can be read; ``(-1, None)`` when none can."""
+    for i, scene in enumerate(scenes):
         image = read_or_skip(scene, {})
         if image is not None:
-            return image
-    return None
+            return i, image
+    return -1, None
 
 
 def detect_scenes(
@@ -156,9 +161,9 @@ def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> Detect
     sources = [*cfg.images, cfg.weights]
     out = prepare_output_file(cfg.out, command="detect yolo", sources=sources)
     draw = _draw_module() if cfg.save_images is not None else None
-    first = _probe_image(scenes) if cfg.slicing.engine == "auto" else None
+    # engine auto probes on the first readable scene; its pixels are kept for its detection (one decode)
+    first_index, first = _first_readable(scenes) if cfg.slicing.engine == "auto" else (-1, None)
     predictor = YoloPredictor(cfg.weights, cfg.slicing, probe_image=first)
-    del first
     report = DetectReport(engine=predictor.engine_report.to_dict(), out=out)
     log.info("engine %s: %s", report.engine["engine"], report.engine["reason"])
     entries: list[dict] = []
@@ -169,8 +174,10 @@ def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> Detect
     progress = as_progress(progress)
     progress.start("detecting", len(scenes))
     with contextlib.closing(progress), drawn_dir if drawn_dir is not None else contextlib.nullcontext():
-        for scene in scenes:
-            entries.extend(_detect_scene(predictor, scene, report, drawn_dir, draw))
+        for i, scene in enumerate(scenes):
+            image, first = (first, None) if i == first_index else (None, first)
+            entries.extend(_detect_scene(predictor, scene, report, drawn_dir, draw, image))
+            del image
             progress.advance(1)
     report.seconds = time.perf_counter() - t0
     write_results_json(out, entries)
@@ -179,11 +186,14 @@ def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> Detect
 
 
 def _detect_scene(
-    predictor: YoloPredictor, scene: SceneRef, report: DetectReport, drawn_dir: object, draw: object
+    predictor: YoloPredictor, scene: SceneRef, report: DetectReport, drawn_dir: object, draw: object,
+    image: np.ndarray | None = None,
 ) -> list[dict]:
-    """Results entries of one scene (none when it cannot be read); updates ``report``."""
+    """Results entries of one scene (none when it cannot be read); updates ``report``.
 
-    image = read_or_skip(scene, report.unreadable)
+    ``image``: the scene's pixels when already decoded, else it is read here.
+    """
+    image = read_or_skip(scene, report.unreadable) if image is None else image
     if image is None:
         return []
     boxes = predictor(image)
@@ -197,7 +207,6 @@ def _detect_scene(
 def _save_drawn(od: object, draw: object, scene: SceneRef, image: np.ndarray, boxes: Boxes,
                 names: Sequence[str]) -> Path:
     import cv2
-
 
     drawn = draw.draw_boxes(image, boxes, names, thickness=2, style="dashed")  # type: ignore[attr-defined]
     path = od.path(str(PurePosixPath(scene.file_name).with_suffix(".png")))  # type: ignore[attr-defined]

@@ -188,7 +188,6 @@ def _use_cpu_threads(yolo: object) -> int:
     """
     import torch
 
-
     threads = cpu_threads()
     yolo.add_callback("on_train_start", lambda trainer: torch.set_num_threads(threads))  # type: ignore[attr-defined]
     return threads

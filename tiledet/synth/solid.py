@@ -104,7 +104,6 @@ def write_solid_dataset(
     """Write ``OUT/images/solid_{i:03d}.png`` and ``OUT/labels.json`` (COCO); return the dataset."""
     import cv2
 
-
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     images = []
