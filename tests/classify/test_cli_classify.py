@@ -146,6 +146,23 @@ def test_cli_bad_input(
     one_line_error(*run(["sweep", grid, "--out", tmp_path / "s", "--data", data], capsys)[::2], "'models'")
 
 
+def test_predict_with_an_unreadable_image_writes_the_others_and_exits_1(
+    run_dir: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data, run_path = run_dir
+    images = tmp_path / "images"
+    images.mkdir()
+    good = sorted((data / "square").iterdir())[:2]
+    for p in good:
+        (images / p.name).write_bytes(p.read_bytes())
+    (images / "broken.png").write_bytes(good[0].read_bytes()[:40])
+    code, _, err = run(["predict", run_path / "best.pt", images, "--out", tmp_path / "p.csv", "--quiet"],
+                       capsys)
+    assert code == 1 and "1 of 3 images could not be read" in err and "Traceback" not in err
+    with open(tmp_path / "p.csv") as f:
+        assert sorted(Path(r["file"]).name for r in csv.DictReader(f)) == sorted(p.name for p in good)
+
+
 def test_sweep_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data = make_folder(tmp_path / "data", per_class=5, classes=("square", "hbar"))
     grid = tmp_path / "g.yaml"

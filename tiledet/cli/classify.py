@@ -326,7 +326,11 @@ def predict_command(
     device: Device = DEFAULT_DEVICE,
     quiet: QuietProgress = False,
 ) -> None:
-    """Classify image files; writes one CSV row per image."""
+    """Classify image files; writes one CSV row per image.
+
+    Exit codes: 0 every image classified; 1 some images could not be read (the others' rows are
+    written); 2 bad input or options.
+    """
     import csv
     import io
 
@@ -344,9 +348,11 @@ def predict_command(
     writer.writerows(rows)
     atomic_write_text(target, buffer.getvalue())
     record_output_file(target, command="classify predict")
-    if skipped:
-        typer.echo(f"warning: skipped {skipped} unreadable images", err=True)
     typer.echo(f"wrote {len(rows)} predictions to {target}")
+    if skipped:  # a run that left images out did not complete: exit 1, as detect and draw do
+        typer.secho(f"error: {skipped} of {skipped + len(rows)} images could not be read; the predictions "
+                    f"of the others are in {target}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
 
 
 @classify_app.command("sweep")
