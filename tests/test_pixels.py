@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tiledet.errors import ConfigError, InputError
-from tiledet.pixels import Radiometry, decoded_to_model, read_scene_rgb, to_model_rgb
+from tiledet.pixels import FIXED, Radiometry, decoded_to_model, to_model_rgb
+from tiledet.scene import read_scene_rgb
 
 #: 16-bit values and their high bytes (v >> 8): 255 -> 0, 256 -> 1, 0x1234 -> 0x12, 0x8000 -> 0x80.
 U16 = np.array([[0, 255, 256], [4660, 32768, 65535]], np.uint16)
@@ -40,10 +41,11 @@ def _rgb(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     ],
 )  # fmt: skip
 def test_every_layout_becomes_hand_computed_uint8_rgb(array: np.ndarray, expected: np.ndarray) -> None:
-    got = to_model_rgb(array)
+    got = to_model_rgb(array, FIXED)
     assert got.dtype == np.uint8 and got.shape == (2, 3, 3)
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(to_model_rgb(array, Radiometry()), expected)
+    if array.dtype == np.uint8:  # the default (auto) keeps 8-bit scenes as they are
+        np.testing.assert_array_equal(to_model_rgb(array), expected)
 
 
 def test_uint8_rgb_is_passed_through_without_a_copy() -> None:
@@ -59,7 +61,7 @@ def test_uint8_rgb_is_passed_through_without_a_copy() -> None:
         (np.zeros((0, 0), np.uint8), r"scene\.tif: empty image \(0x0 pixels"),
         (np.zeros((0, 5, 3), np.uint16), r"scene\.tif: empty image \(5x0 pixels"),
         (np.zeros((4, 5, 0), np.uint8), r"scene\.tif: empty image"),
-        (np.zeros((2, 2), np.float32), r"scene\.tif: float32 pixels"),
+        (np.zeros((2, 2), np.float32), r"scene\.tif: float32 pixels; the fixed radiometry"),
         (np.zeros((2, 2, 3), np.float64), r"scene\.tif: float64 pixels"),
         (np.zeros((2, 2, 3), np.int16), r"scene\.tif: int16 pixels"),
         (np.zeros((2, 2, 3), bool), r"scene\.tif: bool pixels"),
@@ -69,13 +71,13 @@ def test_uint8_rgb_is_passed_through_without_a_copy() -> None:
 )
 def test_refused_images_name_the_source(array: np.ndarray, match: str) -> None:
     with pytest.raises(InputError, match=match):
-        to_model_rgb(array, source="scene.tif")
+        to_model_rgb(array, FIXED, source="scene.tif")
 
 
 def test_radiometry_kinds_are_checked() -> None:
-    assert Radiometry().kind == "fixed"
-    with pytest.raises(ConfigError, match="radiometry kind must be one of fixed"):
-        Radiometry(kind="percentile")
+    assert Radiometry().kind == "auto"
+    with pytest.raises(ConfigError, match="radiometry kind must be one of auto, fixed, percentile"):
+        Radiometry(kind="gamma")
 
 
 def test_large_images_convert_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +85,7 @@ def test_large_images_convert_block_by_block(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(tiledet.pixels, "_BLOCK_PIXELS", 7)  # 1 row of 5 columns per block
     deep = np.random.default_rng(0).integers(0, 65536, (9, 5, 3), dtype=np.uint16)
-    np.testing.assert_array_equal(to_model_rgb(deep), (deep >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(to_model_rgb(deep, FIXED), (deep >> 8).astype(np.uint8))
     bgr = np.random.default_rng(1).integers(0, 256, (9, 5, 3), dtype=np.uint8)
     expected = bgr[:, :, ::-1].copy()
     got = decoded_to_model(bgr, reuse=True)  # converted in place
@@ -115,12 +117,10 @@ def _bgr_files(folder: Path) -> dict[str, tuple[Path, np.ndarray]]:
 
 def test_read_scene_rgb_decodes_files_by_the_same_rules(tmp_path: Path) -> None:
     for name, (path, expected) in _bgr_files(tmp_path).items():
-        got = read_scene_rgb(path)
+        got = read_scene_rgb(path, FIXED)
         assert got.dtype == np.uint8 and got.flags.c_contiguous, name
         np.testing.assert_array_equal(got, expected, err_msg=name)
-        np.testing.assert_array_equal(read_scene_rgb(path, (40, 30), bgr=True), expected[:, :, ::-1])
-    with pytest.raises(InputError, match=r"rgb16\.png: decoded size 40x30 differs"):
-        read_scene_rgb(tmp_path / "rgb16.png", (40, 31))
+        np.testing.assert_array_equal(read_scene_rgb(path, FIXED, bgr=True), expected[:, :, ::-1])
     (tmp_path / "cut.png").write_bytes((tmp_path / "rgb16.png").read_bytes()[:500])
     with pytest.raises(InputError, match=r"cut\.png: image data is truncated"):
         read_scene_rgb(tmp_path / "cut.png")

@@ -1,23 +1,21 @@
-"""How any scene becomes the 8-bit RGB the models see: one rule for every reader of scene pixels.
+"""How an in-memory image becomes the 8-bit RGB the models see (files: :mod:`tiledet.scene`).
 
 Both detectors, ``tiledet draw``, the tiles and chips of ``tiledet convert`` and the classifier's data
-loading go through :func:`to_model_rgb` (an array) or :func:`read_scene_rgb` (a file, decoded once), so
-a drawing shows exactly the pixels a detector was fed, and a model is fed at detection the values it was
-trained on.
+loading get pixels from a :class:`tiledet.scene.Scene`, which applies these rules once per scene, or
+through :func:`to_model_rgb` (an array), so a drawing shows exactly the pixels a detector was fed, and a
+model is fed at detection the values it was trained on.
 
-Values, under the default :class:`Radiometry` (``kind="fixed"``: one fixed scale per dtype, no per-scene
-statistics):
+Values follow the :class:`~tiledet.radiometry.Radiometry` (default ``kind="auto"``):
 
 - ``uint8``: unchanged; an 8-bit scene reaches the models byte for byte.
-- ``uint16``: the high byte, ``v >> 8``: ``0..255 -> 0``, ``0x1234 (4660) -> 0x12 (18)``,
-  ``65535 -> 255``. This is what Ultralytics' data loader and OpenCV's ``IMREAD_COLOR`` do to a 16-bit
-  PNG, so YOLO tiles kept 16-bit (lossless) train on the very values the detector is fed.
-- float, signed integer and every other dtype: refused (:class:`~tiledet.errors.InputError` naming the
-  file and dtype): they have no fixed full scale (reflectance 0-1, 0-10000, decibels, ...); mapping them
-  needs a per-scene stretch, which is a kind of :class:`Radiometry` still to come.
+- other dtypes under ``auto`` (and every dtype under ``percentile``): stretched per band between the
+  image's 2nd and 98th percentiles (:mod:`tiledet.radiometry`).
+- ``uint16`` under ``fixed``: the high byte, ``v >> 8``: ``0..255 -> 0``, ``0x1234 (4660) -> 0x12
+  (18)``, ``65535 -> 255``, what Ultralytics' data loader and OpenCV's ``IMREAD_COLOR`` do to a 16-bit
+  PNG. Float and signed dtypes are refused under ``fixed``.
 
-Bands, of an array in band order (R, G, B, then any others; :func:`read_scene_rgb` turns OpenCV's
-B, G, R(, A) of a decoded file back into band order first):
+Bands, of an array in band order (R, G, B, then any others; :func:`decoded_to_model` turns OpenCV's
+B, G, R(, A) of a decoded file back into band order first), unless the radiometry names them:
 
 - ``(H, W)`` or ``(H, W, 1)`` grey: repeated into R = G = B.
 - ``(H, W, 2)`` grey + alpha: the grey band repeated, alpha dropped.
@@ -29,47 +27,32 @@ B, G, R(, A) of a decoded file back into band order first):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from tiledet.decode import UnreadableImage, read_scene
-from tiledet.errors import ConfigError, InputError
-from tiledet.ioutil import image_size
+from tiledet.errors import InputError
+from tiledet.radiometry import (
+    AUTO,
+    FIXED,
+    RADIOMETRY_KINDS,
+    Radiometry,
+    apply_stretch,
+    pick_bands,
+    resolve_radiometry,
+)
 
-#: Kinds of :class:`Radiometry`: ``"fixed"`` maps each dtype by one fixed scale (module docstring).
-RADIOMETRY_KINDS = ("fixed",)
+__all__ = ["AUTO", "FIXED", "RADIOMETRY_KINDS", "Radiometry", "decoded_to_model", "to_model_rgb"]
 
 #: Pixels converted per step when converting into a new or reused array: bounds the temporaries.
 _BLOCK_PIXELS = 1 << 20
 
-
-@dataclass(frozen=True)
-class Radiometry:
-    """How a scene's stored values become 8-bit values (the same rule for every band).
-
-    Attributes:
-        kind: one of :data:`RADIOMETRY_KINDS`; ``"fixed"`` (the default): ``uint8`` unchanged, ``uint16``
-            by its high byte, other dtypes refused. A per-scene kind (e.g. a percentile stretch computed
-            once per scene, its limits kept here) can be added without changing any caller.
-    """
-
-    kind: str = "fixed"
-
-    def __post_init__(self) -> None:
-        if self.kind not in RADIOMETRY_KINDS:
-            kinds = ", ".join(RADIOMETRY_KINDS)
-            raise ConfigError(f"radiometry kind must be one of {kinds}, got {self.kind!r}")
-
-
-#: The radiometry every reader uses unless told otherwise.
-FIXED = Radiometry()
+#: Longest side of the sample the per-scene stretch of an in-memory image is computed on (px);
+#: :data:`tiledet.scene.STATS_SIDE` is the same for files.
+STATS_SIDE = 1024
 
 _DTYPES = (np.uint8, np.uint16)
 
 
-def to_model_rgb(array: np.ndarray, radiometry: Radiometry = FIXED, *, source: str = "image") -> np.ndarray:
+def to_model_rgb(array: np.ndarray, radiometry: Radiometry = AUTO, *, source: str = "image") -> np.ndarray:
     """The 8-bit RGB the models see of an image in band order (rules: module docstring).
 
     Args:
@@ -85,47 +68,29 @@ def to_model_rgb(array: np.ndarray, radiometry: Radiometry = FIXED, *, source: s
         InputError: naming ``source``, for an empty image, another shape or an unsupported dtype.
     """
     array = np.asarray(array)
+    if radiometry.bands is not None or not radiometry.is_fixed(array.dtype):
+        return stretched_rgb(_all_bands(array, source), radiometry, source)
     return _convert(_band_view(array, source), radiometry, source, out=None, contiguous=False)
 
 
-def read_scene_rgb(
-    path: str | Path,
-    size_wh: tuple[int, int] | None = None,
-    radiometry: Radiometry = FIXED,
-    *,
-    bgr: bool = False,
-) -> np.ndarray:
-    """Decode a scene file once and return the 8-bit RGB the models see (:func:`to_model_rgb`'s rules).
+def _all_bands(array: np.ndarray, source: str) -> np.ndarray:
+    """(H, W, C) view of a (H, W) or (H, W, C) image in band order."""
+    _band_view(array, source)  # shape checks
+    return array[:, :, None] if array.ndim == 2 else array
 
-    The file is decoded as stored (:func:`tiledet.decode.read_scene`: integrity checks, one
-    scene in memory); an 8-bit 3-band scene is converted in place, so the peak memory stays one scene.
 
-    Args:
-        path: the image file.
-        size_wh: its ``(width, height)`` as its header gives it, when already known; read from the
-            header when None. The decoded size must match.
-        radiometry: how values become 8-bit.
-        bgr: return the channels in OpenCV's order (B, G, R), for OpenCV writers, instead of R, G, B.
-
-    Returns:
-        (H, W, 3) uint8, C-contiguous.
-
-    Raises:
-        InputError: naming the file: missing, unreadable header, undecodable or truncated data, a
-            decoded size other than ``size_wh``, or pixels :func:`to_model_rgb` refuses.
-    """
-
-    path = Path(path)
-    try:
-        array = read_scene(path, image_size(path) if size_wh is None else size_wh)
-    except UnreadableImage as e:
-        raise InputError(str(e)) from e
-    return decoded_to_model(array, radiometry, source=str(path), bgr=bgr, reuse=True)
+def stretched_rgb(bands: np.ndarray, radiometry: Radiometry, source: str) -> np.ndarray:
+    """(H, W, 3) uint8 of a (H, W, C) image in band order under a per-scene policy (its bands picked,
+    its stretch computed on every k-th pixel, k so the sample's longer side is <= :data:`STATS_SIDE`)."""
+    picked = bands[:, :, [i - 1 for i in pick_bands(bands.shape[2], radiometry.bands, None, source)]]
+    step = max(1, -(-max(picked.shape[:2]) // STATS_SIDE))
+    stretch = resolve_radiometry(radiometry, picked[::step, ::step], None, source)
+    return apply_stretch(picked, stretch, None)
 
 
 def decoded_to_model(
     array: np.ndarray,
-    radiometry: Radiometry = FIXED,
+    radiometry: Radiometry = AUTO,
     *,
     source: str = "image",
     bgr: bool = False,
@@ -149,6 +114,11 @@ def decoded_to_model(
     """
     array = np.asarray(array)
     channels = array.shape[2] if array.ndim == 3 else 1
+    if radiometry.bands is not None or not radiometry.is_fixed(array.dtype):
+        order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(channels)
+        bands = _all_bands(array, source)
+        rgb = stretched_rgb(bands if order is None else bands[:, :, order], radiometry, source)
+        return np.ascontiguousarray(rgb[:, :, ::-1]) if bgr else rgb
     view = array[:, :, 2::-1] if channels in (3, 4) else array  # B, G, R(, A) -> R, G, B
     view = _band_view(view, source)
     if bgr and view.ndim == 3:
@@ -174,12 +144,12 @@ def _check_dtype(dtype: np.dtype, radiometry: Radiometry, source: str) -> None:
     if dtype.type not in _DTYPES:
         raise InputError(
             f"{source}: {dtype} pixels; the {radiometry.kind} radiometry maps only uint8 (as is) and "
-            "uint16 (high byte) images to 8 bit: convert the scene to 8- or 16-bit unsigned integers"
+            "uint16 (high byte) images to 8 bit: use the auto or percentile radiometry (a per-scene stretch)"
         )
 
 
 def _to_uint8(values: np.ndarray, radiometry: Radiometry) -> np.ndarray:
-    """8-bit values of a block of checked dtype (``radiometry.kind == "fixed"``: the only kind yet)."""
+    """8-bit values of a block of checked dtype under a fixed scale."""
     if values.dtype == np.uint8:
         return values
     return (values >> 8).astype(np.uint8)

@@ -22,8 +22,8 @@ from tiledet.evaluate.detections import GtLookup, match_detections, read_results
 from tiledet.evaluate.gt import load_ground_truth
 from tiledet.formats.layout import declared_images_dir
 from tiledet.outdir import OutputDir
-from tiledet.pixels import read_scene_rgb
 from tiledet.progress import Progress, as_progress
+from tiledet.scene import read_scene_rgb
 
 #: Suffixes kept for drawn pictures; every other image is written as ``<name>.png``.
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg")

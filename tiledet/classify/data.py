@@ -29,8 +29,8 @@ import numpy as np
 from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.errors import ConfigError, InputError
 from tiledet.ioutil import IMAGE_SUFFIXES, image_size
-from tiledet.pixels import read_scene_rgb
 from tiledet.progress import Progress, as_progress
+from tiledet.scene import read_scene_rgb
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def read_rgb(path: Path, size: int) -> np.ndarray | None:
     if size_wh is None:
         return None
     try:
-        image = read_scene_rgb(path, size_wh)
+        image = read_scene_rgb(path)
     except InputError:
         return None
     if image.shape[:2] != (size, size):

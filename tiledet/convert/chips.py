@@ -66,8 +66,8 @@ from tiledet.convert.scene_io import map_scenes, scene_seed, write_image
 from tiledet.convert.write import WorkerOutput, check_unique_outputs, output_dir, record_results
 from tiledet.errors import ConfigError, InputError
 from tiledet.labels import Drop, ImageLabels
-from tiledet.pixels import read_scene_rgb
 from tiledet.progress import Progress
+from tiledet.scene import read_scene_rgb
 
 if TYPE_CHECKING:
     from tiledet.convert.write import WorkerOutput
@@ -110,7 +110,7 @@ def _chip_scene(task: _ChipTask) -> _ChipResult:
     result = _ChipResult(task.split)
     path = task.images_dir / image.file_name
     try:  # the 8-bit pixels the models see (tiledet.pixels), in OpenCV's order for writing
-        pixels = read_scene_rgb(path, image.size_wh, bgr=True)
+        pixels = read_scene_rgb(path, bgr=True)
     except InputError as e:
         result.error = str(e)
         xyxy = image.boxes.xyxy

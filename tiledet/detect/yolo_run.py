@@ -24,8 +24,8 @@ from tiledet.errors import ConfigError, InputError
 from tiledet.formats.results import detections_to_results, write_results_json
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
 from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
-from tiledet.pixels import read_scene_rgb
 from tiledet.progress import Progress, as_progress
+from tiledet.scene import read_scene_rgb
 
 log = logging.getLogger(__name__)
 
