@@ -192,7 +192,7 @@ def apply_stretch(values: np.ndarray, stretch: Stretch | None, valid: np.ndarray
     if stretch is None:
         out = values if values.dtype == np.uint8 else (values >> 8).astype(np.uint8)
     else:
-        scaled = (values.astype(np.float64) - stretch.low) * (255.0 / (stretch.high - stretch.low))
+        scaled = (values.astype(np.float64) - stretch.low) * 255.0 / (stretch.high - stretch.low)
         out = np.clip(np.rint(np.nan_to_num(scaled, nan=0.0)), 0, 255).astype(np.uint8)
     if valid is not None and not valid.all():
         out = np.where(valid[:, :, None], out, 0).astype(np.uint8)
