@@ -7,7 +7,9 @@ Ultralytics, pycocotools or rich; each name below imports its module on first us
 >>> tiledet.tile_offsets((1000, 600), 512, overlap=0.2)[:3].tolist()
 [[0, 0, 512, 512], [410, 0, 922, 512], [488, 0, 1000, 512]]
 
-Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResult` of images with
+Pixels: :func:`open_scene` opens any scene (GeoTIFF/COG window by window, PNG, JPEG) as a
+:class:`Scene` (``scene.read((x0, y0, x1, y1))`` -> 8-bit RGB, ``crs``, ``transform``), by a
+:class:`Radiometry` policy. Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResult` of images with
 :class:`Boxes`. Conversion: :func:`convert_labels` with a :class:`ConvertConfig` (plus
 :class:`TileConfig` / :class:`ChipConfig`). Scoring: :func:`evaluate_detections` (in memory) and
 :func:`run_evaluation` (writes metrics files) with an :class:`EvalConfig`; detectors write results
@@ -39,6 +41,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "LoadResult": ("tiledet.labels.load", "LoadResult"),
     "load_labels": ("tiledet.labels.load", "load_labels"),
     "tile_offsets": ("tiledet.geometry", "tile_offsets"),
+    "open_scene": ("tiledet.scene", "open_scene"),
+    "Scene": ("tiledet.scene", "Scene"),
+    "Radiometry": ("tiledet.radiometry", "Radiometry"),
     "tile_stem": ("tiledet.geometry", "tile_stem"),
     "parse_tile_stem": ("tiledet.geometry", "parse_tile_stem"),
     "convert_labels": ("tiledet.convert.pipeline", "convert"),
@@ -80,6 +85,8 @@ __all__ = [
     "InputError",
     "LabeledDataset",
     "LoadResult",
+    "Radiometry",
+    "Scene",
     "SliceConfig",
     "SlidingConfig",
     "SlidingDetector",
@@ -99,6 +106,7 @@ __all__ = [
     "load_classifier",
     "load_labels",
     "merge_boxes",
+    "open_scene",
     "parse_tile_stem",
     "run_evaluation",
     "tile_offsets",
@@ -128,6 +136,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time names load in 
     from tiledet.geometry import parse_tile_stem, tile_offsets, tile_stem
     from tiledet.label_records import ImageLabels, LabeledDataset
     from tiledet.labels.load import LoadResult, load_labels
+    from tiledet.radiometry import Radiometry
+    from tiledet.scene import Scene, open_scene
     from tiledet.synth.config import SynthConfig
     from tiledet.synth.generate import generate_scenes
 
