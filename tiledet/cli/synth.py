@@ -1,4 +1,7 @@
-"""``tiledet synth``: generate synthetic xView-format scenes (images + GeoJSON, CSV, semicolon labels)."""
+"""``tiledet synth``: generate synthetic xView-format scenes (images + GeoJSON, CSV, semicolon labels).
+
+``--image-format cog`` (or ``--format cog``) writes georeferenced COGs and lon/lat labels as well.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,10 @@ def synth(
         None, "--seed", help=f"Random seed; same seed, same bytes. Default: {_default('seed')}."
     ),
     image_format: str | None = typer.Option(
-        None, "--image-format", help=f"tif (LZW) or png. Default: {_default('image_format')}."
+        None, "--image-format", "--format",
+        help="tif (LZW), png, or cog: georeferenced Cloud-Optimised GeoTIFFs (UTM 33N, "
+        f"{_default('gsd_m'):g} m/px; labels also in lon/lat in labels.geojson). "
+        f"Default: {_default('image_format')}.",
     ),
     recipe: str | None = typer.Option(
         None, "--recipe", help=f"Recipe name or YAML path. Default: {_default('recipe')}."
@@ -70,6 +76,8 @@ def _print_summary(console, result) -> None:
     console.print(table)
     for fmt, path in result.label_paths.items():
         console.print(f"{esc(fmt)}: {esc(path)}")
+    if result.geo_labels_path is not None:
+        console.print(f"lon/lat GeoJSON: {esc(result.geo_labels_path)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,8 @@ from tiledet.errors import InputError
 from tiledet.ioutil import atomic_path
 from tiledet.outdir import OutputDir
 from tiledet.progress import Progress, as_progress
-from tiledet.synth.config import SynthConfig
+from tiledet.synth import geo
+from tiledet.synth.config import GEO_CRS, SynthConfig
 from tiledet.synth.labels import (
     CSV_NAME,
     GEOJSON_NAME,
@@ -59,6 +60,7 @@ class SynthResult:
         image_paths: one image per scene.
         label_paths: ``{format: path}`` for ``xview-geojson``, ``csv`` and ``semicolon``.
         settings_path: ``synth.yaml``.
+        geo_labels_path: ``labels.geojson`` (boxes in longitude/latitude) for ``cog`` scenes, else None.
     """
 
     out: Path
@@ -66,6 +68,7 @@ class SynthResult:
     image_paths: tuple[Path, ...]
     label_paths: dict[str, Path] = field(default_factory=dict)
     settings_path: Path | None = None
+    geo_labels_path: Path | None = None
 
     @property
     def images_dir(self) -> Path:
@@ -139,7 +142,9 @@ def generate_scenes(cfg: SynthConfig, progress: Progress | None = None) -> Synth
 
     Writes ``OUT/images/synth_0000.{tif|png}``..., ``OUT/xView_train.geojson``, ``OUT/labels.csv``,
     ``OUT/labels_semicolon.txt``, ``OUT/synth.yaml`` and ``OUT/classes.txt`` (the recipe's classes as
-    ``type_id:name`` lines, as xView's own class list; ``convert --classes`` takes it).
+    ``type_id:name`` lines, as xView's own class list; ``convert --classes`` takes it). ``cog`` scenes
+    are georeferenced COGs (``.tif``) and their boxes are also written in longitude/latitude to
+    ``OUT/labels.geojson`` (see :mod:`tiledet.synth.geo`).
     ``OUT`` is a :class:`tiledet.outdir.OutputDir`:
     a non-empty folder tiledet did not write is refused unless ``cfg.force``; files of a previous run
     there that this run does not write (e.g. more scenes) are removed, nothing else.
@@ -166,12 +171,17 @@ def _generate(
     """Render and write every scene and the label files into the open output folder ``od``."""
     scenes: list[SceneLabels] = []
     paths: list[Path] = []
+    transforms: list = []
     next_id = 1
     progress.start("rendering scenes", cfg.scenes)
     for index in range(cfg.scenes):
         rendered = render_scene(cfg.size_wh, cfg.seed, index, recipe)
-        name = f"synth_{index:04d}.{cfg.image_format}"
-        write_image(od.path(f"images/{name}"), rendered.image)
+        name = f"synth_{index:04d}{cfg.image_suffix}"
+        if cfg.image_format == "cog":
+            transforms.append(geo.scene_transform(index, cfg.size_wh, cfg.gsd_m))
+            geo.write_cog(od.path(f"images/{name}"), rendered.image, transforms[-1])
+        else:
+            write_image(od.path(f"images/{name}"), rendered.image)
         n = len(rendered.type_ids)
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
@@ -181,6 +191,17 @@ def _generate(
     for label_name in (GEOJSON_NAME, CSV_NAME, SEMICOLON_NAME):
         od.path(label_name)  # checked and recorded; written by write_label_files
     label_paths = write_label_files(cfg.out, scenes)
+    geo_path = None
+    if cfg.image_format == "cog":
+        names = {c.type_id: c.name for c in recipe.classes}
+        geo_path = geo.write_geo_labels(od.path(geo.GEO_LABELS_NAME), scenes, transforms, names)
+    write_synth_yaml(od.path("synth.yaml"), _settings(cfg, recipe, scenes), recipe.raw)
+    od.write_text(CLASSES_NAME, class_list_text(recipe))
+    return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml", geo_path)
+
+
+def _settings(cfg: SynthConfig, recipe: Recipe, scenes: list[SceneLabels]) -> dict:
+    """What ``synth.yaml`` records of the run (``cog``: also the CRS and the GSD)."""
     settings = {
         "seed": cfg.seed,
         "scenes": cfg.scenes,
@@ -189,6 +210,6 @@ def _generate(
         "recipe_name": recipe.name,
         "boxes": sum(len(s.type_ids) for s in scenes),
     }
-    write_synth_yaml(od.path("synth.yaml"), settings, recipe.raw)
-    od.write_text(CLASSES_NAME, class_list_text(recipe))
-    return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml")
+    if cfg.image_format == "cog":
+        settings.update(crs=GEO_CRS, gsd_m=cfg.gsd_m)
+    return settings
