@@ -77,7 +77,11 @@ def sliding_command(
     images: list[Path] = typer.Argument(
         ..., help="Scene images and/or folders (searched recursively). Required."
     ),
-    out: Path = typer.Option(..., "--out", help="COCO results JSON to write (e.g. dets.json). Required."),
+    out: Path = typer.Option(..., "--out", help="Results file: a COCO results JSON (dets.json), or "
+        "georeferenced polygons: .geojson (EPSG:4326 lon/lat), .gpkg (each scene's CRS, one layer per CRS) "
+        "or .parquet (GeoParquet in the first scene's CRS; needs pyarrow: pip install 'tiledet[geo]'). A geo "
+        "file needs georeferenced scenes and also writes the COCO results JSON beside it (dets.geojson -> "
+        "dets.json). Required."),
     object_size: str | None = typer.Option(
         None,
         "--object-size",

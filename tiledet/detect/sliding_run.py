@@ -27,8 +27,9 @@ from tiledet.detect.yolo_run import collect_scenes, read_or_skip
 from tiledet.device import resolve_device
 from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
-from tiledet.formats.results import detections_to_results, write_results_json
-from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
+from tiledet.formats.geo_results import prepare_detections_output, write_detections_output
+from tiledet.formats.results import detections_to_results
+from tiledet.outdir import OutputDir
 from tiledet.progress import Progress, as_progress
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.model]
-    out = prepare_output_file(cfg.out, command="detect sliding", sources=sources)
+    out = prepare_detections_output(cfg.out, scenes, command="detect sliding", sources=sources)
     detector, sliding, size = load_detector(cfg)
     fcn = detector.fcn
     report = SlidingReport(
@@ -161,8 +162,7 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
             entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_or_skip))
             progress.advance(1)
     report.seconds = time.perf_counter() - t0
-    write_results_json(out, entries)
-    record_output_file(out, command="detect sliding")
+    write_detections_output(out, entries, scenes, command="detect sliding")
     return report
 
 

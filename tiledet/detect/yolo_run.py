@@ -21,9 +21,10 @@ from tiledet.boxes import Boxes
 from tiledet.detect.config import DetectConfig
 from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError, InputError
-from tiledet.formats.results import detections_to_results, write_results_json
+from tiledet.formats.geo_results import prepare_detections_output, write_detections_output
+from tiledet.formats.results import detections_to_results
 from tiledet.ioutil import IMAGE_SUFFIXES, atomic_write_bytes
-from tiledet.outdir import OutputDir, prepare_output_file, record_output_file
+from tiledet.outdir import OutputDir
 from tiledet.progress import Progress, as_progress
 from tiledet.scene import read_scene_rgb
 
@@ -159,7 +160,7 @@ def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> Detect
 
     scenes = collect_scenes(cfg.images)
     sources = [*cfg.images, cfg.weights]
-    out = prepare_output_file(cfg.out, command="detect yolo", sources=sources)
+    out = prepare_detections_output(cfg.out, scenes, command="detect yolo", sources=sources)
     draw = _draw_module() if cfg.save_images is not None else None
     # engine auto probes on the first readable scene; its pixels are kept for its detection (one decode)
     first_index, first = _first_readable(scenes) if cfg.slicing.engine == "auto" else (-1, None)
@@ -180,8 +181,7 @@ def run_detection(cfg: DetectConfig, progress: Progress | None = None) -> Detect
             del image
             progress.advance(1)
     report.seconds = time.perf_counter() - t0
-    write_results_json(out, entries)
-    record_output_file(out, command="detect yolo")
+    write_detections_output(out, entries, scenes, command="detect yolo")
     return report
 
 
