@@ -30,6 +30,8 @@ OBJECT_SIDE_PX = (8, 40)
 #: xView type ids used for the two object classes (18 small car, 73 building).
 XVIEW_TYPE_IDS = (18, 73)
 BLOCK_PX = 512
+#: GDAL block cache while writing, MiB (its default, 5% of RAM, would hold a large part of the scene).
+CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,14 @@ def write_big_cog(path: Path, side_px: int, *, crs: str = "EPSG:32633", gsd_m: f
     tmp_dir = Path(tempfile.mkdtemp(prefix=".cog-", dir=path.parent))
     try:
         staging = tmp_dir / "staging.tif"
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(staging, "w", **profile) as dst:
+        env = rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=CACHE_MB)
+        with env, rasterio.open(staging, "w", **profile) as dst:
             for x0, y0, x1, y1 in _blocks(side_px):
                 rgb = render_window((x0, y0, x1, y1), boxes, colours, seed)
                 dst.write(rgb.transpose(2, 0, 1), window=Window(x0, y0, x1 - x0, y1 - y0))
             dst.build_overviews(_overview_factors(side_px), Resampling.average)
         out_tmp = tmp_dir / "out.tif"
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=CACHE_MB):
             rasterio.shutil.copy(staging, out_tmp, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK_PX,
                                  OVERVIEWS="FORCE_USE_EXISTING", BIGTIFF="YES")  # fmt: skip
         os.replace(out_tmp, path)
@@ -184,13 +187,17 @@ def _write_png(path: Path, side_px: int, boxes: np.ndarray, colours: np.ndarray,
 def write_xview_labels(scene: BigScene, out: Path, image_name: str | None = None) -> Path:
     """Write the scene's boxes as xView-style GeoJSON (``bounds_imcoords`` in pixels, ``type_id``).
 
-    The geometry is the box polygon in the scene's map coordinates (the xView reader ignores it).
+    The geometry is the box polygon in longitude/latitude (EPSG:4326), as in xView's own file.
     """
+    from pyproj import Transformer
+
     t = scene.transform
+    to_lonlat = Transformer.from_crs(scene.crs, "EPSG:4326", always_xy=True)
     name = image_name or scene.path.name
     features = []
     for (x0, y0, x1, y1), cid in zip(scene.boxes_xyxy.tolist(), scene.class_ids.tolist(), strict=True):
-        ring = [list(t * (x, y)) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+        corners = ((x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0))
+        ring = [list(to_lonlat.transform(*(t @ (x, y)))) for x, y in corners]
         features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                          "properties": {"bounds_imcoords": f"{x0},{y0},{x1},{y1}",
                                         "type_id": XVIEW_TYPE_IDS[cid], "image_id": name}})  # fmt: skip
@@ -221,3 +228,49 @@ def cached_cog(side_px: int, *, seed: int = 0, write_png: bool = False) -> BigSc
             return BigScene(path, png if png.exists() else None, side_px, src.crs.to_string(),
                             src.transform, boxes, class_ids)  # fmt: skip
     return write_big_cog(path, side_px, seed=seed, write_png=write_png)
+
+
+def tiny_yolo_weights(folder: Path | None = None) -> Path:
+    """An untrained ``yolo11n.yaml`` model (2 classes) saved as ``.pt``, built offline; cached.
+
+    Untrained: for memory and time measurements only (its boxes mean nothing).
+    """
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = (folder or bench_dir()) / "yolo11n-untrained.pt"
+    if path.is_file():
+        return path
+    from tiledet.detect.offline import offline_ultralytics
+
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO("yolo11n.yaml")
+    model.model.names = {0: "car", 1: "building"}
+    tmp = path.with_name(f".{path.name}.tmp.pt")
+    model.save(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def tiny_classifier(folder: Path | None = None) -> Path:
+    """A tiny random-weights ``cnn`` classifier checkpoint (32 px input, car/building/background); cached.
+
+    The same small exact model ``bench_sliding_memory.py`` scores with; for memory/time only.
+    """
+    path = (folder or bench_dir()) / "cnn-tiny-random.pt"
+    if path.is_file():
+        return path
+    import torch
+
+    from tiledet.classify.checkpoint import checkpoint_dict, save_checkpoint
+    from tiledet.classify.models import build_model
+
+    torch.manual_seed(0)
+    options = {"filters": [4, 8], "convs_per_block": 1, "head_conv": 8, "hidden": 8}
+    names = ["car", "building", "background"]
+    model = build_model("cnn", len(names), 32, **options).eval()
+    ckpt = checkpoint_dict(model, model_name="cnn", model_options=options, class_names=names, input_size=32,
+                           mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))  # fmt: skip
+    save_checkpoint(path, ckpt)
+    return path

@@ -107,8 +107,10 @@ def test_geojson_corners_are_rasterio_transform_of_the_pixel_boxes_in_lon_lat(co
             assert np.sum(lon[:-1] * lat[1:] - lon[1:] * lat[:-1]) > 0  # counter-clockwise exterior ring
 
 
-def test_geojson_corners_map_back_to_the_pixel_boxes_within_a_micro_pixel(cog_run) -> None:
-    features = iter(_geo_features(cog_run))
+@pytest.mark.parametrize("name", ["labels.geojson", "xView_train.geojson"])
+def test_geojson_corners_map_back_to_the_pixel_boxes_within_a_micro_pixel(cog_run, name: str) -> None:
+    """Both files' polygons (xView's: its lon/lat geometry) land on the pixel box corners."""
+    features = iter(json.loads((cog_run.out / name).read_text())["features"])
     for scene, path in zip(cog_run.scenes, cog_run.image_paths, strict=True):
         with rasterio.open(path) as src:
             inverse, crs = ~src.transform, src.crs

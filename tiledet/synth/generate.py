@@ -190,11 +190,14 @@ def _generate(
         progress.advance(1)
     for label_name in (GEOJSON_NAME, CSV_NAME, SEMICOLON_NAME):
         od.path(label_name)  # checked and recorded; written by write_label_files
-    label_paths = write_label_files(cfg.out, scenes)
+    rings = None  # lon/lat box rings of georeferenced scenes
+    if transforms:
+        rings = [geo.box_rings_lonlat(s.xyxy, t) for s, t in zip(scenes, transforms, strict=True)]
+    label_paths = write_label_files(cfg.out, scenes, rings)
     geo_path = None
-    if cfg.image_format == "cog":
+    if rings is not None:
         names = {c.type_id: c.name for c in recipe.classes}
-        geo_path = geo.write_geo_labels(od.path(geo.GEO_LABELS_NAME), scenes, transforms, names)
+        geo_path = geo.write_geo_labels(od.path(geo.GEO_LABELS_NAME), scenes, rings, names)
     write_synth_yaml(od.path("synth.yaml"), _settings(cfg, recipe, scenes), recipe.raw)
     od.write_text(CLASSES_NAME, class_list_text(recipe))
     return SynthResult(cfg.out, tuple(scenes), tuple(paths), label_paths, cfg.out / "synth.yaml", geo_path)

@@ -92,27 +92,26 @@ def box_rings_lonlat(xyxy: np.ndarray, transform) -> np.ndarray:
     return np.stack([np.asarray(lon), np.asarray(lat)], axis=1).reshape(-1, 5, 2)
 
 
-def geo_labels_dict(scenes: Sequence[Any], transforms: Sequence[Any], names: Mapping[int, str]) -> dict:
+def geo_labels_dict(scenes: Sequence[Any], rings: Sequence[np.ndarray], names: Mapping[int, str]) -> dict:
     """The RFC 7946 FeatureCollection of every box of ``scenes`` (features in scene, then box order).
 
     Args:
         scenes: :class:`~tiledet.synth.labels.SceneLabels` of each scene.
-        transforms: each scene's pixel -> map affine.
+        rings: per scene, its boxes' (N, 5, 2) lon/lat rings (:func:`box_rings_lonlat`).
         names: xView type id -> class name.
     """
     features = []
-    for scene, transform in zip(scenes, transforms, strict=True):
-        rings = box_rings_lonlat(scene.xyxy, transform).tolist()
+    for scene, scene_rings in zip(scenes, rings, strict=True):
         ids = zip(scene.type_ids.tolist(), scene.feature_ids.tolist(), strict=True)
-        for ring, (type_id, fid) in zip(rings, ids, strict=True):
+        for ring, (type_id, fid) in zip(scene_rings.tolist(), ids, strict=True):
             props = {"class": names[type_id], "scene": scene.file_name, "type_id": type_id, "feature_id": fid}
             features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                              "properties": props})  # fmt: skip
     return {"type": "FeatureCollection", "features": features}
 
 
-def write_geo_labels(path: Path, scenes: Sequence[Any], transforms: Sequence[Any],
+def write_geo_labels(path: Path, scenes: Sequence[Any], rings: Sequence[np.ndarray],
                      names: Mapping[int, str]) -> Path:  # fmt: skip
     """Write :func:`geo_labels_dict` to ``path`` atomically (coordinates at full double precision)."""
-    atomic_write_text(path, json.dumps(geo_labels_dict(scenes, transforms, names), indent=1) + "\n")
+    atomic_write_text(path, json.dumps(geo_labels_dict(scenes, rings, names), indent=1) + "\n")
     return path

@@ -2,7 +2,8 @@
 
 * ``xView_train.geojson``: a FeatureCollection like the official file; each feature has
   ``properties.bounds_imcoords`` (string ``"xmin,ymin,xmax,ymax"`` of ints), ``type_id``, ``image_id``,
-  ``feature_id`` and a Polygon geometry with fake lon/lat derived from the pixel box.
+  ``feature_id`` and a Polygon geometry: the box in lon/lat for georeferenced (``cog``) scenes, else
+  fake lon/lat derived from the pixel box.
 * ``labels.csv``: header ``image_id,xmin,ymin,xmax,ymax,type_id``, one row per box.
 * ``labels_semicolon.txt``: one line per image, ``relpath;N;obj_id;x1,y1,x2,y2;type_id;...``, after a
   ``#`` comment header; ``relpath`` is the image file name relative to the images folder.
@@ -59,12 +60,19 @@ def _polygon(scene_index: int, box: Sequence[int]) -> list[list[list[float]]]:
     return [[[lons[i], lats[j]] for i, j in corners]]
 
 
-def geojson_dict(scenes: Sequence[SceneLabels]) -> dict[str, Any]:
-    """The xView-style FeatureCollection of ``scenes`` (features in scene order)."""
+def geojson_dict(scenes: Sequence[SceneLabels], rings: Sequence[np.ndarray] | None = None) -> dict[str, Any]:
+    """The xView-style FeatureCollection of ``scenes`` (features in scene order).
+
+    Args:
+        scenes: the scenes' boxes.
+        rings: per scene, (N, 5, 2) lon/lat rings of its boxes (georeferenced scenes); None: fake
+            lon/lat derived from the pixel boxes (:data:`DEG_PER_PX` from a per-scene origin).
+    """
     features = []
     for index, scene in enumerate(scenes):
-        for box, type_id, fid in zip(scene.xyxy.tolist(), scene.type_ids.tolist(), scene.feature_ids.tolist(),
-                                     strict=True):
+        polygons = None if rings is None else rings[index].tolist()
+        for k, (box, type_id, fid) in enumerate(zip(scene.xyxy.tolist(), scene.type_ids.tolist(),
+                                                    scene.feature_ids.tolist(), strict=True)):  # fmt: skip
             props = {
                 "bounds_imcoords": ",".join(str(int(v)) for v in box),
                 "type_id": int(type_id),
@@ -72,7 +80,8 @@ def geojson_dict(scenes: Sequence[SceneLabels]) -> dict[str, Any]:
                 "feature_id": int(fid),
                 "cat_id": "tiledet-synth",
             }
-            geometry = {"type": "Polygon", "coordinates": _polygon(index, box)}
+            coordinates = _polygon(index, box) if polygons is None else [polygons[k]]
+            geometry = {"type": "Polygon", "coordinates": coordinates}
             features.append({"type": "Feature", "properties": props, "geometry": geometry})
     return {
         "type": "FeatureCollection",
@@ -102,14 +111,18 @@ def semicolon_text(scenes: Sequence[SceneLabels]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_label_files(out: Path, scenes: Sequence[SceneLabels]) -> dict[str, Path]:
-    """Write the three label files into ``out``; returns ``{format: path}`` (READERS keys)."""
+def write_label_files(out: Path, scenes: Sequence[SceneLabels],
+                      rings: Sequence[np.ndarray] | None = None) -> dict[str, Path]:  # fmt: skip
+    """Write the three label files into ``out``; returns ``{format: path}`` (READERS keys).
+
+    ``rings``: the boxes' lon/lat rings per scene for the GeoJSON geometry (see :func:`geojson_dict`).
+    """
     paths = {
         "xview-geojson": out / GEOJSON_NAME,
         "csv": out / CSV_NAME,
         "semicolon": out / SEMICOLON_NAME,
     }
-    atomic_write_text(paths["xview-geojson"], json.dumps(geojson_dict(scenes), indent=1) + "\n")
+    atomic_write_text(paths["xview-geojson"], json.dumps(geojson_dict(scenes, rings), indent=1) + "\n")
     atomic_write_text(paths["csv"], csv_text(scenes))
     atomic_write_text(paths["semicolon"], semicolon_text(scenes))
     return paths
