@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from tiledet.radiometry import Radiometry
+
 
 def given(**options: Any) -> dict[str, Any]:
     """The options that were given on the command line (those that are not None)."""
@@ -40,6 +42,8 @@ def shown(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, tuple):
         return " ".join(map(shown, value))
+    if isinstance(value, Radiometry):  # --radiometry names the kind (--bands the bands)
+        return value.kind
     return "none" if value is None else str(value)
 
 

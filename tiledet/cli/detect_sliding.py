@@ -13,6 +13,7 @@ from tiledet.detect.config import SlidingConfig, SlidingRunConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
+from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 _default = functools.partial(default_text, SlidingConfig)
 _MERGE_HELP = merger_help(
@@ -128,6 +129,11 @@ def sliding_command(
     block: int | None = typer.Option(
         None, "--block", help=f"Side of a scoring block in px (memory). Default: {_default('block_px')}."
     ),
+    radiometry: str | None = typer.Option(
+        None, "--radiometry",
+        help=f"{RADIOMETRY_HELP} Default: {default_text(SlidingRunConfig, 'radiometry')}.",
+    ),
+    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
     device: Device = DEFAULT_DEVICE,
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
@@ -155,6 +161,7 @@ def sliding_command(
     cfg = SlidingRunConfig(
         model=model, images=tuple(images), out=out, sliding=sliding,
         object_size_px=parse_object_size(object_size), device=device, save_images=save_images, force=force,
+        radiometry=Radiometry(**given(kind=radiometry, bands=parse_bands(bands))),
     )  # fmt: skip
     total = len(collect_scenes(cfg.images))
     with progress_bar("detect sliding", total=total, show=not quiet, fixed=True) as bar:
@@ -165,7 +172,10 @@ def sliding_command(
             f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s -> {report.out}\n"
             f"  window {report.window} px, stride {report.stride} px, {len(report.scales)} scales, objects "
             f"{size['min']:g}-{size['max']:g} px ({size['source']}), exact: {'yes' if report.exact else 'no'}"
+            f", radiometry {report.radiometry.get('kind')}"
         )
+        if report.nodata_blocks:
+            typer.echo(f"  {report.nodata_blocks} blocks of pure nodata not scored")
         for name, why in report.skipped.items():
             typer.echo(f"  skipped {name}: {why}")
     exit_if_scenes_unreadable(report.unreadable, total, report.out)

@@ -16,6 +16,7 @@ import numpy as np
 from tiledet.detect.merge_registry import check_merge_options, merger_names
 from tiledet.device import DEFAULT_DEVICE, check_device_name
 from tiledet.errors import ConfigError
+from tiledet.radiometry import AUTO, Radiometry
 
 #: Inference engines of sliced YOLO (:mod:`tiledet.detect.engines`).
 ENGINES = ("torch", "torch-bf16", "onnx", "openvino", "auto")
@@ -194,6 +195,8 @@ class SlidingConfig:
             ``greedy-nmm``.
         merge_iou: ``cluster-mean``: a candidate is in a kept box's cluster at IoU above it.
         support_score: ``cluster-mean``: score = 1 - exp(-4 · cluster mass / grids scored).
+        read_ahead: batches of blocks read and resampled on a worker thread while the network scores
+            (>= 0; 0 reads in the scoring thread). The detections are the same either way.
     """
 
     object_size_px: tuple[float, float] = (8.0, 160.0)
@@ -211,6 +214,7 @@ class SlidingConfig:
     merge: str = "cluster-mean"
     merge_iou: float = 0.5
     support_score: bool = False
+    read_ahead: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -231,6 +235,8 @@ class SlidingConfig:
             (all(s > 0 and np.isfinite(s) for s in self.scales), "scales",
              f"must be > 0, got {self.scales!r}"),
             (self.context >= 0, None, f"context must be >= 0, got {self.context!r}"),
+            (int(self.read_ahead) == self.read_ahead and self.read_ahead >= 0, "read_ahead",
+             f"must be a whole number >= 0, got {self.read_ahead!r}"),
         ]  # fmt: skip
         for ok, name, message in checks:
             if not ok:
@@ -251,6 +257,8 @@ class SlidingRunConfig:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
         save_images: folder for PNG scenes with the detections drawn, or None.
         force: replace an ``out`` file (or write into a ``save_images`` folder) tiledet did not write.
+        radiometry: how each scene's values become the classifier's 8-bit RGB (bands, per-scene
+            stretch; :class:`tiledet.radiometry.Radiometry`).
     """
 
     model: Path
@@ -261,6 +269,9 @@ class SlidingRunConfig:
     device: str = DEFAULT_DEVICE
     save_images: Path | None = None
     force: bool = False
+    radiometry: Radiometry = AUTO
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", check_device_name(self.device))
+        if not isinstance(self.radiometry, Radiometry):
+            raise ConfigError(f"radiometry must be a Radiometry, got {self.radiometry!r}", field="radiometry")

@@ -27,7 +27,17 @@ from tiledet.boxes import Boxes
 from tiledet.detect.config import SlidingConfig
 from tiledet.detect.fcn import fully_convolutional
 from tiledet.detect.merge import Merger, above, cluster_mean, get_merger
-from tiledet.detect.pyramid import Block, blocks, cell_grid, pyramid_scales, resample_block, resized_size
+from tiledet.detect.pyramid import (
+    Block,
+    Level,
+    Pixels,
+    cell_grid,
+    prepared_batches,
+    pyramid_scales,
+    resized_size,
+    size_of,
+)
+from tiledet.detect.read_ahead import read_ahead
 from tiledet.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -138,21 +148,35 @@ def decode_cells(
     )
 
 
-def _batches(items: Sequence[Block], size: int) -> Iterator[list[Block]]:
-    """Consecutive blocks of the same input shape, at most ``size`` at a time."""
-    batch: list[Block] = []
-    for block in items:
-        if batch and (len(batch) == size or (block.height, block.width) != (batch[0].height, batch[0].width)):
-            yield batch
-            batch = []
-        batch.append(block)
-    if batch:
-        yield batch
+def _scored(
+    detector: SlidingDetector,
+    source: Pixels,
+    levels: Sequence[Level],
+    cfg: SlidingConfig,
+    stats: SceneStats,
+) -> Iterator[tuple[float, Block, np.ndarray]]:
+    """``(scale, block, outputs)`` of every block of ``levels``, the next batches read ahead (``cfg``);
+    pure-nodata blocks are counted in ``stats.nodata_blocks``, not scored."""
+    import torch
+
+    fcn = detector.fcn
+    batches = prepared_batches(source, levels, fcn.window, fcn.stride, cfg.block_px, cfg.batch_size)
+    for prepared in read_ahead(batches, cfg.read_ahead):
+        stats.nodata_blocks += prepared.nodata
+        if prepared.crops is None:
+            continue
+        with torch.inference_mode():
+            batch_in = detector.preprocess(prepared.crops, device=detector.device)
+            batch_in = batch_in.contiguous(memory_format=torch.channels_last)
+            out = detector.fcn(batch_in).float().cpu().numpy()
+        for block, maps in zip(prepared.blocks, out, strict=True):
+            maps = np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
+            yield prepared.scale, block, maps
 
 
 def score_blocks(
     detector: SlidingDetector,
-    pixels: np.ndarray,
+    pixels: Pixels,
     scale: float,
     offset_xy: tuple[int, int],
     cfg: SlidingConfig,
@@ -161,39 +185,29 @@ def score_blocks(
 
     Args:
         detector: the detector.
-        pixels: (H, W, 3) uint8 RGB scene.
+        pixels: (H, W, 3) uint8 RGB scene, or a :class:`~tiledet.scene_base.Scene` (read by window).
         scale: pyramid scale factor.
         offset_xy: shift of the cell grid in resized pixels.
-        cfg: settings (``block_px``, ``batch_size``).
+        cfg: settings (``block_px``, ``batch_size``, ``read_ahead``).
 
     Yields:
-        ``(block, outputs)`` with outputs (rows, cols, C [+ 4]) float32 for the block's cells.
+        ``(block, outputs)`` with outputs (rows, cols, C [+ 4]) float32 for the block's cells (blocks of
+        pure nodata are left out).
     """
-    import torch
-
-    fcn = detector.fcn
-    size_wh = resized_size((pixels.shape[1], pixels.shape[0]), scale)
-    layout = list(blocks(size_wh, fcn.window, fcn.stride, cfg.block_px, offset_xy))
-    for batch in _batches(layout, cfg.batch_size):
-        crops = np.stack([resample_block(pixels, scale, b.x0, b.y0, b.width, b.height) for b in batch])
-        with torch.inference_mode():
-            batch_in = detector.preprocess(crops, device=detector.device)
-            batch_in = batch_in.contiguous(memory_format=torch.channels_last)
-            out = fcn(batch_in).float().cpu().numpy()
-        for block, maps in zip(batch, out, strict=True):
-            yield block, np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
+    for _, block, maps in _scored(detector, pixels, [(scale, offset_xy)], cfg, SceneStats()):
+        yield block, maps
 
 
 def dense_map(
     detector: SlidingDetector,
-    pixels: np.ndarray,
+    pixels: Pixels,
     scale: float,
     cfg: SlidingConfig,
     offset_xy: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """Stitched (rows, cols, C [+ 4]) raw outputs of a whole scale (for tests and inspection)."""
     fcn = detector.fcn
-    size_wh = resized_size((pixels.shape[1], pixels.shape[0]), scale)
+    size_wh = resized_size(size_of(pixels), scale)
 
     rows = cell_grid(size_wh[1], fcn.window, fcn.stride, offset_xy[1])
     cols = cell_grid(size_wh[0], fcn.window, fcn.stride, offset_xy[0])
@@ -220,12 +234,14 @@ class SceneStats:
         skipped_scales: scale factors skipped because the resized scene is smaller than the window.
         cells: windows scored.
         candidates: cells above threshold before NMS.
+        nodata_blocks: blocks not scored because every scene pixel they read is nodata.
     """
 
     scales: list[float] = field(default_factory=list)
     skipped_scales: list[float] = field(default_factory=list)
     cells: int = 0
     candidates: int = 0
+    nodata_blocks: int = 0
 
 
 def scene_scales(detector: SlidingDetector, cfg: SlidingConfig) -> list[float]:
@@ -261,50 +277,70 @@ def _merge(candidates: Boxes, cfg: SlidingConfig, grids: int) -> Boxes:
 
 
 def detect_scene(
-    detector: SlidingDetector, pixels: np.ndarray, cfg: SlidingConfig
+    detector: SlidingDetector, image_or_scene: Pixels, cfg: SlidingConfig
 ) -> tuple[Boxes, SceneStats]:
     """Detections of one scene.
 
     Args:
         detector: the detector.
-        pixels: (H, W, 3) uint8 RGB scene.
+        image_or_scene: (H, W, 3) uint8 RGB scene, or a :class:`~tiledet.scene_base.Scene`: every block
+            is then resampled from window reads of it (memory grows with the block, not the scene),
+            the next batches read ahead while the network scores (``cfg.read_ahead``), and blocks whose
+            scene pixels are all nodata are not scored (``stats.nodata_blocks``).
         cfg: settings.
 
     Returns:
         ``(boxes, stats)``: boxes in scene pixels (clipped to the scene) with scores, most confident
         first, at most ``cfg.max_det``.
+
+    Raises:
+        InputError: a window of the scene cannot be read (truncated or corrupt file).
     """
     fcn, k = detector.fcn, detector.num_classes
-    size_wh = (pixels.shape[1], pixels.shape[0])
+    size_wh = size_of(image_or_scene)
     thresholds = class_threshold_array(detector, cfg)
-    stats, parts, pending = SceneStats(), [], 0
+    stats, found = SceneStats(), _Candidates(cfg, size_wh)
+    levels: list[Level] = []
     for scale in scene_scales(detector, cfg):
-        width, height = resized_size(size_wh, scale)
-        if min(width, height) < fcn.window:
+        if min(resized_size(size_wh, scale)) < fcn.window:
             stats.skipped_scales.append(scale)
             continue
         stats.scales.append(scale)
         m = cfg.stride_multiple
-        for dy in range(m):
-            for dx in range(m):
-                offset = (round(dx * fcn.stride / m), round(dy * fcn.stride / m))
-                for block, maps in score_blocks(detector, pixels, scale, offset, cfg):
-                    stats.cells += block.rows * block.cols
-                    box = maps[..., k : k + 4] if detector.box_head else None
-                    xyxy, scores, ids = decode_cells(
-                        _softmax(maps[..., :k]), box, (block.x0, block.y0), fcn.stride, fcn.window,
-                        scale, detector.context, thresholds,
-                    )  # fmt: skip
-                    if len(scores):
-                        parts.append(Boxes(xyxy, ids, scores).clip(size_wh))
-                        pending += len(scores)
-                        stats.candidates += len(scores)
-                    if pending > _COMPACT_AT:
-                        parts, pending = [scene_merger(cfg, "nms")(Boxes.concat(parts))], 0
-    if not parts:
-        return Boxes.empty(with_scores=True), stats
-    found = _merge(Boxes.concat(parts), cfg, len(stats.scales) * cfg.stride_multiple**2)
-    return found[: cfg.max_det], stats
+        levels += [(scale, (round(dx * fcn.stride / m), round(dy * fcn.stride / m)))
+                   for dy in range(m) for dx in range(m)]  # fmt: skip
+    for scale, block, maps in _scored(detector, image_or_scene, levels, cfg, stats):
+        stats.cells += block.rows * block.cols
+        box = maps[..., k : k + 4] if detector.box_head else None
+        found.add(*decode_cells(
+            _softmax(maps[..., :k]), box, (block.x0, block.y0), fcn.stride, fcn.window, scale,
+            detector.context, thresholds,
+        ))  # fmt: skip
+    stats.candidates = found.count
+    return found.merged(len(stats.scales) * cfg.stride_multiple**2), stats
+
+
+class _Candidates:
+    """Candidate boxes of one scene, compacted by NMS when they pile up (:data:`_COMPACT_AT`)."""
+
+    def __init__(self, cfg: SlidingConfig, size_wh: tuple[int, int]) -> None:
+        self.cfg, self.size_wh = cfg, size_wh
+        self.parts: list[Boxes] = []
+        self.pending = self.count = 0
+
+    def add(self, xyxy: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> None:
+        if len(scores):
+            self.parts.append(Boxes(xyxy, ids, scores).clip(self.size_wh))
+            self.pending += len(scores)
+            self.count += len(scores)
+        if self.pending > _COMPACT_AT:
+            self.parts, self.pending = [scene_merger(self.cfg, "nms")(Boxes.concat(self.parts))], 0
+
+    def merged(self, grids: int) -> Boxes:
+        """The merged candidates, at most ``cfg.max_det``, most confident first."""
+        if not self.parts:
+            return Boxes.empty(with_scores=True)
+        return _merge(Boxes.concat(self.parts), self.cfg, grids)[: self.cfg.max_det]
 
 
 def _by_support(found: Boxes, mass: np.ndarray, grids: int) -> Boxes:

@@ -1,9 +1,13 @@
 """``tiledet detect sliding``: a classifier checkpoint as a sliding-window detector over scene files.
 
-Scenes are read one at a time; each is scored by :func:`tiledet.detect.sliding.detect_scene` and its
+Scenes are opened one at a time (:func:`tiledet.scene.open_scene`, with the run's radiometry) and read
+window by window: each is scored by :func:`tiledet.detect.sliding.detect_scene`, so memory grows with
+the block size and the model, not with the scene (a PNG or JPEG is still decoded whole), and its
 detections appended to a COCO results JSON (``file_name``, ``category_name``, ...). A scene that
-cannot be read (:attr:`SlidingReport.unreadable`), or that is smaller than the window at every pyramid
-scale (:attr:`SlidingReport.skipped`), is left out and reported; the other scenes are still processed.
+cannot be read, whether at opening or at a window halfway through (a truncated TIFF: its boxes found
+so far are dropped; :attr:`SlidingReport.unreadable`), or that is smaller than the window at every
+pyramid scale (:attr:`SlidingReport.skipped`), is left out and reported; the other scenes are still
+processed. Blocks of pure nodata are not scored (:attr:`SlidingReport.nodata_blocks`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,7 +27,7 @@ from tiledet.classify import load_classifier
 from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.detect.config import SlidingConfig, SlidingRunConfig
 from tiledet.detect.sliding import SlidingDetector, detect_scene, scene_scales
-from tiledet.detect.yolo_run import collect_scenes, read_or_skip
+from tiledet.detect.yolo_run import SceneRef, collect_scenes
 from tiledet.device import resolve_device
 from tiledet.draw import draw_boxes
 from tiledet.errors import ConfigError, InputError
@@ -31,6 +35,8 @@ from tiledet.formats.geo_results import prepare_detections_output, write_detecti
 from tiledet.formats.results import detections_to_results
 from tiledet.outdir import OutputDir
 from tiledet.progress import Progress, as_progress
+from tiledet.scene import open_scene
+from tiledet.scene_base import Scene
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ class SlidingReport:
         scales: pyramid scale factors.
         object_size_px: the object size range the pyramid covers and where it came from.
         cells: windows scored over all scenes.
+        nodata_blocks: blocks not scored over all scenes: every scene pixel they read is nodata.
+        radiometry: how scene values became the classifier's 8-bit RGB (:meth:`Radiometry.to_dict`).
         seconds: wall time of the scoring.
         out: the results file.
         drawn: drawn scene files.
@@ -67,6 +75,8 @@ class SlidingReport:
     scales: list[float] = field(default_factory=list)
     object_size_px: dict[str, Any] = field(default_factory=dict)
     cells: int = 0
+    nodata_blocks: int = 0
+    radiometry: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out: Path | None = None
     drawn: list[Path] = field(default_factory=list)
@@ -78,7 +88,8 @@ class SlidingReport:
             "skipped": dict(self.skipped),
             "window": self.window, "stride": self.stride, "exact": self.exact,
             "scales": [round(s, 4) for s in self.scales], "object_size_px": self.object_size_px,
-            "cells": self.cells, "seconds": round(self.seconds, 3), "out": str(self.out),
+            "cells": self.cells, "nodata_blocks": self.nodata_blocks, "radiometry": dict(self.radiometry),
+            "seconds": round(self.seconds, 3), "out": str(self.out),
         }  # fmt: skip
 
 
@@ -147,6 +158,7 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
         window=fcn.window, stride=fcn.stride, exact=fcn.exact, out=out, object_size_px=size
     )
     report.scales = scene_scales(detector, sliding)
+    report.radiometry = cfg.radiometry.to_dict()
     entries: list[dict] = []
     t0 = time.perf_counter()
     drawn_dir = (
@@ -159,7 +171,7 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
     progress.start("detecting", len(scenes))
     with contextlib.closing(progress), drawn_dir if drawn_dir is not None else contextlib.nullcontext():
         for scene in scenes:
-            entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, read_or_skip))
+            entries.extend(_score_scene(scene, detector, sliding, report, drawn_dir, cfg))
             progress.advance(1)
     report.seconds = time.perf_counter() - t0
     write_detections_output(out, entries, scenes, command="detect sliding")
@@ -167,32 +179,49 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
 
 
 def _score_scene(
-    scene: Any,
+    ref: SceneRef,
     detector: SlidingDetector,
     sliding: SlidingConfig,
     report: SlidingReport,
     drawn_dir: Any,
-    read_or_skip: Callable[[Any, dict[str, str]], np.ndarray | None],
+    cfg: SlidingRunConfig,
 ) -> list[dict]:
-    """Results entries of one scene (none when unreadable or skipped); updates ``report``."""
+    """Results entries of one scene (none when unreadable or skipped); updates ``report``.
 
-    image = read_or_skip(scene, report.unreadable)
-    if image is None:
-        log.info("cannot read %s: %s", scene.file_name, report.unreadable[scene.file_name])
+    The scene is opened once (``cfg.radiometry``) and closed after; an :class:`InputError` while
+    opening or reading it puts it in ``report.unreadable`` and drops its boxes.
+    """
+
+    try:
+        with open_scene(ref.path, cfg.radiometry) as scene:
+            return _detect_in(scene, ref.file_name, detector, sliding, report, drawn_dir)
+    except InputError as e:
+        report.unreadable[ref.file_name] = str(e).removeprefix(f"{ref.path}: ")
+        log.info("cannot read %s: %s", ref.file_name, report.unreadable[ref.file_name])
         return []
-    boxes, stats = detect_scene(detector, image, sliding)
-    report.cells += stats.cells
+
+
+def _detect_in(
+    scene: Scene, file_name: str, detector: SlidingDetector, sliding: SlidingConfig, report: SlidingReport,
+    drawn_dir: Any,
+) -> list[dict]:  # fmt: skip
+    boxes, stats = detect_scene(detector, scene, sliding)
     if not stats.scales:
-        height, width = image.shape[:2]
+        width, height = scene.size_wh
         why = f"{width}x{height} is smaller than the {detector.fcn.window} px window at every scale"
-        report.skipped[scene.file_name] = why
-        log.info("skipped %s: %s", scene.file_name, why)
+        report.skipped[file_name] = why
+        log.info("skipped %s: %s", file_name, why)
         return []
+    drawn = None
+    if drawn_dir is not None:  # the drawing is a whole-scene PNG: the scene is read whole for it
+        drawn = _save_drawn(drawn_dir, file_name, scene.read(), boxes, detector.class_names)
     report.scenes += 1
     report.boxes += len(boxes)
-    if drawn_dir is not None:
-        report.drawn.append(_save_drawn(drawn_dir, scene.file_name, image, boxes, detector.class_names))
-    return detections_to_results(scene.file_name, boxes, detector.class_names)
+    report.cells += stats.cells
+    report.nodata_blocks += stats.nodata_blocks
+    if drawn is not None:
+        report.drawn.append(drawn)
+    return detections_to_results(file_name, boxes, detector.class_names)
 
 
 def _save_drawn(od: Any, file_name: str, image: np.ndarray, boxes: Boxes, names: Sequence[str]) -> Path:
