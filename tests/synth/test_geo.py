@@ -179,3 +179,23 @@ def test_a_grid_past_the_equator_is_refused(tmp_path: Path) -> None:
         SynthConfig(tmp_path, scenes=30, size_wh=(8000, 8000), gsd_m=30.0, image_format="cog")
     assert set(info.value.fields) == {"scenes", "size_wh", "gsd_m"}
     SynthConfig(tmp_path, scenes=30, size_wh=(8000, 8000), gsd_m=30.0, image_format="png")  # no grid
+
+
+def test_map_labels_read_back_through_the_geo_vector_reader(cog_run) -> None:
+    """``labels.geojson`` is auto-detected as geo-vector and lands on the same pixel boxes and classes."""
+    pytest.importorskip("tiledet.formats.geo_vector")
+    from tiledet.labels.load import load_dataset
+
+    names = {int(line.split(":")[0]): line.split(":", 1)[1]
+             for line in (cog_run.out / "classes.txt").read_text().splitlines()}  # fmt: skip
+    result = load_dataset(cog_run.geo_labels_path, "auto", cog_run.images_dir)
+    assert result.fmt == "geo-vector" and result.drops == [] and result.input_boxes == cog_run.num_boxes
+    got = {im.file_name: im for im in result.dataset.images}
+    for scene in cog_run.scenes:
+        have = got[scene.file_name]
+        assert have.size_wh == SIZE
+        order = np.lexsort(np.round(have.boxes.xyxy, 3).T[::-1])  # float noise must not reorder ties
+        want_order = np.lexsort(scene.xyxy.T[::-1])
+        np.testing.assert_allclose(have.boxes.xyxy[order], scene.xyxy[want_order], rtol=0, atol=1e-6)
+        have_names = [result.dataset.class_names[c] for c in have.boxes.class_ids[order]]
+        assert have_names == [names[t] for t in scene.type_ids[want_order].tolist()]

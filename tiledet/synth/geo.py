@@ -8,7 +8,8 @@ DEFLATE compression (horizontal predictor) and internal overviews (average) down
 
 The labels are also written as ``labels.geojson``: an RFC 7946 FeatureCollection whose features are
 the boxes' polygons in longitude/latitude (EPSG:4326, counter-clockwise rings), with properties
-``class`` (the class name), ``scene`` (the image file name), ``type_id`` and ``feature_id``.
+``class`` (the class name), ``scene`` (the image file name), ``xview_type_id`` and ``feature_id``
+(``class`` is the only field a ``geo-vector`` reader takes as the class by default).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def geo_labels_dict(scenes: Sequence[Any], rings: Sequence[np.ndarray], names: M
     for scene, scene_rings in zip(scenes, rings, strict=True):
         ids = zip(scene.type_ids.tolist(), scene.feature_ids.tolist(), strict=True)
         for ring, (type_id, fid) in zip(scene_rings.tolist(), ids, strict=True):
-            props = {"class": names[type_id], "scene": scene.file_name, "type_id": type_id, "feature_id": fid}
+            props = {"class": names[type_id], "scene": scene.file_name, "xview_type_id": type_id,
+                     "feature_id": fid}
             features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                              "properties": props})  # fmt: skip
     return {"type": "FeatureCollection", "features": features}
