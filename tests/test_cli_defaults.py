@@ -176,5 +176,5 @@ def test_every_command_takes_each_option_default_from_its_config_field():
                 assert f"Default: {shown(default)}" in help_text or f"Default: {default}" in help_text, where
     assert checked == {
         "convert": 23, "synth": 6, "eval": 8, "draw": 10, "classify train": 26, "classify eval": 5,
-        "detect yolo": 15, "detect train-yolo": 15, "detect sliding": 15, "demo": 6,
+        "detect yolo": 16, "detect train-yolo": 15, "detect sliding": 15, "demo": 6,
     }  # fmt: skip

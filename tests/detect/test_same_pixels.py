@@ -1,4 +1,7 @@
-"""Issue 18: a 16-bit scene gives the same 8-bit pixels to both detectors and to ``tiledet draw``."""
+"""Issue 18: a 16-bit scene gives the same 8-bit pixels to both detectors and to ``tiledet draw``.
+
+Issue 19: those pixels are the per-scene stretch (the default radiometry ``auto``), not the high byte.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,21 @@ def _tiny_sliding_detector():
     return SlidingDetector(fully_convolutional(model), preprocess, ["c0", "c1", "background"], 2, 0.5)
 
 
+def _whole(pixels: object) -> np.ndarray:
+    """A copy of the whole scene a detector was given: an array, or a Scene read whole."""
+    from tiledet.scene import Scene
+
+    return pixels.read() if isinstance(pixels, Scene) else np.array(pixels)
+
+
+def _per_scene_stretch(bgr16: np.ndarray) -> np.ndarray:
+    """(H, W, 3) R, G, B of a 16-bit B, G, R image stretched per band between its 2nd and 98th
+    percentiles (numpy, float64: the reference of the ``auto`` radiometry)."""
+    rgb = bgr16[:, :, ::-1].astype(np.float64)
+    lo, hi = np.percentile(rgb.reshape(-1, 3), [2, 98], axis=0)
+    return np.clip(np.rint(255 * (rgb - lo) / (hi - lo)), 0, 255)
+
+
 def _sliding_input(scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     """The pixels ``detect sliding``'s run feeds its detector for ``scene``."""
     import tiledet.detect.sliding_run as sliding_run
@@ -47,7 +65,7 @@ def _sliding_input(scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     score = sliding_run.detect_scene
 
     def spy(detector, pixels, cfg):  # type: ignore[no-untyped-def]
-        fed.append(pixels.copy())
+        fed.append(_whole(pixels))
         return score(detector, pixels, cfg)
 
     size = {"min": 8, "max": 16, "source": "test"}
@@ -76,20 +94,22 @@ def test_16_bit_scene_gives_the_same_pixels_to_detectors_and_drawing(
     scene = tmp_path / "scenes" / f"scene{suffix}"
     scene.parent.mkdir()
     assert cv2.imwrite(str(scene), bgr)
-    expected = (bgr >> 8).astype(np.uint8)[:, :, ::-1]  # the high byte, R, G, B
-
     yolo_fed: list[np.ndarray] = []
-    windows = YoloPredictor.predict_windows
+    detect = YoloPredictor.detect
 
-    def spy_windows(self, image_rgb, wins):  # type: ignore[no-untyped-def]
-        yolo_fed.append(image_rgb.copy())
-        return windows(self, image_rgb, wins)
+    def spy_detect(self, image):  # type: ignore[no-untyped-def]
+        yolo_fed.append(_whole(image))
+        return detect(self, image)
 
-    monkeypatch.setattr(YoloPredictor, "predict_windows", spy_windows)
+    monkeypatch.setattr(YoloPredictor, "detect", spy_detect)
     dets = tmp_path / "yolo.json"
     assert main(["detect", "yolo", str(weights), str(scene), "--out", str(dets), "--device", "cpu",
                  "--max-det", "5", "--quiet"]) == 0  # fmt: skip
-    np.testing.assert_array_equal(yolo_fed[0], expected)
+    expected = yolo_fed[0]
+    reference = _per_scene_stretch(bgr)
+    diff = np.abs(expected - reference)
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999  # float32 stretch against float64 numpy
+    assert (expected != (bgr >> 8).astype(np.uint8)[:, :, ::-1]).mean() > 0.5  # not the high byte
     np.testing.assert_array_equal(_sliding_input(scene, tmp_path, monkeypatch), expected)
 
     drawn: list[tuple[np.ndarray, np.ndarray]] = []

@@ -13,6 +13,7 @@ from tiledet.detect.config import SliceConfig
 from tiledet.detect.yolo_decode import Letterbox, fill_batch, to_window_boxes
 from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError, InputError
+from tiledet.radiometry import FIXED
 
 from .yolo_data import TILE, make_firing_weights
 
@@ -180,8 +181,10 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, weights: Path) -> None:
         SliceConfig(overlap=1.0)
     with pytest.raises(ConfigError, match=r"^engine must"):
         SliceConfig(engine="tensorrt")
-    with pytest.raises(InputError, match="float"):
-        YoloPredictor(weights, SliceConfig(device="cpu"))(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(InputError, match="float"):  # the fixed radiometry maps 8 and 16 bit only
+        YoloPredictor(weights, SliceConfig(device="cpu", radiometry=FIXED))(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ConfigError, match=r"^radiometry must be a Radiometry"):
+        SliceConfig(radiometry="auto")  # type: ignore[arg-type]
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             YoloPredictor(weights, SliceConfig(device="cuda"))

@@ -40,7 +40,7 @@ def _args(weights: Path, *rest: object) -> list[str]:
 
 def test_run_detection_leaves_out_unreadable_scenes(weights: Path, scenes: Path, tmp_path: Path) -> None:
     from tiledet.detect.config import DetectConfig, SliceConfig
-    from tiledet.detect.yolo_run import _probe_image, collect_scenes, run_detection
+    from tiledet.detect.yolo_run import _first_readable, collect_scenes, run_detection
 
     progress = RecordingProgress()
     cfg = DetectConfig(weights=weights, images=(scenes,), out=tmp_path / "d.json",
@@ -51,9 +51,10 @@ def test_run_detection_leaves_out_unreadable_scenes(weights: Path, scenes: Path,
     assert report.to_dict()["unreadable"] == report.unreadable
     entries = json.loads((tmp_path / "d.json").read_text())
     assert {e["file_name"] for e in entries} == {"b.png", "c.png"} and len(entries) == report.boxes
-    probe = _probe_image(collect_scenes([scenes]))  # engine auto probes the first readable scene
-    assert probe is not None and probe.shape == (140, 160, 3)
-    assert _probe_image(collect_scenes([scenes / "a_broken.png"])) is None
+    index, probe = _first_readable(collect_scenes([scenes]))  # engine auto probes the first readable scene
+    assert index == 1 and probe is not None and probe.shape == (140, 160, 3)
+    probe.close()
+    assert _first_readable(collect_scenes([scenes / "a_broken.png"])) == (-1, None)
 
 
 def test_cli_exit_code_and_messages(
@@ -90,20 +91,24 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert text.count("1 some scenes could not be read") == 2
 
 
-def test_engine_auto_decodes_each_readable_scene_once(
+def test_engine_auto_opens_each_readable_scene_once(
     weights: Path, scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tiledet.detect import yolo_run
     from tiledet.detect.config import DetectConfig, SliceConfig
 
     reads: list[str] = []
-    real = yolo_run.read_scene_rgb
+    closed: list[str] = []
+    real = yolo_run.open_scene
 
     def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
         reads.append(Path(path).name)
-        return real(path, *args, **kwargs)
+        opened = real(path, *args, **kwargs)
+        close = opened.close
+        opened.close = lambda: (closed.append(Path(path).name), close())[1]  # type: ignore[method-assign]
+        return opened
 
-    monkeypatch.setattr(yolo_run, "read_scene_rgb", counting)
+    monkeypatch.setattr(yolo_run, "open_scene", counting)
 
     def run(out: str, engine: str) -> yolo_run.DetectReport:
         slicing = SliceConfig(device="cpu", max_det=20, engine=engine)
@@ -111,8 +116,9 @@ def test_engine_auto_decodes_each_readable_scene_once(
                                                    slicing=slicing))
 
     auto = run("a.json", "auto")
-    # the probe tries a_broken, keeps b; b's pixels then serve its detection: each scene decoded once
+    # the probe tries a_broken, keeps b open; b then serves its detection: each scene opened once
     assert reads == ["a_broken.png", "b.png", "a_broken.png", "c.png"]
+    assert set(closed) == {"b.png", "c.png"}  # every opened scene is closed
     reads.clear()
     fixed = run("f.json", auto.engine["engine"])  # the engine auto chose, named: same detections
     assert reads == ["a_broken.png", "b.png", "c.png"]

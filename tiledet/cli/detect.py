@@ -15,6 +15,7 @@ from tiledet.cli.options import Device, Force, ForceSaveImages, Quiet, SaveImage
 from tiledet.detect.config import DetectConfig, SliceConfig, TrainConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
+from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 detect_app = typer.Typer(
     name="detect",
@@ -85,6 +86,10 @@ def yolo_command(
         f"0.005 in benchmarks/bench_yolo_sliced.py). Default: {_slice('engine')} (fp32, the same on every "
         "machine)."
     ),
+    radiometry: str | None = typer.Option(
+        None, "--radiometry", help=f"{RADIOMETRY_HELP} Default: {Radiometry().kind}."
+    ),
+    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
     trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP),
@@ -103,7 +108,7 @@ def yolo_command(
         tile=tile, full_pass=full_pass, device=device, trust_weights=trust_weights, **given(
             overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
             merge_threshold=merge_threshold, max_det=max_det, engine=engine,
-        ),
+        ), radiometry=Radiometry(**given(kind=radiometry, bands=parse_bands(bands))),
     )  # fmt: skip
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
@@ -111,15 +116,25 @@ def yolo_command(
     with progress_bar("detect yolo", total=total, show=not quiet, fixed=True) as bar:
         report = run_detection(cfg, progress=bar)
     if not quiet:
-        eng = report.engine
-        typer.echo(f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s "
-                   f"(engine {eng['engine']}: {eng['reason']}) -> {report.out}")
-        for name, verdict in eng.get("agreement", {}).items():
-            if name != "torch":
-                seconds = eng.get("probe_seconds", {}).get(name)
-                timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
-                typer.echo(f"  {name}: {verdict}{timing}")
+        _yolo_summary(report)
     exit_if_scenes_unreadable(report.unreadable, total, report.out)
+
+
+def _yolo_summary(report: object) -> None:
+    """``detect yolo``'s summary lines: counts, engine, windows and nodata windows, radiometry."""
+    r: dict = report.to_dict()  # type: ignore[attr-defined]
+    eng = r["engine"]
+    typer.echo(f"{r['scenes']} scenes, {r['boxes']} boxes in {r['seconds']:.1f} s "
+               f"(engine {eng['engine']}: {eng['reason']}) -> {r['out']}")
+    for name, verdict in eng.get("agreement", {}).items():
+        if name != "torch":
+            seconds = eng.get("probe_seconds", {}).get(name)
+            timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
+            typer.echo(f"  {name}: {verdict}{timing}")
+    rad = r["radiometry"]
+    bands = "" if rad["bands"] is None else ", bands " + ",".join(map(str, rad["bands"]))
+    typer.echo(f"  {r['windows']} windows, {r['nodata_windows']} nodata windows skipped; "
+               f"radiometry {rad['kind']}{bands}")
 
 
 @detect_app.command("train-yolo")

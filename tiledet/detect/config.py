@@ -43,6 +43,8 @@ class SliceConfig:
         trust_weights: unpickle the weights with Ultralytics' full unpickler, which can run code
             (``--trust-weights``); by default they load with an allow-list of classes
             (:mod:`tiledet.detect.safe_weights`).
+        radiometry: how scene values become the model's 8-bit RGB (bands, per-scene stretch;
+            :class:`tiledet.radiometry.Radiometry`), for scene files and arrays alike.
     """
 
     tile: int | None = None
@@ -58,8 +60,13 @@ class SliceConfig:
     device: str = DEFAULT_DEVICE
     engine: str = "torch"
     trust_weights: bool = False
+    radiometry: Radiometry = AUTO
 
     def __post_init__(self) -> None:
+        if not isinstance(self.radiometry, Radiometry):
+            raise ConfigError(
+                f"radiometry must be a Radiometry, got {self.radiometry!r}", field="radiometry"
+            )
         if self.tile is not None and (int(self.tile) != self.tile or self.tile < 32):
             raise ConfigError(f"tile must be a whole number of pixels >= 32, got {self.tile!r}", field="tile")
         if not 0.0 <= float(self.overlap) < 1.0:

@@ -36,6 +36,7 @@ from tiledet.boxes import iou_xyxy
 from tiledet.detect.config import ENGINES as ENGINES
 from tiledet.detect.offline import offline_ultralytics, ultralytics_verbosity
 from tiledet.detect.safe_weights import weights_loading
+from tiledet.detect.yolo_batches import Pixels, window_batches
 from tiledet.detect.yolo_decode import Letterbox, decode_predictions, fill_batch
 from tiledet.errors import ConfigError, InputError, TiledetError
 from tiledet.ultra import cpu_threads
@@ -276,7 +277,7 @@ def _make(predictor: YoloPredictor, name: str) -> Engine:
     return OnnxEngine(path, cuda) if name == "onnx" else OpenVinoEngine(path)
 
 
-def build_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tuple[Engine, EngineReport]:
+def build_engine(predictor: YoloPredictor, probe_image: Pixels | None) -> tuple[Engine, EngineReport]:
     """The engine ``predictor.cfg.engine`` names, or (``auto``) the fastest that agrees with torch."""
     name = predictor.cfg.engine
     if name != "auto":
@@ -284,16 +285,28 @@ def build_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tu
     return choose_engine(predictor, probe_image)
 
 
-def probe_batch(predictor: YoloPredictor, probe_image: np.ndarray | None) -> np.ndarray:
-    """The first ``batch_size`` windows of ``probe_image`` (default: a seeded noise image), padded."""
+def probe_batch(predictor: YoloPredictor, probe_image: Pixels | None) -> np.ndarray:
+    """The first ``batch_size`` windows of ``probe_image`` that hold data, padded.
 
-    tile = predictor.tile
-    if probe_image is None:
-        rng = np.random.default_rng(0)
-        probe_image = rng.integers(0, 256, (tile, tile * 2, 3), dtype=np.uint8)
-    windows = predictor.windows((probe_image.shape[1], probe_image.shape[0]))[: predictor.cfg.batch_size]
+    ``probe_image``: an (H, W, 3) uint8 RGB array or a Scene (only those windows are read from it);
+    None, or a Scene whose windows cannot be read (its detection reports it), gives a seeded noise image.
+    """
+    if probe_image is not None:
+        try:
+            return _probe_windows(predictor, probe_image)
+        except InputError as e:
+            log.warning("engine auto probes a noise image: %s", e)
+    rng = np.random.default_rng(0)
+    return _probe_windows(predictor, rng.integers(0, 256, (predictor.tile, predictor.tile * 2, 3), np.uint8))
+
+
+def _probe_windows(predictor: YoloPredictor, image: Pixels) -> np.ndarray:
+    windows = predictor.windows((image.shape[1], image.shape[0]))
     w, h = int(windows[0, 2] - windows[0, 0]), int(windows[0, 3] - windows[0, 1])
-    return fill_batch(probe_image, windows, Letterbox.for_window((w, h), predictor.stride))
+    box = Letterbox.for_window((w, h), predictor.stride)
+    batches = window_batches(image, windows, box, predictor.cfg.batch_size)
+    first = next(batches, None)  # None: every window is nodata
+    return fill_batch(image, windows[: predictor.cfg.batch_size], box) if first is None else first[1]
 
 
 def _time(engine: Engine, batch: np.ndarray, repeats: int = 2) -> tuple[object, float]:
@@ -331,7 +344,7 @@ def outputs_agree(reference: object, candidate: object, end2end: bool) -> tuple[
     return share >= AGREE_SHARE, f"{share:.1%} of boxes matched at IoU>={AGREE_IOU} ({n_ref} torch boxes)"
 
 
-def choose_engine(predictor: YoloPredictor, probe_image: np.ndarray | None) -> tuple[Engine, EngineReport]:
+def choose_engine(predictor: YoloPredictor, probe_image: Pixels | None) -> tuple[Engine, EngineReport]:
     """Time every available engine on one probe batch; keep the fastest that agrees with torch."""
     batch = probe_batch(predictor, probe_image)
     torch_engine = _make(predictor, "torch")

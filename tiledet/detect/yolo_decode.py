@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tiledet.boxes import Boxes
+from tiledet.scene_base import Scene
 
 #: Ultralytics' letterbox padding value.
 PAD_VALUE = 114
@@ -41,12 +42,13 @@ class Letterbox:
 
 
 def fill_batch(
-    image_rgb: np.ndarray, windows: np.ndarray, box: Letterbox, out: np.ndarray | None = None
+    image_rgb: np.ndarray | Scene, windows: np.ndarray, box: Letterbox, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Copy windows of a scene into a padded (B, in_h, in_w, 3) uint8 RGB batch.
 
     Args:
-        image_rgb: (H, W, 3) uint8 scene.
+        image_rgb: (H, W, 3) uint8 RGB scene, or a :class:`~tiledet.scene_base.Scene` (each window read
+            from it: ``scene[y0:y1, x0:x1]``).
         windows: (B, 4) int windows ``x0, y0, x1, y1`` of equal size.
         box: the padding of that window size.
         out: a reusable buffer of at least B images of that shape (padding already filled or rewritten).
