@@ -9,6 +9,7 @@ plus a list of :class:`Drop` records, so every input box is either kept or accou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,7 @@ DROP_REASONS = (
     "out_of_bounds",  # a coordinate lies more than one image size outside the image
     "ignored_region",  # VisDrone: a region marked "ignored" (category 0 or score 0), not an object
     "difficult",  # DOTA: a box flagged difficult, skipped with --skip-difficult
+    "outside_rasters",  # labels in map coordinates: the feature lies inside none of the rasters
 )
 
 #: Drops that follow the source's own instructions, not problems: never an error in strict mode.
@@ -86,6 +88,9 @@ class RawLabels:
             (``ignored_region``, ``difficult``).
         image_splits: ``image -> split`` (``train``/``val``/``test``) for sources that declare splits
             (a YOLO ``data.yaml``); empty otherwise.
+        notes: JSON-ready findings of the reader that are no drop (e.g. ``geo_vector``: features inside
+            several rasters; ``xview_geometry``: geometries that disagree with ``bounds_imcoords``),
+            by topic; written to the conversion report.
     """
 
     images: dict[str, tuple[int, int] | None]
@@ -100,6 +105,7 @@ class RawLabels:
     class_ids: tuple[int, ...] | None = None
     drops: list[Drop] = field(default_factory=list)
     image_splits: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.box_images)

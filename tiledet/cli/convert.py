@@ -12,6 +12,7 @@ from tiledet.cli.options import Force, Quiet
 from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
+from tiledet.formats.geo_options import DEFAULT_CLASS_FIELDS, GeoOptions
 
 _convert_default = functools.partial(default_of, ConvertConfig)
 _tile_default = functools.partial(default_of, TileConfig)
@@ -37,8 +38,9 @@ def parse_csv_columns(text: str | None) -> dict[str, str]:
 
 def convert_command(
     src: Path = typer.Argument(
-        ..., help="Label source: a file (GeoJSON, CSV, semicolon, COCO JSON, YOLO data.yaml) or a "
-        "folder (DOTA labelTxt, VisDrone annotations, YOLO labels). Required."
+        ..., help="Label source: a file (GeoJSON, CSV, semicolon, COCO JSON, YOLO data.yaml; GeoJSON, "
+        "GeoPackage, Shapefile or FlatGeobuf in map coordinates, placed on the georeferenced rasters of "
+        "--images) or a folder (DOTA labelTxt, VisDrone annotations, YOLO labels). Required."
     ),
     images: Path | None = typer.Option(
         None,
@@ -151,6 +153,33 @@ def convert_command(
         help=f"Chips: most hard negatives per scene, most confident first. "
         f"Default: {_chip_default('negatives_per_scene')}.",
     ),
+    layer: str | None = typer.Option(
+        None,
+        "--layer",
+        help="geo-vector: the layer to read. Default: the file's only layer (a file with several needs it).",
+    ),
+    class_field: str | None = typer.Option(
+        None,
+        "--class-field",
+        help="geo-vector: the field holding each feature's class. "
+        f"Default: the one of {', '.join(DEFAULT_CLASS_FIELDS)} the layer has.",
+    ),
+    image_field: str | None = typer.Option(
+        None,
+        "--image-field",
+        help="geo-vector: the field naming each feature's raster (relative to --images). "
+        "Default: none (a feature belongs to the raster whose footprint holds its centre).",
+    ),
+    size_field: str | None = typer.Option(
+        None,
+        "--size-field",
+        help="geo-vector: the field holding each point's object size in metres (square box). Default: none.",
+    ),
+    point_size_m: float | None = typer.Option(
+        None,
+        "--point-size-m",
+        help="geo-vector: square box side in metres for points without a --size-field value. Default: none.",
+    ),
     quiet: Quiet = False,
     force: Force = False,
 ) -> None:
@@ -178,6 +207,8 @@ def convert_command(
         tile=None if tile is None else TileConfig(tile=tile, **tile_options, **shared),
         chips=ChipConfig(**chip_options, **shared) if kind == "chips" else None,
         force=force, skip_difficult=skip_difficult,
+        geo=GeoOptions(layer=layer, class_field=class_field, image_field=image_field, size_field=size_field,
+                       point_size_m=point_size_m),
         split="random" if split is None and val_fraction is not None else split,
         **given(fmt=fmt, to=to, seed=seed, workers=workers, val_fraction=val_fraction),
     )

@@ -15,6 +15,7 @@ import numpy as np
 
 from tiledet.errors import ConfigError
 from tiledet.formats import READERS
+from tiledet.formats.geo_options import GeoOptions
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ class ConvertConfig:
             ``val_fraction`` and ``seed``; None keeps it when the source declares splits (YOLO
             ``data.yaml``), else splits at random.
         skip_difficult: DOTA: leave out boxes flagged difficult (``difficult`` drops).
+        geo: labels in map coordinates (``geo-vector``): layer, class/image/size fields, point size.
     """
 
     src: Path
@@ -192,6 +194,7 @@ class ConvertConfig:
     force: bool = False
     split: str | None = None
     skip_difficult: bool = False
+    geo: GeoOptions = field(default_factory=GeoOptions)
 
     def __post_init__(self) -> None:
         for name in ("src", "images_dir", "out"):

@@ -59,7 +59,7 @@ def _load(cfg: ConvertConfig, fmt: str) -> LoadResult:
 
     return load_labels(
         cfg.src, fmt, cfg.images_dir, cfg.classes, strict=cfg.strict, csv_columns=cfg.csv_columns,
-        skip_difficult=cfg.skip_difficult,
+        skip_difficult=cfg.skip_difficult, geo=cfg.geo,
     )
 
 
@@ -309,4 +309,5 @@ def _make_report(
         chips=extra_dict if cfg.to == "chips" else None,
         out=cfg.out,
         tiled=cfg.tile is not None,
+        notes=dict(result.notes),
     )

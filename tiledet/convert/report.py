@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tiledet.label_records import DROP_REASONS, Drop
 
@@ -34,6 +35,9 @@ class ConvertReport:
         chips: the chips report (``ChipReport.to_dict()``) when writing chips, else None.
         out: the output folder.
         tiled: whether images were cut into tiles.
+        notes: the label reader's findings that are no drop, by topic (``geo_vector``: features in
+            several rasters, invalid polygons; ``xview_geometry``: geometries that disagree with
+            ``bounds_imcoords``); in ``report.json`` when there are any.
     """
 
     fmt: str
@@ -48,6 +52,7 @@ class ConvertReport:
     chips: dict | None = None
     out: Path = Path()
     tiled: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -86,5 +91,7 @@ class ConvertReport:
             out["tiling"] = self.tiling
         if self.chips is not None:
             out["chips"] = self.chips
+        if self.notes:
+            out["notes"] = self.notes
         out["drops"] = [d.to_dict() for d in self.drops]
         return out

@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiledet.errors import InputError
+from tiledet.formats.geo_options import GeoOptions
 from tiledet.label_records import RawLabels
 
 #: Reader of each source format: ``"module:function"``, imported lazily.
 READERS: dict[str, str] = {
-    "xview-geojson": "tiledet.formats.xview_geojson:read",
+    "xview-geojson": "tiledet.formats.xview_geometry:read",
     "csv": "tiledet.formats.csv_labels:read",
     "semicolon": "tiledet.formats.semicolon:read",
     "dota": "tiledet.formats.dota:read",
     "coco": "tiledet.formats.coco:read",
     "yolo": "tiledet.formats.yolo_dataset:read",
     "visdrone": "tiledet.formats.visdrone:read",
+    "geo-vector": "tiledet.formats.geo_vector:read",
 }
 
 #: ``--from`` choices for the help texts: ``auto`` (detect) or a reader's name.
@@ -48,6 +50,8 @@ class ReadOptions:
             VisDrone, YOLO label folders) to find each image's real file name (and, for YOLO, its size).
         skip_difficult: DOTA only: leave out boxes flagged ``difficult`` (reported as ``difficult``
             drops); False keeps them.
+        geo: ``geo-vector`` only: layer, class/image/size fields and point size
+            (:class:`~tiledet.formats.geo_options.GeoOptions`).
     """
 
     strict: bool = False
@@ -55,6 +59,7 @@ class ReadOptions:
     split: str | None = None
     images_dir: Path | None = None
     skip_difficult: bool = False
+    geo: GeoOptions = field(default_factory=GeoOptions)
 
 
 Reader = Callable[[Path, ReadOptions], RawLabels]

@@ -4,7 +4,9 @@ Rules, first match wins:
 
 * a folder: the first ``.txt`` file inside (sorted, directly or in sub-folders) that sniffs as DOTA
   ``labelTxt``, YOLO or VisDrone labels decides (empty files and others such as ``classes.txt`` are skipped);
-* ``.geojson``, or JSON whose head mentions ``"FeatureCollection"`` or ``"features"``: ``xview-geojson``;
+* ``.gpkg``, ``.shp``, ``.fgb``: ``geo-vector`` (labels in map coordinates);
+* ``.geojson``, or JSON whose head mentions ``"FeatureCollection"`` or ``"features"``: ``geo-vector``
+  when the head shows a feature (``"Feature"``) but no ``bounds_imcoords``, else ``xview-geojson``;
 * JSON whose head mentions ``"images"``, ``"annotations"`` or ``"categories"``: ``coco``;
 * ``.yaml`` / ``.yml``: ``yolo`` (a ``data.yaml``); ``.csv``: ``csv``;
 * other text: a non-comment line with ``;`` -> ``semicolon``; an ``imagesource:`` / ``gsd:`` line or
@@ -21,6 +23,7 @@ from pathlib import Path
 from tiledet.errors import InputError
 from tiledet.formats import READERS
 from tiledet.formats.csv_labels import ALIASES
+from tiledet.formats.geo_options import GEO_FORMAT, VECTOR_SUFFIXES
 from tiledet.formats.visdrone import is_visdrone_line
 
 #: How much of a file is read to guess its format.
@@ -42,8 +45,10 @@ def detect_format(path: Path) -> str:
     if not path.is_file():
         raise InputError(f"{path}: label file or folder not found")
     suffix = path.suffix.lower()
+    if suffix in VECTOR_SUFFIXES:
+        return GEO_FORMAT
     if suffix == ".geojson":
-        return "xview-geojson"
+        return _feature_collection_format(_head(path))
     if suffix in {".yaml", ".yml"}:
         return "yolo"
     if suffix == ".csv":
@@ -84,7 +89,7 @@ def _sniff_text(head: str) -> str | None:
     stripped = head.lstrip()
     if stripped.startswith(("{", "[")):
         if '"FeatureCollection"' in head or '"features"' in head:
-            return "xview-geojson"
+            return _feature_collection_format(head)
         if any(f'"{key}"' in head for key in ("images", "annotations", "categories")):
             return "coco"
         return None
@@ -103,6 +108,12 @@ def _sniff_text(head: str) -> str | None:
     if content and "," in content[0] and _names_csv_columns(content[0]):
         return "csv"
     return None
+
+
+def _feature_collection_format(head: str) -> str:
+    """``geo-vector`` when the head shows a feature without xView's pixel ``bounds_imcoords``."""
+    plain = '"Feature"' in head and "bounds_imcoords" not in head
+    return GEO_FORMAT if plain else "xview-geojson"
 
 
 def _is_number(token: str) -> bool:

@@ -17,6 +17,9 @@ discarded after its box is recorded. Geometry coordinates (unused, and most of t
 blanked to ``null`` by one regular-expression pass per chunk before decoding. This was measured
 against ``ijson`` (yajl2_c backend) in ``benchmarks/bench_geojson_parse.py`` and is the faster.
 
+The registered reader is :func:`tiledet.formats.xview_geometry.read`: this one, then (with an images
+folder holding georeferenced rasters) each box checked against its feature's geometry.
+
 Bad input: a feature that is valid JSON but lacks a usable ``bounds_imcoords`` (missing, empty, not 4
 finite numbers), ``image_id`` (missing or empty) or integer ``type_id`` is recorded as a ``malformed``
 drop with its feature index (or raises :class:`~tiledet.errors.FormatError` in strict mode); its image
@@ -86,12 +89,19 @@ def parse_stream(fileobj: IO[bytes] | IO[str], source: str, strict: bool = False
 
 
 class _Parser:
-    """Walks one FeatureCollection held in a sliding text buffer."""
+    """Walks one FeatureCollection held in a sliding text buffer.
+
+    Subclasses that need the geometry (:mod:`tiledet.formats.xview_geometry`) set ``blank_geometry``
+    False and override :meth:`_feature`; the top-level ``crs`` member is kept in ``crs_member``.
+    """
+
+    blank_geometry = True
 
     def __init__(self, fileobj: IO[Any] | None, source: str, strict: bool, text: str) -> None:
         self.fileobj = fileobj
         self.source = source
-        self.buf = _blank_coordinates(text)
+        self.crs_member: Any = None
+        self.buf = self._prepare(text)
         self.carry = ""  # read and decoded, not yet in buf
         self.pos = 0
         self.base_bytes = 0  # UTF-8 bytes before buf[0], for error offsets
@@ -127,13 +137,16 @@ class _Parser:
         else:
             cut = text.rfind("}") + 1
             if cut or len(text) < 4 * CHUNK_CHARS:
-                text, self.carry = _blank_coordinates(text[:cut]), text[cut:]
+                text, self.carry = self._prepare(text[:cut]), text[cut:]
         if not text:  # keep positions valid for a caller that reports an error next
             return not self.eof
         self.base_bytes += len(self.buf[: self.pos].encode("utf-8"))
         self.buf = self.buf[self.pos :] + text
         self.pos = 0
         return True
+
+    def _prepare(self, text: str) -> str:
+        return _blank_coordinates(text) if self.blank_geometry else text
 
     def _byte_offset(self, pos: int) -> int:
         return self.base_bytes + len(self.buf[:pos].encode("utf-8"))
@@ -197,6 +210,8 @@ class _Parser:
                 if value != "FeatureCollection":
                     raise self._error(f"not a GeoJSON FeatureCollection (type is {value!r})")
                 seen_type = True
+            elif key == "crs":
+                self.crs_member = self._value()
             else:
                 self._value()
             char = self._peek()

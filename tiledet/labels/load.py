@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tiledet.boxes import Boxes
 from tiledet.errors import ConfigError, FormatError, InputError, TiledetError
 from tiledet.formats import READERS, XVIEW_FORMATS, ReadOptions, get_reader
-from tiledet.ioutil import image_size
+from tiledet.formats.geo_options import GeoOptions, check_geo_options
 from tiledet.label_records import INTENDED_DROPS, Drop, ImageLabels, LabeledDataset, RawLabels
 from tiledet.labels.classes import ClassMap
 from tiledet.labels.names import UnsafeName, safe_image_name
+from tiledet.scene import scene_size
 
 #: Boxes whose clipped width or height is below this many pixels are dropped as ``degenerate``.
 MIN_SIDE_PX = 1.0
@@ -37,6 +39,7 @@ class LoadResult:
         fmt: the source format read (detected when asked for ``"auto"``); empty when not known.
         image_splits: ``file_name -> split`` of the usable images, for sources that declare their
             splits (a YOLO ``data.yaml``); empty otherwise.
+        notes: the reader's findings that are no drop (:attr:`RawLabels.notes`), by topic.
     """
 
     dataset: LabeledDataset
@@ -44,6 +47,7 @@ class LoadResult:
     input_boxes: int
     fmt: str = ""
     image_splits: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def class_map_for(raw: RawLabels, fmt: str, classes: str | None) -> ClassMap:
@@ -135,7 +139,7 @@ def _image_sizes(
             bad[name] = ("missing_image", str(path))
             continue
         try:
-            sizes[name] = image_size(path)
+            sizes[name] = scene_size(path)  # from the header: any size (a 50 000² GeoTIFF too)
         except InputError as e:
             bad[name] = ("unreadable_image", str(e))
     return sizes, bad
@@ -186,7 +190,7 @@ def resolve(raw: RawLabels, class_map: ClassMap, images_dir: Path | None) -> Loa
     dataset = _group(names, sizes, codes, clipped, class_ids, keep, class_map)
     splits = {name: raw.image_splits[name] for name in names if name in raw.image_splits}
     records = sum(d.location != "image" for d in raw.drops)  # a reader's image-level drop is no box
-    return LoadResult(dataset, drops, n + records, image_splits=splits)
+    return LoadResult(dataset, drops, n + records, image_splits=splits, notes=dict(raw.notes))
 
 
 def _drop_reason(
@@ -274,6 +278,7 @@ def load_dataset(
     """
     fmt = source_format(src, fmt)
     options = options or ReadOptions(images_dir=images_dir)
+    check_geo_options(fmt, options.geo)
     if options.images_dir is None and images_dir is not None:
         options = replace(options, images_dir=images_dir)
     try:
@@ -296,6 +301,7 @@ def load_labels(
     split: str | None = None,
     csv_columns: Mapping[str, str] | None = None,
     skip_difficult: bool = False,
+    geo: GeoOptions | None = None,
 ) -> LoadResult:
     """Read labels of any supported format into absolute ``xyxy`` boxes per image (``tiledet.load_labels``).
 
@@ -313,6 +319,8 @@ def load_labels(
         split: YOLO ``data.yaml`` only: read just this split.
         csv_columns: CSV only: column override, role -> header name.
         skip_difficult: DOTA only: leave out boxes flagged difficult (``difficult`` drops).
+        geo: ``geo-vector`` only (labels in map coordinates, placed on the georeferenced rasters of
+            ``images_dir``): layer, class/image/size fields, point size.
 
     Returns:
         :class:`LoadResult`: ``.dataset`` (images with :class:`~tiledet.boxes.Boxes`, class names),
@@ -328,7 +336,7 @@ def load_labels(
         raise InputError(f"{images}: image folder not found")
     options = ReadOptions(
         strict=strict, csv_columns=dict(csv_columns or {}), split=split, images_dir=images,
-        skip_difficult=skip_difficult,
+        skip_difficult=skip_difficult, geo=geo or GeoOptions(),
     )
     result = load_dataset(src, fmt, images, classes, options)
     problems = [d for d in result.drops if d.reason not in INTENDED_DROPS] if strict else []
