@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tiledet.errors import ConfigError, InputError
-from tiledet.pixels import FIXED, Radiometry, decoded_to_model, to_model_rgb
+from tiledet.pixels import AUTO, FIXED, Radiometry, decoded_to_model, to_model_rgb
 from tiledet.scene import read_scene_rgb
 
 #: 16-bit values and their high bytes (v >> 8): 255 -> 0, 256 -> 1, 0x1234 -> 0x12, 0x8000 -> 0x80.
@@ -128,27 +128,35 @@ def test_read_scene_rgb_decodes_files_by_the_same_rules(tmp_path: Path) -> None:
         read_scene_rgb(tmp_path / "missing.png")
 
 
-def test_classifier_and_chips_see_the_detector_pixels(tmp_path: Path) -> None:
+@pytest.mark.parametrize("radiometry", [AUTO, FIXED], ids=["auto", "fixed"])
+def test_classifier_and_chips_see_the_detector_pixels(tmp_path: Path, radiometry: Radiometry) -> None:
     from tiledet.boxes import Boxes
     from tiledet.classify.data import read_rgb
     from tiledet.convert.chips import write_chips_dataset
     from tiledet.convert.config import ChipConfig
     from tiledet.labels import ImageLabels
 
-    for name, (path, expected) in _bgr_files(tmp_path).items():
-        grown = cv2.resize(expected, (40, 40), interpolation=cv2.INTER_LINEAR)
-        np.testing.assert_array_equal(read_rgb(path, 40), grown, err_msg=name)
+    for name, (path, by_hand) in _bgr_files(tmp_path).items():
+        detector = read_scene_rgb(path, radiometry)  # what both detectors are fed
+        if radiometry is FIXED or name == "rgba8.png":  # fixed and 8-bit: the hand-computed pixels
+            np.testing.assert_array_equal(detector, by_hand, err_msg=name)
+        if radiometry is AUTO:  # the classifier reads scenes under the default radiometry
+            grown = cv2.resize(detector, (40, 40), interpolation=cv2.INTER_LINEAR)
+            np.testing.assert_array_equal(read_rgb(path, 40), grown, err_msg=name)
         box = Boxes([[10, 5, 30, 25]], [0])  # side 20, context 0: window [10, 5, 30, 25], no resampling
         splits = {"train": [ImageLabels(name, (40, 30), box)]}
-        out = tmp_path / f"chips_{name}"
+        out = tmp_path / f"chips_{radiometry.kind}_{name}"
         cfg = ChipConfig(chip_size=20, context=0.0, background=0, structured=False, jitter=0, workers=1)
-        write_chips_dataset(splits, tmp_path, out, ["car"], cfg)
+        write_chips_dataset(splits, tmp_path, out, ["car"], cfg, radiometry=radiometry)
         chip = out / "train/car" / f"{Path(name).stem}__00000.png"
         assert cv2.imread(str(chip), cv2.IMREAD_UNCHANGED).dtype == np.uint8
-        np.testing.assert_array_equal(read_rgb(chip, 20), expected[5:25, 10:30], err_msg=name)
+        np.testing.assert_array_equal(read_rgb(chip, 20), detector[5:25, 10:30], err_msg=name)
 
 
-def test_yolo_training_loader_reads_16_bit_tiles_as_the_detector_sees_the_scene(tmp_path: Path) -> None:
+@pytest.mark.parametrize("radiometry", [AUTO, FIXED], ids=["auto", "fixed"])
+def test_yolo_training_loader_reads_tiles_as_the_detector_sees_the_scene(
+    tmp_path: Path, radiometry: Radiometry
+) -> None:
     pytest.importorskip("ultralytics")
     from tiledet.boxes import Boxes
     from tiledet.convert.config import TileConfig
@@ -163,24 +171,35 @@ def test_yolo_training_loader_reads_16_bit_tiles_as_the_detector_sees_the_scene(
     box = Boxes([[5, 5, 15, 15]], [0])
     splits = {"train": [ImageLabels(name, (40, 30), box) for name in scenes]}
     cfg = TileConfig(tile=16, overlap=0.0, workers=1)
-    write_tiled_dataset(splits, tmp_path, tmp_path / "out", ["car"], cfg)
-    for name, (_, expected) in scenes.items():
+    write_tiled_dataset(splits, tmp_path, tmp_path / "out", ["car"], cfg, radiometry=radiometry)
+    for name, (path, by_hand) in scenes.items():
+        detector = read_scene_rgb(path, radiometry)
+        if radiometry is FIXED:
+            np.testing.assert_array_equal(detector, by_hand, err_msg=name)
         tile = tmp_path / "out/images/train" / f"{Path(name).stem}__x0_y0.png"
         stored = cv2.imread(str(tile), cv2.IMREAD_UNCHANGED)
-        assert stored.dtype == cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED).dtype  # lossless
+        deep = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+        # 16-bit scenes keep lossless 16-bit tiles only under fixed (the loader's >> 8 is fixed's rule)
+        assert stored.dtype == (np.uint16 if deep and radiometry is FIXED else np.uint8), name
         loaded = imread(str(tile))  # Ultralytics' training loader: B, G, R
-        np.testing.assert_array_equal(loaded[:, :, ::-1], expected[0:16, 0:16], err_msg=name)
+        np.testing.assert_array_equal(loaded[:, :, ::-1], detector[0:16, 0:16], err_msg=name)
 
 
-def test_tiles_keep_storable_pixels_and_convert_the_others() -> None:
-    from tiledet.convert.scene_io import storable_pixels
-    from tiledet.decode import UnreadableImage
+def test_tiles_are_lossless_only_for_16_bit_png_tiles_under_fixed(tmp_path: Path) -> None:
+    from tiledet.convert.scene_io import ScenePixels
+    from tiledet.scene import open_scene
 
-    deep = np.dstack([U16, U16[::-1], U16 // 2])  # B, G, R as decoded
-    assert storable_pixels(deep, ".png", Path("s.tif")) is deep  # lossless 16-bit PNG tiles
-    as_jpeg = storable_pixels(deep.copy(), ".jpg", Path("s.tif"))  # JPEG holds 8 bit only: converted
-    np.testing.assert_array_equal(as_jpeg, (deep >> 8).astype(np.uint8))  # still B, G, R for cv2
-    two = np.dstack([U8, U8[::-1]])  # grey + alpha: no tile format takes 2 channels
-    np.testing.assert_array_equal(storable_pixels(two, ".png", Path("s.tif")), _rgb(U8, U8, U8))
-    with pytest.raises(UnreadableImage, match=r"s\.tif: float32 pixels.*cannot be written as \.png tiles"):
-        storable_pixels(np.zeros((2, 3, 3), np.float32), ".png", Path("s.tif"))
+    files = _bgr_files(tmp_path)
+    for name, suffix, radiometry, lossless in [
+        ("rgb16.png", ".png", FIXED, True), ("rgb16_tif.tif", ".png", FIXED, True),
+        ("rgb16.png", ".jpg", FIXED, False), ("rgb16.png", ".png", AUTO, False),
+        ("rgba8.png", ".png", FIXED, False),
+    ]:  # fmt: skip
+        with open_scene(files[name][0], radiometry) as scene:
+            assert ScenePixels.tiles(scene, suffix).lossless is lossless, (name, suffix, radiometry)
+    stored = cv2.imread(str(files["rgb16.png"][0]), cv2.IMREAD_UNCHANGED)  # B, G, R as written
+    grey = cv2.imread(str(files["grey16.png"][0]), cv2.IMREAD_UNCHANGED)
+    for name, expected in [("rgb16.png", stored), ("rgb16_tif.tif", stored), ("grey16.png", grey)]:
+        with open_scene(files[name][0], FIXED) as scene:
+            got = ScenePixels.tiles(scene, ".png")((3, 2, 19, 12))  # what the tile holds, OpenCV's order
+        np.testing.assert_array_equal(got, expected[2:12, 3:19], err_msg=name)

@@ -80,7 +80,8 @@ def test_yolo_tiles_hold_scene_pixels_and_hand_computed_labels(tmp_path: Path, s
         np.testing.assert_array_equal(got, pixels[scene][y0 : y0 + 100, x0 : x0 + 100])
         assert got.shape[:2] == ((90, 100) if scene == "v.png" else (100, 100))
     totals = report.to_dict()["box_outcome_totals"]
-    assert totals == {"kept_whole": 4, "kept_clipped_only": 0, "outside_tiles": 0, "unreadable_image": 0}
+    assert totals == {"kept_whole": 4, "kept_clipped_only": 0, "outside_tiles": 0, "nodata": 0,
+                      "unreadable_image": 0}
     assert report.drops == []
 
 
@@ -184,18 +185,22 @@ def test_outside_tiles_drops_account_for_every_box(tmp_path: Path) -> None:
     assert [(d.reason, d.location) for d in report.drops] == [("outside_tiles", "box 0")]
     assert "0.2500" in report.drops[0].detail
     outcomes = report.to_dict()["box_outcomes"]["train"]
-    assert outcomes == {"kept_whole": 1, "kept_clipped_only": 1, "outside_tiles": 1, "unreadable_image": 0}
+    assert outcomes == {"kept_whole": 1, "kept_clipped_only": 1, "outside_tiles": 1, "nodata": 0,
+                        "unreadable_image": 0}
     assert sum(outcomes.values()) == len(boxes)
 
 
-def test_jpeg_sources_give_jpeg_tiles_and_16_bit_png_is_lossless(tmp_path: Path) -> None:
+def test_jpeg_sources_give_jpeg_tiles_and_16_bit_png_is_lossless_under_fixed(tmp_path: Path) -> None:
+    from tiledet.radiometry import FIXED
+
     src = tmp_path / "src"
     _scene(src, "photo.jpg", (120, 80))
     deep = np.random.default_rng(0).integers(0, 65536, (80, 120), dtype=np.uint16)
     cv2.imwrite(str(src / "deep.tif"), deep)
     box = Boxes([[5, 5, 15, 15]], [0])
     splits = {"train": [ImageLabels("photo.jpg", (120, 80), box), ImageLabels("deep.tif", (120, 80), box)]}
-    write_tiled_dataset(splits, src, tmp_path / "out", CLASSES, TileConfig(tile=64, overlap=0.0, workers=1))
+    write_tiled_dataset(splits, src, tmp_path / "out", CLASSES, TileConfig(tile=64, overlap=0.0, workers=1),
+                        radiometry=FIXED)  # fmt: skip
     assert (tmp_path / "out/images/train/photo__x0_y0.jpg").is_file()
     got = cv2.imread(str(tmp_path / "out/images/train/deep__x0_y0.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(got, deep[:64, :64])

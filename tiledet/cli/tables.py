@@ -44,9 +44,15 @@ def convert_summary_table(report: ConvertReport) -> Table:
     tiling = report.tiling or {}
     if tiling:
         row("tiles", {s: v.get("tiles", 0) for s, v in tiling.get("splits", {}).items()})
+        nodata = {s: v.get("nodata_tiles", 0) for s, v in tiling.get("splits", {}).items()}
+        if any(nodata.values()):
+            row("tiles skipped: nodata", nodata)
     chips = report.chips or {}
     if chips:
         row("chips", _chips_per_split(chips))
+        nodata_chips = sum(int(n) for n in (chips.get("nodata_chips") or {}).values())
+        if nodata_chips:
+            table.add_row("background chips skipped: nodata", *[""] * len(splits), str(nodata_chips))
     blank = [""] * len(splits)
     if sum(report.boxes_per_split.values()) == report.written_boxes:
         row("boxes written", report.boxes_per_split)

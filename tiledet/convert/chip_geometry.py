@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -188,8 +189,15 @@ def background_windows(
     return candidates[:count]
 
 
-def cut_chip(pixels: np.ndarray, window: np.ndarray, chip_size: int) -> np.ndarray:
+def cut_chip(pixels: Any, window: np.ndarray, chip_size: int) -> np.ndarray:
     """Crop ``window`` (x0, y0, x1, y1; may leave the scene) padded with the visible part's mean; resize.
+
+    Args:
+        pixels: the scene: an (H, W[, C]) array, or anything with ``shape``, ``dtype`` and
+            ``pixels[y0:y1, x0:x1]`` (a :class:`~tiledet.convert.scene_io.ScenePixels` reads only the
+            window from the file).
+        window: the chip window in scene pixels.
+        chip_size: side of the chip returned, px.
 
     Returns:
         (chip_size, chip_size[, C]) array of the scene's dtype.
@@ -199,9 +207,9 @@ def cut_chip(pixels: np.ndarray, window: np.ndarray, chip_size: int) -> np.ndarr
     height, width = pixels.shape[:2]
     x0, y0, x1, y1 = (int(v) for v in window)
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    crop = pixels[cy0:cy1, cx0:cx1]
-    if crop.size == 0:  # the window misses the scene entirely (never for boxes inside it)
+    if cx0 >= cx1 or cy0 >= cy1:  # the window misses the scene entirely (never for boxes inside it)
         return np.zeros((chip_size, chip_size, *pixels.shape[2:]), pixels.dtype)
+    crop = pixels[cy0:cy1, cx0:cx1]
     pads = (cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1)
     if any(pads):
         mean = crop.reshape(-1, 1 if crop.ndim == 2 else crop.shape[2]).mean(axis=0)

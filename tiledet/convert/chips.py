@@ -1,8 +1,8 @@
 """Object and background chips for classifiers: an ImageFolder dataset ``OUT/{split}/{class_folder}/*.png``.
 
-Chips are 8-bit RGB PNGs cut from the pixels the detectors see (:func:`tiledet.pixels.read_scene_rgb`:
-16-bit scenes by their high byte, grey repeated, alpha dropped), so a classifier trains on the values
-the sliding detector feeds it.
+Chips are 8-bit RGB PNGs cut from the pixels the detectors see (:mod:`tiledet.scene`: each chip window
+read from the scene under its per-scene radiometry, grey repeated, alpha dropped), so a classifier
+trains on the values the sliding detector feeds it. A GeoTIFF/COG is read window by window, never whole.
 
 Every object gets one square chip centred on its box, of side ``round(max(w, h) * (1 + context))``
 scene pixels, resized to ``chip_size``² (``cv2.INTER_AREA`` when shrinking, ``INTER_LINEAR`` when
@@ -62,15 +62,16 @@ from tiledet.convert.chips_report import (
 )
 from tiledet.convert.config import ChipConfig
 from tiledet.convert.negatives import hard_negative_windows
-from tiledet.convert.scene_io import map_scenes, scene_seed, write_image
+from tiledet.convert.scene_io import ScenePixels, map_scenes, open_source, scene_seed, write_image
 from tiledet.convert.write import WorkerOutput, check_unique_outputs, output_dir, record_results
-from tiledet.errors import ConfigError, InputError
+from tiledet.decode import UnreadableImage
+from tiledet.errors import ConfigError
 from tiledet.labels import Drop, ImageLabels
 from tiledet.progress import Progress
-from tiledet.scene import read_scene_rgb
+from tiledet.radiometry import AUTO, Radiometry
 
 if TYPE_CHECKING:
-    from tiledet.convert.write import WorkerOutput
+    from tiledet.convert.blocks import BlockSplit
     from tiledet.outdir import OutputDir
 
 
@@ -85,15 +86,19 @@ class _ChipTask:
     class_names: tuple[str, ...]
     bg_sides: np.ndarray  # background chip sides to draw from (px)
     hard: np.ndarray  # (K, 4) hard-negative windows of this scene
+    radiometry: Radiometry = AUTO
+    blocks: BlockSplit | None = None
 
 
 @dataclass(eq=False)
 class _ChipResult:
-    split: str
+    split: str  # where scene-level counts go (the task's split; with blocks, the scene centre's)
     rows: list[tuple] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-    background_placed: int = 0
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    background_placed: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
+    nodata: Counter[str] = field(default_factory=Counter)
+    boxes: Counter[str] = field(default_factory=Counter)  # objects per split
     drops: list[Drop] = field(default_factory=list)
     error: str = ""
 
@@ -104,81 +109,109 @@ def _flat_stem(file_name: str) -> str:
     return "__".join([*path.parent.parts, path.stem]) if str(path.parent) != "." else path.stem
 
 
+@dataclass(frozen=True, eq=False)
+class _Scene:
+    """One open scene as the chip writers see it: pixels by window and the split of a window."""
+
+    task: _ChipTask
+    pixels: ScenePixels
+    stem: str
+
+    def splits(self, windows: np.ndarray) -> list[str]:
+        """The split of each (M, 4) window: the task's, or the block holding the window's centre."""
+        windows = np.asarray(windows, np.float64).reshape(-1, 4)
+        if self.task.blocks is None:
+            return [self.task.split] * len(windows)
+        centres = (windows[:, :2] + windows[:, 2:]) / 2.0
+        return self.task.blocks.splits(self.pixels.scene, self.task.image.file_name, centres).tolist()
+
+
 def _chip_scene(task: _ChipTask) -> _ChipResult:
-    """Worker: read one scene, write its object and background chips, return the csv rows and counts."""
-    image, cfg = task.image, task.cfg
+    """Worker: open one scene, write its object and background chips, return the csv rows and counts."""
     result = _ChipResult(task.split)
-    path = task.images_dir / image.file_name
-    try:  # the 8-bit pixels the models see (tiledet.pixels), in OpenCV's order for writing
-        pixels = read_scene_rgb(path, bgr=True)
-    except InputError as e:
-        result.error = str(e)
-        xyxy = image.boxes.xyxy
+    try:
+        with open_source(task.images_dir / task.image.file_name, task.radiometry) as scene:
+            _cut_chips(_Scene(task, ScenePixels(scene), _flat_stem(task.image.file_name)), result)
+    except UnreadableImage as e:  # unreadable, or broken part-way: none of its chips stays
+        for row in result.rows:
+            task.out.path(row[0]).unlink(missing_ok=True)
+        result = _ChipResult(task.split, error=str(e), boxes=Counter({task.split: len(task.image.boxes)}))
+        xyxy = task.image.boxes.xyxy
         result.drops = [
-            Drop(
-                image.file_name,
-                f"box {i}",
-                "unreadable_image",
-                f"{e}; box xyxy {xyxy[i].round(3).tolist()}",
-                image.file_name,
-            )
-            for i in range(len(image.boxes))
-        ]
-        return result
-    stem = _flat_stem(image.file_name)
-    windows = object_windows(image.boxes.xyxy, cfg.context)
-    for i, (window, cls) in enumerate(zip(windows, image.boxes.class_ids.tolist(), strict=True)):
-        chip = f"{task.split}/{task.folders[cls]}/{stem}__{i:05d}.png"
-        write_image(task.out.path(chip), cut_chip(pixels, window, cfg.chip_size))
-        box = [round(v, 3) for v in image.boxes.xyxy[i].tolist()]
-        result.rows.append(
-            (chip, task.split, task.class_names[cls], image.file_name, *box, *window.tolist(), "object")
-        )
-        result.counts[task.folders[cls]] += 1
-    if cfg.jitter:
-        _write_jitter(task, pixels, stem, result)
-    if cfg.structured:
-        negatives, owners, tags = structured_windows(image.boxes.xyxy, cfg.context, image.size_wh)
-        names = [f"{stem}__{i:05d}_{tag}" for i, tag in zip(owners.tolist(), tags, strict=True)]
-        _write_background(task, pixels, negatives, names, "structured", result)
-    rng = np.random.default_rng(scene_seed(cfg.seed, image.file_name))
-    background = background_windows(rng, image.size_wh, image.boxes.xyxy, task.bg_sides, cfg.background)
-    _write_background(task, pixels, background, [f"{stem}__bg{j:03d}" for j in range(len(background))],
-                      "background", result)  # fmt: skip
-    result.background_placed = len(background)
-    names = [f"{stem}__hn{j:03d}" for j in range(len(task.hard))]
-    _write_background(task, pixels, task.hard, names, "hard_negative", result)
+            Drop(task.image.file_name, f"box {i}", "unreadable_image",
+                 f"{e}; box xyxy {xyxy[i].round(3).tolist()}", task.image.file_name)
+            for i in range(len(task.image.boxes))
+        ]  # fmt: skip
     return result
 
 
-def _write_jitter(task: _ChipTask, pixels: np.ndarray, stem: str, result: _ChipResult) -> None:
-    """Jittered object chips (``cfg.jitter`` per object), seeded per scene independently of background."""
-    image, cfg = task.image, task.cfg
-    rng = np.random.default_rng([*scene_seed(cfg.seed, image.file_name), 1])
-    windows = jitter_windows(rng, image.boxes.xyxy, cfg.context, cfg.jitter)
-    for j, window in enumerate(windows):
-        i, cls = j // cfg.jitter, int(image.boxes.class_ids[j // cfg.jitter])
-        chip = f"{task.split}/{task.folders[cls]}/{stem}__{i:05d}_j{j % cfg.jitter}.png"
-        write_image(task.out.path(chip), cut_chip(pixels, window, cfg.chip_size))
-        box = [round(v, 3) for v in image.boxes.xyxy[i].tolist()]
-        result.rows.append(
-            (chip, task.split, task.class_names[cls], image.file_name, *box, *window.tolist(), "jitter")
-        )
-        result.counts[task.folders[cls]] += 1
-    result.kinds["jitter"] += len(windows)
+def _cut_chips(at: _Scene, result: _ChipResult) -> None:
+    """Object, jitter, structured, random background and hard-negative chips of one open scene."""
+    task, image, cfg = at.task, at.task.image, at.task.cfg
+    width, height = image.size_wh
+    result.split = at.splits(np.array([[0, 0, width, height]]))[0]
+    windows = object_windows(image.boxes.xyxy, cfg.context)
+    splits = at.splits(windows)  # an object's chips (object, jitter) follow the object's own window
+    result.boxes.update(splits)
+    for i, (window, cls) in enumerate(zip(windows, image.boxes.class_ids.tolist(), strict=True)):
+        chip = f"{splits[i]}/{task.folders[cls]}/{at.stem}__{i:05d}.png"
+        _write_object_chip(at, chip, i, cls, window, "object", result)
+    if cfg.jitter:
+        rng = np.random.default_rng([*scene_seed(cfg.seed, image.file_name), 1])
+        jittered = jitter_windows(rng, image.boxes.xyxy, cfg.context, cfg.jitter)
+        for j, window in enumerate(jittered):
+            i, cls = j // cfg.jitter, int(image.boxes.class_ids[j // cfg.jitter])
+            chip = f"{splits[i]}/{task.folders[cls]}/{at.stem}__{i:05d}_j{j % cfg.jitter}.png"
+            _write_object_chip(at, chip, i, cls, window, "jitter", result)
+        result.kinds["jitter"] += len(jittered)
+    if cfg.structured:
+        negatives, owners, tags = structured_windows(image.boxes.xyxy, cfg.context, image.size_wh)
+        names = [f"{at.stem}__{i:05d}_{tag}" for i, tag in zip(owners.tolist(), tags, strict=True)]
+        _write_background(at, negatives, names, "structured", result, [splits[i] for i in owners.tolist()])
+    rng = np.random.default_rng(scene_seed(cfg.seed, image.file_name))
+    background = background_windows(rng, image.size_wh, image.boxes.xyxy, task.bg_sides, cfg.background)
+    names = [f"{at.stem}__bg{j:03d}" for j in range(len(background))]
+    _write_background(at, background, names, "background", result)
+    names = [f"{at.stem}__hn{j:03d}" for j in range(len(task.hard))]
+    _write_background(at, task.hard, names, "hard_negative", result)
+
+
+def _write_object_chip(
+    at: _Scene, chip: str, i: int, cls: int, window: np.ndarray, kind: str, result: _ChipResult
+) -> None:
+    """Write one chip of object ``i`` (class ``cls``) and add its csv row and count."""
+    task = at.task
+    write_image(task.out.path(chip), cut_chip(at.pixels, window, task.cfg.chip_size), rgb=True)
+    box = [round(v, 3) for v in task.image.boxes.xyxy[i].tolist()]
+    split = chip.split("/", 1)[0]
+    result.rows.append(
+        (chip, split, task.class_names[cls], task.image.file_name, *box, *window.tolist(), kind)
+    )
+    result.counts.setdefault(split, Counter())[task.folders[cls]] += 1
 
 
 def _write_background(
-    task: _ChipTask, pixels: np.ndarray, windows: np.ndarray, names: list[str], kind: str, result: _ChipResult
+    at: _Scene, windows: np.ndarray, names: list[str], kind: str, result: _ChipResult,
+    splits: list[str] | None = None,
 ) -> None:
-    """Write background chips of ``windows`` named ``names`` and add their csv rows and counts."""
-    for window, name in zip(windows, names, strict=True):
-        chip = f"{task.split}/{BACKGROUND}/{name}.png"
-        write_image(task.out.path(chip), cut_chip(pixels, window, task.cfg.chip_size))
-        row = (chip, task.split, BACKGROUND, task.image.file_name, "", "", "", "", *window.tolist(), kind)
+    """Write the background chips of ``windows`` that show data, named ``names``; add rows and counts.
+
+    ``splits``: the split of each chip (default: the block holding its centre, or the task's split).
+    """
+    task = at.task
+    splits = at.splits(windows) if splits is None else splits
+    for window, name, split in zip(windows, names, splits, strict=True):
+        if at.pixels.valid_fraction(window) == 0:
+            result.nodata[kind] += 1  # pure nodata: nothing to learn from
+            continue
+        chip = f"{split}/{BACKGROUND}/{name}.png"
+        write_image(task.out.path(chip), cut_chip(at.pixels, window, task.cfg.chip_size), rgb=True)
+        row = (chip, split, BACKGROUND, task.image.file_name, "", "", "", "", *window.tolist(), kind)
         result.rows.append(row)
-    result.counts[BACKGROUND] += len(windows)
-    result.kinds[kind] += len(windows)
+        result.counts.setdefault(split, Counter())[BACKGROUND] += 1
+        result.kinds[kind] += 1
+        if kind == "background":
+            result.background_placed[split] += 1
 
 
 def _background_sides(splits: Mapping[str, Sequence[ImageLabels]], cfg: ChipConfig) -> np.ndarray:
@@ -199,13 +232,17 @@ def write_chips_dataset(
     class_names: Sequence[str],
     cfg: ChipConfig,
     progress: Progress | None = None,
+    *,
+    radiometry: Radiometry = AUTO,
+    blocks: BlockSplit | None = None,
 ) -> ChipReport:
     """Write object (and background) chips of every scene as ``OUT/{split}/{class_folder}/*.png``.
 
     A class folder exists in a split only when that split has chips of the class (``chips.yaml`` keeps
-    the full class list and order). Scenes are processed one at a time per worker process, results
-    gathered in scene order (output independent of ``cfg.workers``).
-    A scene that cannot be read is skipped and each of its boxes reported as ``unreadable_image``.
+    the full class list and order). Scenes are processed one at a time per worker process, each opened
+    there and read chip window by chip window; results gathered in scene order (output independent of
+    ``cfg.workers``). A scene that cannot be read is skipped and each of its boxes reported as
+    ``unreadable_image``. Background chips whose window is pure nodata are not written (counted).
 
     Args:
         splits: split name -> its scenes (boxes in scene pixels).
@@ -214,6 +251,10 @@ def write_chips_dataset(
         class_names: class names, index = class id.
         cfg: chip settings.
         progress: advanced by 1 after each scene (the caller starts the phase).
+        radiometry: how the scenes' values become the chips' 8-bit values (per scene).
+        blocks: a spatial split: an object's chips go to the split of the block holding its object
+            chip's centre, every other chip to the block holding its own centre (the split names of
+            ``splits`` are then ignored; chips go to ``train`` and ``val``).
 
     Returns:
         A :class:`ChipReport`.
@@ -234,10 +275,12 @@ def write_chips_dataset(
     if cfg.with_background:
         folders[BACKGROUND] = BACKGROUND
 
+    if blocks is not None:  # one pool of scenes, every chip drawn by its block
+        splits = {"train": [im for images in splits.values() for im in images], "val": []}
     check_unique_outputs(splits, _flat_stem, "chip names")
-
+    report = ChipReport(cfg, folders, {s: Counter() for s in splits}, radiometry=radiometry, blocks=blocks)
     with output_dir(out) as od:
-        return _write_chips(splits, Path(images_dir).resolve(), od, names, folders, cfg, progress)
+        return _write_chips(splits, Path(images_dir).resolve(), od, names, report, progress)
 
 
 def _write_chips(
@@ -245,12 +288,11 @@ def _write_chips(
     images_dir: Path,
     od: OutputDir,
     names: tuple[str, ...],
-    folders: dict[str, str],
-    cfg: ChipConfig,
+    report: ChipReport,
     progress: Progress | None,
 ) -> ChipReport:
     """:func:`write_chips_dataset` inside an open output folder; records every file written."""
-
+    cfg, folders = report.cfg, report.folders
     out = WorkerOutput.of(od, list(splits))
     sides = _background_sides(splits, cfg)
     per_class = tuple(folders[n] for n in names)
@@ -261,20 +303,28 @@ def _write_chips(
     )
     none = np.zeros((0, 4), np.int64)
     tasks = [
-        _ChipTask(s, im, images_dir, out, cfg, per_class, names, sides, hard.get(im.file_name, none))
+        _ChipTask(
+            s, im, images_dir, out, cfg, per_class, names, sides, hard.get(im.file_name, none),
+            report.radiometry, report.blocks,
+        )
         for s, ims in splits.items()
         for im in ims
     ]
-    report = ChipReport(cfg, folders, {s: Counter() for s in splits}, hard_negatives=hard_summary)
+    report.hard_negatives = hard_summary
     rows: list[tuple] = []
     results = map_scenes(_chip_scene, tasks, cfg.workers, progress)
     recorded = record_results(od, out, list(splits), results, lambda r: [row[0] for row in r.rows])
     for task, result in zip(tasks, recorded, strict=True):
         rows.extend(result.rows)
-        report.counts[result.split].update(result.counts)
+        for split, counts in result.counts.items():
+            report.counts.setdefault(split, Counter()).update(counts)
         report.background_requested[result.split] += cfg.background
-        report.background_placed[result.split] += result.background_placed
+        report.background_placed[result.split] += 0  # every split with scenes is listed
+        report.background_placed.update(result.background_placed)
         report.kinds.update(result.kinds)
+        report.nodata.update(result.nodata)
+        report.scenes.update({result.split, *result.counts})
+        report.boxes.update(result.boxes)
         report.drops.extend(result.drops)
         if result.error:
             report.unreadable[task.image.file_name] = result.error

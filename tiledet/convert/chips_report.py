@@ -18,8 +18,10 @@ import numpy as np
 from tiledet.convert.chips_manifest import ChipsManifest
 from tiledet.ioutil import atomic_write_text, atomic_write_yaml
 from tiledet.label_records import Drop, ImageLabels
+from tiledet.radiometry import AUTO, Radiometry
 
 if TYPE_CHECKING:
+    from tiledet.convert.blocks import BlockSplit
     from tiledet.convert.config import ChipConfig
 
 BACKGROUND = "background"
@@ -44,6 +46,11 @@ class ChipReport:
         unreadable: scene file name -> why it could not be read.
         kinds: background chips by kind (``background``, ``structured``, ``hard_negative``).
         hard_negatives: what reading ``cfg.negatives`` found (detections, matched scenes, kept...).
+        object_size_px: longer box side over all scenes (:func:`object_sizes`).
+        radiometry: how stored values became the chips' 8-bit values.
+        blocks: the spatial split, when chips were assigned by blocks.
+        nodata: background chips not written because their window is pure nodata, by kind.
+        scenes, boxes: per split, the scenes with chips in it and the objects whose chips it holds.
     """
 
     cfg: ChipConfig
@@ -56,6 +63,15 @@ class ChipReport:
     kinds: Counter[str] = field(default_factory=Counter)
     hard_negatives: dict[str, int] = field(default_factory=dict)
     object_size_px: dict[str, float] = field(default_factory=dict)
+    radiometry: Radiometry = AUTO
+    blocks: BlockSplit | None = None
+    nodata: Counter[str] = field(default_factory=Counter)
+    scenes: Counter[str] = field(default_factory=Counter)
+    boxes: Counter[str] = field(default_factory=Counter)
+
+    def placed(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Scenes with chips in each split, and the objects of each split (``scenes``, ``boxes``)."""
+        return ({s: int(self.scenes[s]) for s in self.counts}, {s: int(self.boxes[s]) for s in self.counts})
 
     def to_dict(self) -> dict:
         """JSON-ready summary: settings, folders, chips per split and class, background placement, skips."""
@@ -74,6 +90,9 @@ class ChipReport:
             },
             "structured_negatives": self.cfg.structured,
             "hard_negatives": dict(self.hard_negatives),
+            "nodata_chips": {k: int(self.nodata[k]) for k in ("background", "structured", "hard_negative")},
+            "radiometry": self.radiometry.to_dict(),
+            "split": None if self.blocks is None else self.blocks.to_dict(),
             "drops_by_reason": dict(Counter(d.reason for d in self.drops)),
             "unreadable_scenes": dict(self.unreadable),
         }

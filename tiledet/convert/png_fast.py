@@ -30,11 +30,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def up_filtered(image_cv: np.ndarray) -> np.ndarray:
+def up_filtered(image_cv: np.ndarray, *, rgb: bool = False) -> np.ndarray:
     """PNG scanlines of an 8-bit image in cv2 channel order, every row with the ``Up`` filter.
 
     Args:
         image_cv: (H, W), (H, W, 1), (H, W, 3) BGR or (H, W, 4) BGRA uint8 array.
+        rgb: the image is in PNG's own channel order already (R, G, B(, A)): no channel swap.
 
     Returns:
         (H, 1 + W * C) uint8 array: filter byte 2, then the row minus the row above (the first row
@@ -44,13 +45,13 @@ def up_filtered(image_cv: np.ndarray) -> np.ndarray:
 
     height, width = int(image_cv.shape[0]), int(image_cv.shape[1])
     channels = 1 if image_cv.ndim == 2 else int(image_cv.shape[2])
-    if channels == 3:
+    if rgb or channels not in (3, 4):
+        pixels = image_cv.reshape(height, width, channels)
+    elif channels == 3:
         pixels = cv2.cvtColor(image_cv, cv2.COLOR_BGR2RGB)  # contiguous copy, SIMD
-    elif channels == 4:
-        pixels = cv2.cvtColor(image_cv, cv2.COLOR_BGRA2RGBA)
     else:
-        pixels = np.ascontiguousarray(image_cv.reshape(height, width))
-    rows = pixels.reshape(height, width * channels)
+        pixels = cv2.cvtColor(image_cv, cv2.COLOR_BGRA2RGBA)
+    rows = pixels.reshape(height, width * channels)  # a copy only when ``pixels`` is a strided view
     out = np.empty((height, 1 + width * channels), np.uint8)
     out[:, 0] = 2
     out[0, 1:] = rows[0]
@@ -58,8 +59,9 @@ def up_filtered(image_cv: np.ndarray) -> np.ndarray:
     return out
 
 
-def encode_png(image_cv: np.ndarray) -> bytes | None:
-    """PNG file bytes of ``image_cv`` (cv2 channel order), or None when this encoder does not apply.
+def encode_png(image_cv: np.ndarray, *, rgb: bool = False) -> bytes | None:
+    """PNG file bytes of ``image_cv`` (cv2 channel order; R, G, B(, A) with ``rgb``), or None when this
+    encoder does not apply.
 
     Applies to non-empty uint8 images with 1, 3 or 4 channels (ISA-L, ``isal``, is a dependency).
     """
@@ -75,5 +77,5 @@ def encode_png(image_cv: np.ndarray) -> bytes | None:
         return None
     height, width = int(image_cv.shape[0]), int(image_cv.shape[1])
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOR_TYPE[channels], 0, 0, 0)
-    data = isal_zlib.compress(up_filtered(image_cv).data, ISAL_LEVEL)
+    data = isal_zlib.compress(up_filtered(image_cv, rgb=rgb).data, ISAL_LEVEL)
     return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")

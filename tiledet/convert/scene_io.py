@@ -1,8 +1,8 @@
-"""Writing small images atomically, and fanning scenes out to worker processes (scenes are decoded
-by :func:`tiledet.decode.read_scene`).
+"""Reading scenes window by window, writing small images atomically, fanning scenes out to workers.
 
-Shared by tiling and chips. Scenes are decoded one at a time per worker; nothing here holds more
-than one scene per process.
+Shared by tiling and chips. Pixels come only from :func:`tiledet.scene.open_scene`: each worker opens
+its own scene (one at a time) and reads each tile or chip window from it, so a GeoTIFF/COG is never
+decoded whole (PNG/JPEG scenes are, as they cannot be read by window).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import logging
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -20,8 +21,12 @@ from tiledet.convert.png_fast import encode_png
 from tiledet.decode import UnreadableImage
 from tiledet.errors import InputError
 from tiledet.ioutil import atomic_write_bytes
-from tiledet.pixels import decoded_to_model
 from tiledet.progress import Progress, as_progress
+from tiledet.scene import open_scene
+
+if TYPE_CHECKING:
+    from tiledet.radiometry import Radiometry
+    from tiledet.scene_base import Scene
 
 log = logging.getLogger(__name__)
 
@@ -43,53 +48,135 @@ def scene_seed(seed: int, file_name: str) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, zlib.crc32(file_name.encode("utf-8"))]
 
 
-def storable_pixels(image: np.ndarray, suffix: str, source: Path) -> np.ndarray:
-    """The pixels to save as ``suffix`` tiles: the scene's own when the format holds them, else the
-    8-bit pixels the models see (:func:`tiledet.pixels.decoded_to_model`, OpenCV channel order).
+def lossless_tiles(scene: Scene, suffix: str) -> bool:
+    """Whether the tiles of ``scene`` keep its stored values: 16-bit scenes under the ``fixed``
+    radiometry, written as PNG (16-bit PNG tiles, read back by a training loader by their high byte,
+    as ``fixed`` maps them; every other tile holds the models' 8-bit RGB)."""
+    return scene.radiometry.kind == "fixed" and scene.dtype == np.uint16 and suffix.lower() == ".png"
 
-    PNG holds 8- or 16-bit images with 1, 3 or 4 channels; JPEG 8-bit with 1 or 3 channels. Stored
-    pixels are kept lossless: a training loader decodes them by the same rules (16-bit by the high byte,
-    grey repeated, alpha dropped), so a model trains on the values the detector is fed either way.
 
-    Raises:
-        UnreadableImage: naming ``source``, when the pixels are neither storable nor convertible (e.g.
-            float or signed pixels).
+def stored_window(scene: Scene, window_xyxy: tuple[int, int, int, int]) -> np.ndarray:
+    """Stored values of the shown bands in a window, for lossless tiles (:func:`lossless_tiles`).
+
+    Returns:
+        (h, w) when the three shown bands are one band (grey), else (h, w, 3) B, G, R (OpenCV's order),
+        dtype as stored.
+    """
+    # The Scene API reads only 8-bit RGB; the backends' raw readers are used here, under the scene's lock.
+    x0, y0, x1, y1 = window_xyxy
+    picked = [b - 1 for b in scene.band_indexes]
+    with scene._lock:
+        if hasattr(scene, "_raw_read"):  # RasterScene: the window read from the file (R, G, B)
+            values = scene._raw_read(window_xyxy, None, "nearest")
+        else:  # DecodedScene: the decoded array (OpenCV's B, G, R(, A)) is kept whole
+            stored = scene._decoded()[y0:y1, x0:x1]
+            bands = stored[:, :, None] if stored.ndim == 2 else stored
+            order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(bands.shape[2], list(range(bands.shape[2])))
+            values = bands[:, :, [order[i] for i in picked]]
+    if len(set(picked)) == 1:
+        return np.ascontiguousarray(values[:, :, 0])
+    return np.ascontiguousarray(values[:, :, ::-1])
+
+
+@dataclass(frozen=True, eq=False)
+class ScenePixels:
+    """The pixels of one open scene's tiles or chips, read by window.
+
+    Call it with a window, or slice it like an array (``pixels[y0:y1, x0:x1]``; ``shape``, ``dtype``),
+    so array code such as :func:`~tiledet.convert.chip_geometry.cut_chip` reads only what it needs.
+    ``rgb`` says the channel order of what it returns, for :func:`write_image`: the models' 8-bit
+    R, G, B (:meth:`Scene.read`), or, for ``lossless`` tiles, the stored values in OpenCV's order.
+    Errors reading the file become :class:`~tiledet.decode.UnreadableImage` (the scene is skipped).
     """
 
-    channels = 1 if image.ndim == 2 else int(image.shape[2])
-    jpeg = suffix.lower() in JPEG_SUFFIXES
-    dtypes = (np.uint8,) if jpeg else (np.uint8, np.uint16)
-    if image.dtype.type in dtypes and channels in ((1, 3) if jpeg else (1, 3, 4)):
-        return image
+    scene: Scene
+    lossless: bool = False
+
+    @staticmethod
+    def tiles(scene: Scene, suffix: str) -> ScenePixels:
+        """The pixels of ``scene``'s tiles written as ``suffix`` files (:func:`lossless_tiles`)."""
+        return ScenePixels(scene, lossless_tiles(scene, suffix))
+
+    @property
+    def rgb(self) -> bool:
+        return not self.lossless
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.scene.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.scene.dtype if self.lossless else np.dtype(np.uint8)
+
+    def __call__(self, window_xyxy: tuple[int, int, int, int]) -> np.ndarray:
+        try:
+            return stored_window(self.scene, window_xyxy) if self.lossless else self.scene.read(window_xyxy)
+        except InputError as e:
+            raise UnreadableImage(str(e)) from e
+
+    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = index
+        return self((cols.start, rows.start, cols.stop, rows.stop))
+
+    def valid_fraction(self, window_xyxy: tuple[int, int, int, int]) -> float:
+        """Share of the window (clipped to the scene; 0 when outside it) that holds data."""
+        width, height = self.scene.size_wh
+        x0, y0, x1, y1 = (int(v) for v in window_xyxy)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x0 >= x1 or y0 >= y1:
+            return 0.0
+        try:
+            return self.scene.valid_fraction((x0, y0, x1, y1))
+        except InputError as e:
+            raise UnreadableImage(str(e)) from e
+
+
+def open_source(path: Path, radiometry: Radiometry) -> Scene:
+    """:func:`tiledet.scene.open_scene`, its errors (missing, corrupt, bands it lacks) as
+    :class:`~tiledet.decode.UnreadableImage` (the scene is skipped and its boxes reported)."""
     try:
-        return decoded_to_model(image, source=str(source), bgr=True, reuse=True)
+        return open_scene(path, radiometry)
     except InputError as e:
-        raise UnreadableImage(f"{e}; it cannot be written as {suffix} tiles") from e
+        raise UnreadableImage(str(e)) from e
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
-    """Encode ``image`` (cv2 channel order) by ``path``'s suffix and write it atomically.
+def read_ahead(read: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``read(item)`` of every item, in order; a helper thread reads the next while the caller uses
+    the current one (at most two results in memory)."""
+    if len(items) < 2:
+        yield from map(read, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
 
-    8-bit PNG uses :func:`tiledet.convert.png_fast.encode_png` (``Up`` filter + ISA-L deflate) when
-    ISA-L is installed, else cv2's default (fast) compression, as do 16-bit PNGs; JPEG uses quality
+    with ThreadPoolExecutor(1, thread_name_prefix="tiledet-read") as pool:
+        pending = pool.submit(read, items[0])
+        for item in items[1:]:
+            current = pending.result()
+            pending = pool.submit(read, item)
+            yield current
+        yield pending.result()
+
+
+def write_image(path: Path, image: np.ndarray, *, rgb: bool = False) -> None:
+    """Encode ``image`` (cv2 channel order; R, G, B with ``rgb``) by ``path``'s suffix and write it
+    atomically.
+
+    8-bit PNG uses :func:`tiledet.convert.png_fast.encode_png` (``Up`` filter + ISA-L deflate), as do
+    grey and RGB(A) 8-bit images; 16-bit PNGs use cv2's default (fast) compression; JPEG uses quality
     :data:`JPEG_QUALITY`.
 
     Raises:
         UnreadableImage: when the pixels cannot be encoded in that format (e.g. 5-band TIFF to PNG).
         InputError: when the file cannot be written (e.g. disk full, no permission).
     """
-    data = _encode_png_fast(image) if path.suffix.lower() == ".png" else None
+    data = encode_png(image, rgb=rgb) if path.suffix.lower() == ".png" else None
     if data is None:
-        data = _encode_cv2(path, image)
+        data = _encode_cv2(path, image[:, :, ::-1] if rgb and image.ndim == 3 else image)
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
         raise InputError(f"{path}: cannot write image ({e})") from e
-
-
-def _encode_png_fast(image: np.ndarray) -> bytes | None:
-
-    return encode_png(image)
 
 
 def _encode_cv2(path: Path, image: np.ndarray) -> bytes:

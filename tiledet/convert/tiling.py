@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -26,12 +26,24 @@ import numpy as np
 
 from tiledet.boxes import Boxes
 from tiledet.convert.config import TileConfig
-from tiledet.convert.scene_io import map_scenes, output_suffix, scene_seed, storable_pixels, write_image
-from tiledet.convert.tile_geometry import (
-    VISIBILITY_EPS,
-    TileAssignment,
-    assign_boxes_to_tiles,
-    check_tile_count,
+from tiledet.convert.scene_io import (
+    ScenePixels,
+    map_scenes,
+    open_source,
+    output_suffix,
+    read_ahead,
+    scene_seed,
+    write_image,
+)
+from tiledet.convert.tile_geometry import assign_boxes_to_tiles, check_tile_count
+from tiledet.convert.tile_report import (
+    BOX_OUTCOMES,
+    SceneTiles,
+    TileEntry,
+    TileLayout,
+    TileReport,
+    count_tiles,
+    unreadable_scene,
 )
 from tiledet.convert.write import (
     WorkerOutput,
@@ -40,30 +52,22 @@ from tiledet.convert.write import (
     output_relpath,
     record_results,
 )
-from tiledet.decode import UnreadableImage, read_scene
+from tiledet.decode import UnreadableImage
 from tiledet.errors import ConfigError, InputError
 from tiledet.formats.coco import write_coco_json
 from tiledet.geometry import tile_offsets, tile_stem
-from tiledet.labels import Drop, ImageLabels, LabeledDataset
+from tiledet.labels import ImageLabels, LabeledDataset
 from tiledet.progress import Progress
+from tiledet.radiometry import AUTO, Radiometry
 
 if TYPE_CHECKING:
-    from tiledet.convert.write import WorkerOutput
+    from tiledet.convert.blocks import BlockSplit
     from tiledet.outdir import OutputDir
+    from tiledet.scene_base import Scene
+
+__all__ = ["BOX_OUTCOMES", "TILE_FORMATS", "TileEntry", "TileReport", "tile_file_name", "write_tiled_dataset"]
 
 TILE_FORMATS = ("yolo", "coco")
-
-#: Per-box outcomes counted in :class:`TileReport` (each source box gets exactly one).
-BOX_OUTCOMES = ("kept_whole", "kept_clipped_only", "outside_tiles", "unreadable_image")
-
-
-@dataclass(frozen=True, eq=False)
-class TileEntry:
-    """One written tile: file name relative to ``OUT/images/{split}``, size and boxes in tile pixels."""
-
-    file_name: str
-    size_wh: tuple[int, int]
-    boxes: Boxes
 
 
 @dataclass(frozen=True)
@@ -74,72 +78,8 @@ class _SceneTask:
     out: WorkerOutput
     cfg: TileConfig
     to: str
-
-
-@dataclass(eq=False)
-class _SceneResult:
-    split: str
-    image: ImageLabels
-    readable: bool = True
-    error: str = ""
-    tiles: list[TileEntry] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-    outcomes: Counter[str] = field(default_factory=Counter)
-    drops: list[Drop] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class TileReport:
-    """What :func:`write_tiled_dataset` wrote and what it left out.
-
-    Attributes:
-        cfg: the tiling settings.
-        to: label format written (``yolo`` or ``coco``).
-        splits: per split: ``scenes``, ``scenes_unreadable``, ``tiles`` (written), ``tiles_with_boxes``,
-            ``empty_tiles_kept``, ``empty_tiles_skipped``, ``box_pieces`` (box pieces written),
-            ``pairs_below_visibility``, ``pieces_too_small``.
-        box_outcomes: per split, count of source boxes per outcome in :data:`BOX_OUTCOMES`.
-        drops: exactly one record per source box that is in no written tile: kept in no tile
-            (``outside_tiles``) or its scene could not be read (``unreadable_image``).
-        unreadable: scene file name -> why it could not be read (scenes skipped, with or without boxes).
-    """
-
-    cfg: TileConfig
-    to: str
-    splits: dict[str, Counter[str]] = field(default_factory=dict)
-    box_outcomes: dict[str, Counter[str]] = field(default_factory=dict)
-    drops: list[Drop] = field(default_factory=list)
-    unreadable: dict[str, str] = field(default_factory=dict)
-
-    def _add(self, result: _SceneResult) -> None:
-        if not result.readable:
-            self.unreadable[result.image.file_name] = result.error
-        self.splits.setdefault(result.split, Counter()).update(result.counts)
-        self.box_outcomes.setdefault(result.split, Counter()).update(result.outcomes)
-        self.drops.extend(result.drops)
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary: settings, counts per split and in total, per-box outcomes, drop reasons."""
-        count_keys = (
-            "scenes", "scenes_unreadable", "tiles", "tiles_with_boxes", "empty_tiles_kept",
-            "empty_tiles_skipped", "box_pieces", "pairs_below_visibility", "pieces_too_small",
-        )  # fmt: skip
-        splits = {s: {k: int(c[k]) for k in count_keys} for s, c in self.splits.items()}
-        outcomes = {s: {k: int(c[k]) for k in BOX_OUTCOMES} for s, c in self.box_outcomes.items()}
-        return {
-            "tile": self.cfg.tile,
-            "overlap": self.cfg.overlap,
-            "min_visibility": self.cfg.min_visibility,
-            "empty_fraction": self.cfg.empty_fraction,
-            "seed": self.cfg.seed,
-            "format": self.to,
-            "splits": splits,
-            "totals": {k: sum(c[k] for c in splits.values()) for k in count_keys},
-            "box_outcomes": outcomes,
-            "box_outcome_totals": {k: sum(c[k] for c in outcomes.values()) for k in BOX_OUTCOMES},
-            "drops_by_reason": dict(Counter(d.reason for d in self.drops)),
-            "unreadable_scenes": dict(self.unreadable),
-        }
+    radiometry: Radiometry = AUTO
+    blocks: BlockSplit | None = None
 
 
 def tile_file_name(file_name: str, x0: int, y0: int) -> str:
@@ -149,95 +89,93 @@ def tile_file_name(file_name: str, x0: int, y0: int) -> str:
     return str(scene.parent / (tile_stem(scene.stem, x0, y0) + output_suffix(file_name)))
 
 
-def _box_drops(image: ImageLabels, idx: np.ndarray, reason: str, details: Sequence[str]) -> list[Drop]:
-    """One drop record per box ``idx`` of ``image`` (location ``box {index in the scene}``)."""
-    xyxy = image.boxes.xyxy
-    return [
-        Drop(
-            image.file_name, f"box {i}", reason, f"{d}; box xyxy {xyxy[i].round(3).tolist()}", image.file_name
-        )
-        for i, d in zip(idx.tolist(), details, strict=True)
-    ]
-
-
 def _label_name(tile_name: str) -> str:
     return PurePosixPath(tile_name).with_suffix(".txt").as_posix()
 
 
-def _unreadable(task: _SceneTask, error: str) -> _SceneResult:
-    image = task.image
-    result = _SceneResult(task.split, image, readable=False)
-    result.counts.update(scenes=1, scenes_unreadable=1)
-    n = len(image.boxes)
-    result.outcomes["unreadable_image"] += n
-    result.drops = _box_drops(image, np.arange(n), "unreadable_image", [error] * n)
-    result.error = error
-    return result
-
-
-def _tile_scene(task: _SceneTask) -> _SceneResult:
-    """Worker: read one scene, write its kept tiles (and YOLO labels), return what was written."""
-    image, cfg = task.image, task.cfg
-    windows = tile_offsets(image.size_wh, cfg.tile, cfg.overlap)
-    found = assign_boxes_to_tiles(image.boxes.xyxy, windows, cfg.min_visibility)
-    path = task.images_dir / image.file_name
+def _tile_scene(task: _SceneTask) -> SceneTiles:
+    """Worker: open one scene, write its kept tiles (and YOLO labels), return what was written."""
     try:
-        pixels = storable_pixels(read_scene(path, image.size_wh), output_suffix(image.file_name), path)
+        with open_source(task.images_dir / task.image.file_name, task.radiometry) as scene:
+            return _cut_scene(task, scene)
     except UnreadableImage as e:
-        return _unreadable(task, str(e))
-    draws = np.random.default_rng(scene_seed(cfg.seed, image.file_name)).random(len(windows))
-    per_tile = np.bincount(found.tile_idx, minlength=len(windows))
-    keep = (per_tile > 0) | (draws < cfg.empty_fraction)
-    starts = np.searchsorted(found.tile_idx, np.arange(len(windows) + 1))
-    result = _SceneResult(task.split, image)
-    for k in np.flatnonzero(keep).tolist():
-        x0, y0, x1, y1 = (int(v) for v in windows[k])
-        piece = slice(starts[k], starts[k + 1])
-        boxes = Boxes(found.xyxy[piece], image.boxes.class_ids[found.box_idx[piece]])
-        entry = TileEntry(tile_file_name(image.file_name, x0, y0), (x1 - x0, y1 - y0), boxes)
-        write_image(task.out.path(f"images/{task.split}/{entry.file_name}"), pixels[y0:y1, x0:x1])
-        if task.to == "yolo":
-            from tiledet.formats.yolo import write_label_file
+        return unreadable_scene(task.split, task.image, str(e))
 
-            label_path = task.out.path(f"labels/{task.split}/{_label_name(entry.file_name)}")
-            try:
-                write_label_file(label_path, boxes, entry.size_wh)
-            except OSError as e:
-                raise InputError(f"{label_path}: cannot write labels ({e})") from e
-        result.tiles.append(entry)
-    _count(result, found, per_tile, keep, cfg)
+
+def _splits_of(task: _SceneTask, scene: Scene, centres_xy: np.ndarray) -> np.ndarray:
+    """(N,) split of each (N, 2) pixel centre: the task's, or its block's (``task.blocks``)."""
+    if task.blocks is None:
+        return np.full(len(centres_xy), task.split, dtype=object)
+    return task.blocks.splits(scene, task.image.file_name, centres_xy)
+
+
+def _layout(task: _SceneTask, scene: Scene, windows: np.ndarray) -> TileLayout:
+    """Which windows to write (boxes, empty-tile draws), their splits and the boxes' splits."""
+    image, cfg = task.image, task.cfg
+    found = assign_boxes_to_tiles(image.boxes.xyxy, windows, cfg.min_visibility)
+    draws = np.random.default_rng(scene_seed(cfg.seed, image.file_name)).random(len(windows))
+    keep = (np.bincount(found.tile_idx, minlength=len(windows)) > 0) | (draws < cfg.empty_fraction)
+    xyxy = image.boxes.xyxy
+    centres = np.concatenate([
+        (windows[:, :2] + windows[:, 2:]) / 2.0,
+        (xyxy[:, :2] + xyxy[:, 2:]) / 2.0,
+        [[image.size_wh[0] / 2.0, image.size_wh[1] / 2.0]],
+    ])  # fmt: skip
+    splits = _splits_of(task, scene, centres)
+    k, n = len(windows), len(xyxy)
+    nodata = np.zeros(len(windows), bool)
+    return TileLayout(found, keep, nodata, splits[:k], str(splits[-1]), splits[k : k + n])
+
+
+def _cut_scene(task: _SceneTask, scene: Scene) -> SceneTiles:
+    """Write the kept tiles of an open scene that hold data; count the rest."""
+    image = task.image
+    windows = tile_offsets(image.size_wh, task.cfg.tile, task.cfg.overlap)
+    layout = _layout(task, scene, windows)
+    found = layout.found
+    pixels = ScenePixels.tiles(scene, output_suffix(image.file_name))
+    starts = np.searchsorted(found.tile_idx, np.arange(len(windows) + 1))
+    result = SceneTiles(task.split, image, stretch=None if scene.stretch is None else scene.stretch.to_dict())
+    todo = np.flatnonzero(layout.keep).tolist()
+
+    def load(k: int) -> np.ndarray | None:  # None: a window of pure nodata
+        return pixels(tuple(windows[k])) if pixels.valid_fraction(windows[k]) > 0 else None
+
+    written: list[Path] = []
+    try:
+        for k, tile in zip(todo, read_ahead(load, todo), strict=True):
+            if tile is None:
+                layout.nodata[k] = True
+                continue
+            piece = slice(starts[k], starts[k + 1])
+            boxes = Boxes(found.xyxy[piece], image.boxes.class_ids[found.box_idx[piece]])
+            x0, y0, x1, y1 = (int(v) for v in windows[k])
+            entry = TileEntry(tile_file_name(image.file_name, x0, y0), (x1 - x0, y1 - y0), boxes,
+                              str(layout.splits[k]))  # fmt: skip
+            written += _write_tile(task, entry, tile, pixels.rgb)
+            result.tiles.append(entry)
+    except UnreadableImage as e:  # the file broke part-way: none of its tiles stays
+        for path in written:
+            path.unlink(missing_ok=True)
+        return unreadable_scene(task.split, image, str(e))
+    count_tiles(result, layout, task.cfg)
     return result
 
 
-def _count(
-    result: _SceneResult, found: TileAssignment, per_tile: np.ndarray, keep: np.ndarray, cfg: TileConfig
-) -> None:
-    """Fill the tile counts, per-box outcomes and ``outside_tiles`` drops of one scene."""
-    n = len(result.image.boxes)
-    result.counts.update(
-        scenes=1,
-        tiles=int(keep.sum()),
-        tiles_with_boxes=int((per_tile > 0).sum()),
-        empty_tiles_kept=int((keep & (per_tile == 0)).sum()),
-        empty_tiles_skipped=int((~keep).sum()),
-        box_pieces=len(found),
-        pairs_below_visibility=found.below_visibility,
-        pieces_too_small=found.too_small,
-    )
-    kept = np.zeros(n, dtype=bool)
-    kept[found.box_idx] = True
-    whole = kept & (found.visibility >= 1.0 - VISIBILITY_EPS)
-    result.outcomes.update(
-        kept_whole=int(whole.sum()),
-        kept_clipped_only=int((kept & ~whole).sum()),
-        outside_tiles=int((~kept).sum()),
-    )
-    lost = np.flatnonzero(~kept)
-    details = [
-        f"best visibility {v:.4f} (min {cfg.min_visibility:g}; pieces under 1 px are dropped)"
-        for v in found.visibility[lost].tolist()
-    ]
-    result.drops = _box_drops(result.image, lost, "outside_tiles", details)
+def _write_tile(task: _SceneTask, entry: TileEntry, tile: np.ndarray, rgb: bool) -> list[Path]:
+    """Write one tile image (and its YOLO label file); returns the paths written."""
+    image_path = task.out.path(f"images/{entry.split}/{entry.file_name}")
+    write_image(image_path, tile, rgb=rgb)
+    if task.to != "yolo":
+        return [image_path]
+    from tiledet.formats.yolo import write_label_file
+
+    label_path = task.out.path(f"labels/{entry.split}/{_label_name(entry.file_name)}")
+    try:
+        write_label_file(label_path, entry.boxes, entry.size_wh)
+    except OSError as e:
+        raise InputError(f"{label_path}: cannot write labels ({e})") from e
+    return [image_path, label_path]
 
 
 def write_tiled_dataset(
@@ -248,12 +186,16 @@ def write_tiled_dataset(
     cfg: TileConfig,
     to: str = "yolo",
     progress: Progress | None = None,
+    *,
+    radiometry: Radiometry = AUTO,
+    blocks: BlockSplit | None = None,
 ) -> TileReport:
     """Cut every scene of every split into tiles and write tiles, labels and ``val_full.json``.
 
-    Scenes are processed one at a time per worker process (``cfg.workers``); results are gathered in
-    scene order, so the output does not depend on the number of workers. A scene that cannot be read
-    is skipped and each of its boxes reported as an ``unreadable_image`` drop.
+    Scenes are processed one at a time per worker process (``cfg.workers``), each opened there and
+    read window by window; results are gathered in scene order, so the output does not depend on the
+    number of workers. A scene that cannot be read is skipped and each of its boxes reported as an
+    ``unreadable_image`` drop; a kept tile of pure nodata is not written (``nodata_tiles``).
 
     Args:
         splits: split name -> its scenes (boxes in scene pixels, already clipped to the scene).
@@ -264,21 +206,29 @@ def write_tiled_dataset(
         cfg: tiling settings.
         to: ``"yolo"`` (a label file per tile) or ``"coco"`` (``annotations/{split}.json``).
         progress: advanced by 1 after each scene (the caller starts the phase).
+        radiometry: how the scenes' values become the tiles' 8-bit values (per scene).
+        blocks: a spatial split: every tile goes to the split of the block holding its centre (the
+            split names of ``splits`` are then ignored; tiles go to ``train`` and ``val``, and no
+            ``val_full.json`` is written, as no scene is wholly ``val``).
 
     Returns:
         A :class:`TileReport` with counts, per-box outcomes and drops.
 
     Raises:
         ConfigError: absurd tile counts (:func:`check_tile_count`); an output over a file tiledet
-            did not write.
+            did not write; blocks in metres on a scene without a projected CRS.
     """
     if to not in TILE_FORMATS:
         raise ConfigError(f"tiles can be written as {' or '.join(TILE_FORMATS)}, not {to!r}")
-
+    if blocks is not None:  # one pool of scenes, every tile drawn by its block
+        splits = {"train": [im for images in splits.values() for im in images], "val": []}
     check_unique_outputs(splits, lambda name: tile_file_name(name, 0, 0), "tile names")
     check_tile_count([im.size_wh for images in splits.values() for im in images], cfg.tile, cfg.overlap)
+    report = TileReport(cfg, to, {s: Counter() for s in splits}, {s: Counter() for s in splits},
+                        radiometry=radiometry, blocks=blocks)  # fmt: skip
     with output_dir(out) as od:
-        return _write_tiles(splits, Path(images_dir).resolve(), od, tuple(class_names), cfg, to, progress)
+        _write_tiles(splits, Path(images_dir).resolve(), od, tuple(class_names), report, progress)
+    return report
 
 
 def _write_tiles(
@@ -286,42 +236,43 @@ def _write_tiles(
     images_dir: Path,
     od: OutputDir,
     class_names: tuple[str, ...],
-    cfg: TileConfig,
-    to: str,
+    report: TileReport,
     progress: Progress | None,
-) -> TileReport:
+) -> None:
     """:func:`write_tiled_dataset` inside an open output folder; records every file written."""
-
+    to, cfg, split_names = report.to, report.cfg, list(splits)
     folders = ("images", "labels") if to == "yolo" else ("images",)
     target = WorkerOutput.of(od, folders)
     try:
-        for split in splits:
+        for split in split_names:
             for folder in folders:
                 target.path(f"{folder}/{split}/.keep").parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"{od.root}: cannot create the output folders ({e})") from e
-    tasks = [_SceneTask(s, im, images_dir, target, cfg, to) for s, images in splits.items() for im in images]
-    report = TileReport(cfg, to, {s: Counter() for s in splits}, {s: Counter() for s in splits})
-    tiles: dict[str, list[ImageLabels]] = {s: [] for s in splits}
+    tasks = [
+        _SceneTask(s, im, images_dir, target, cfg, to, report.radiometry, report.blocks)
+        for s, images in splits.items()
+        for im in images
+    ]
+    tiles: dict[str, list[ImageLabels]] = {s: [] for s in split_names}
     readable_val: list[ImageLabels] = []
 
-    def written(result: _SceneResult) -> list[str]:
-        names = [f"images/{result.split}/{t.file_name}" for t in result.tiles]
+    def written(result: SceneTiles) -> list[str]:
+        names = [f"images/{t.split}/{t.file_name}" for t in result.tiles]
         if to == "yolo":
-            names += [f"labels/{result.split}/{_label_name(t.file_name)}" for t in result.tiles]
+            names += [f"labels/{t.split}/{_label_name(t.file_name)}" for t in result.tiles]
         return names
 
     pixels = [t.image.size_wh[0] * t.image.size_wh[1] for t in tasks]
     results = map_scenes(_tile_scene, tasks, cfg.workers, progress, pixels=pixels)
     for result in record_results(od, target, folders, results, written):
-        report._add(result)
-        tiles[result.split].extend(ImageLabels(t.file_name, t.size_wh, t.boxes) for t in result.tiles)
+        report.add(result)
+        for t in result.tiles:
+            tiles[t.split].append(ImageLabels(t.file_name, t.size_wh, t.boxes))
         if result.split == "val" and result.readable:
             readable_val.append(result.image)
-    _write_annotations(
-        od, images_dir, class_names, tiles if to == "coco" else {}, readable_val, "val" in splits
-    )
-    return report
+    has_val = "val" in split_names and report.blocks is None
+    _write_annotations(od, images_dir, class_names, tiles if to == "coco" else {}, readable_val, has_val)
 
 
 def _write_annotations(
