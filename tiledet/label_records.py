@@ -24,6 +24,7 @@ DROP_REASONS = (
     "unreadable_image",  # the image file exists but its header cannot be read
     "malformed",  # the record itself cannot be parsed
     "outside_tiles",  # tiling: the box reaches the min-visibility ratio in no tile
+    "nodata",  # tiling: the box is only in tiles of pure nodata (not written)
     "unsafe_name",  # the image name leaves the images folder (absolute, ``..``) or is not a usable name
     "out_of_bounds",  # a coordinate lies more than one image size outside the image
     "ignored_region",  # VisDrone: a region marked "ignored" (category 0 or score 0), not an object

@@ -13,6 +13,7 @@ from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
 from tiledet.formats.geo_options import DEFAULT_CLASS_FIELDS, GeoOptions
+from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 _convert_default = functools.partial(default_of, ConvertConfig)
 _tile_default = functools.partial(default_of, TileConfig)
@@ -73,8 +74,21 @@ def convert_command(
         None,
         "--split",
         help="keep: the source's own train/val(/test) split; random: a new split by --val-fraction and "
-        "--seed. Default: keep for sources that declare splits (YOLO data.yaml), else random.",
+        "--seed; blocks: a spatial split of tiles or chips (see --block-size). Default: keep for sources "
+        "that declare splits (YOLO data.yaml), else random (blocks when --block-size is given).",
     ),
+    block_size: str | None = typer.Option(
+        None,
+        "--block-size",
+        help="With --split blocks: side of the square blocks each scene's plane is cut into, in pixels "
+        "(5000px) or metres on the map (2000m: georeferenced scenes; blocks align across scenes of one "
+        "CRS); each block is val with probability --val-fraction (seeded by --seed), and every tile or "
+        "chip goes to the split of the block holding its centre. Default: none.",
+    ),
+    radiometry: str | None = typer.Option(
+        None, "--radiometry", help=f"{RADIOMETRY_HELP} Default: {_convert_default('radiometry').kind}."
+    ),
+    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
     skip_difficult: bool = typer.Option(
         False,
         "--skip-difficult",
@@ -209,13 +223,30 @@ def convert_command(
         force=force, skip_difficult=skip_difficult,
         geo=GeoOptions(layer=layer, class_field=class_field, image_field=image_field, size_field=size_field,
                        point_size_m=point_size_m),
-        split="random" if split is None and val_fraction is not None else split,
+        split=_split_kind(split, val_fraction, block_size), block_size=block_size,
+        **given(radiometry=_radiometry(radiometry, bands)),
         **given(fmt=fmt, to=to, seed=seed, workers=workers, val_fraction=val_fraction),
     )
     with progress_bar(f"reading labels from {src}", show=not quiet) as bar:
         report = convert(cfg, progress=bar)
     if not quiet:
         print_convert_summary(report)
+
+
+def _split_kind(split: str | None, val_fraction: float | None, block_size: str | None) -> str | None:
+    """``--split`` as given; else blocks with ``--block-size``, random with ``--val-fraction``."""
+    if split is not None:
+        return split
+    if block_size is not None:
+        return "blocks"
+    return "random" if val_fraction is not None else None
+
+
+def _radiometry(kind: str | None, bands: str | None) -> Radiometry | None:
+    """``--radiometry`` and ``--bands`` as a :class:`Radiometry`, None when neither was given."""
+    if kind is None and bands is None:
+        return None
+    return Radiometry(**given(kind=kind), bands=parse_bands(bands))
 
 
 def _reject_unused_options(

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tiledet.convert.blocks import BlockSize, parse_block_size
 from tiledet.errors import ConfigError
 from tiledet.formats import READERS
 from tiledet.formats.geo_options import GeoOptions
+from tiledet.radiometry import AUTO, Radiometry
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,13 @@ class ConvertConfig:
         force: write into a non-empty ``out`` that tiledet did not create (its files are still never
             removed or overwritten).
         split: ``"keep"`` the source's own train/val(/test) assignment, ``"random"`` re-split with
-            ``val_fraction`` and ``seed``; None keeps it when the source declares splits (YOLO
+            ``val_fraction`` and ``seed``, ``"blocks"`` a spatial split of tiles or chips (square blocks
+            of ``block_size``, each ``val`` with probability ``val_fraction``:
+            :mod:`tiledet.convert.blocks`); None keeps it when the source declares splits (YOLO
             ``data.yaml``), else splits at random.
+        block_size: side of the blocks of ``split="blocks"`` (``"2000m"``, ``"5000px"`` or a
+            :class:`~tiledet.convert.blocks.BlockSize`).
+        radiometry: how the scenes' stored values become the 8-bit pixels of tiles and chips.
         skip_difficult: DOTA: leave out boxes flagged difficult (``difficult`` drops).
         geo: labels in map coordinates (``geo-vector``): layer, class/image/size fields, point size.
     """
@@ -194,14 +201,17 @@ class ConvertConfig:
     force: bool = False
     split: str | None = None
     skip_difficult: bool = False
+    block_size: BlockSize | None = None
+    radiometry: Radiometry = AUTO
     geo: GeoOptions = field(default_factory=GeoOptions)
 
     def __post_init__(self) -> None:
         for name in ("src", "images_dir", "out"):
             if getattr(self, name) is not None or name != "images_dir":
                 object.__setattr__(self, name, Path(getattr(self, name)))
-        if self.split is not None and self.split not in ("keep", "random"):
-            raise ConfigError(f"split must be keep or random, got {self.split!r}", field="split")
+        if self.split is not None and self.split not in ("keep", "random", "blocks"):
+            raise ConfigError(f"split must be keep, random or blocks, got {self.split!r}", field="split")
+        self._check_blocks()
         object.__setattr__(self, "csv_columns", dict(self.csv_columns))
         if self.fmt != "auto" and self.fmt not in READERS:
             raise ConfigError(
@@ -231,3 +241,19 @@ class ConvertConfig:
             )
         if self.classes is not None and not str(self.classes).strip():
             raise ConfigError("classes must be 'xview' or a class file path", field="classes")
+
+    def _check_blocks(self) -> None:
+        """``split="blocks"`` needs a block size and tiles or chips; a block size needs it."""
+        if self.block_size is not None:
+            object.__setattr__(self, "block_size", parse_block_size(self.block_size))
+        if self.split == "blocks" and self.block_size is None:
+            raise ConfigError(
+                "split=blocks needs `block_size` (e.g. 2000m or 5000px)", field=("split", "block_size")
+            )
+        if self.block_size is not None and self.split != "blocks":
+            raise ConfigError("block_size applies only with split=blocks", field=("block_size", "split"))
+        if self.split == "blocks" and self.tile is None and self.to != "chips":
+            raise ConfigError(
+                "split=blocks assigns tiles or chips to splits: it needs `tile` or to=chips",
+                field=("split", "tile", "to"),
+            )

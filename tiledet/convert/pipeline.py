@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from tiledet.convert.blocks import BlockSplit, check_georeferenced
 from tiledet.convert.chips import write_chips_dataset
 from tiledet.convert.config import ChipConfig, ConvertConfig
 from tiledet.convert.report import IMAGE_LOCATION, ConvertReport
@@ -85,7 +86,10 @@ def _check_loaded(cfg: ConvertConfig, result: LoadResult) -> None:
 
 
 def _split_dataset(result: LoadResult, cfg: ConvertConfig) -> dict[str, list[ImageLabels]]:
-    """The source's own splits (``split="keep"``, the default when it declares some), else random."""
+    """The source's own splits (``split="keep"``, the default when it declares some), else random;
+    ``split="blocks"``: every image in ``train`` for now, its tiles or chips drawn by block later."""
+    if cfg.split == "blocks":
+        return {"train": sorted(result.dataset.images, key=lambda im: im.file_name), "val": []}
 
     if cfg.split == "keep" and not result.image_splits:
         raise ConfigError(
@@ -148,6 +152,8 @@ def _convert(cfg: ConvertConfig, progress: Progress) -> ConvertReport:
     _check_loaded(cfg, result)
     splits = _split_dataset(result, cfg)
     _check_outputs(cfg, splits)
+    if cfg.block_size is not None and cfg.block_size.unit == "m":
+        check_georeferenced([cfg.images_dir / im.file_name for ims in splits.values() for im in ims])
     progress.start(f"writing {cfg.to}", len(result.dataset.images))
     with od:  # the manifest says "incomplete" until this block ends normally
         od.remove("report.json")  # an interrupted run must not leave the previous report behind
@@ -223,8 +229,9 @@ def _write_plain(
         _write_yaml(od, splits, class_names)
 
 
-def _write_yaml(od: OutputDir, splits: Splits, class_names: tuple[str, ...]) -> Path:
-    """``data.yaml``; with no validation images, ``val`` points at the train images."""
+def _write_yaml(od: OutputDir, splits: Mapping[str, list | int], class_names: tuple[str, ...]) -> Path:
+    """``data.yaml``; with no validation images (``splits``: split -> its images, or their count),
+    ``val`` points at the train images."""
 
     folders = {split: f"images/{split}" for split in splits}
     if not splits.get("val"):
@@ -249,10 +256,19 @@ def _write_tiles(
 ) -> TileReport:
 
     tile_cfg = _with_workers(tile, cfg.workers)
-    report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, progress)
+    report = write_tiled_dataset(splits, cfg.images_dir, od, class_names, tile_cfg, cfg.to, progress,
+                                 radiometry=cfg.radiometry, blocks=_blocks(cfg))  # fmt: skip
     if cfg.to == "yolo":
-        _write_yaml(od, splits, class_names)
+        written = {s: c["tiles"] for s, c in report.splits.items()} if cfg.split == "blocks" else splits
+        _write_yaml(od, written, class_names)
     return report
+
+
+def _blocks(cfg: ConvertConfig) -> BlockSplit | None:
+    """The spatial split of ``split="blocks"``, else None."""
+    if cfg.block_size is None:
+        return None
+    return BlockSplit(cfg.block_size, cfg.val_fraction, cfg.seed)
 
 
 def _write_chips(
@@ -260,7 +276,8 @@ def _write_chips(
 ) -> ChipReport:
 
     chip_cfg = _with_workers(cfg.chips if cfg.chips is not None else ChipConfig(seed=cfg.seed), cfg.workers)
-    return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, progress)
+    return write_chips_dataset(splits, cfg.images_dir, od, class_names, chip_cfg, progress,
+                               radiometry=cfg.radiometry, blocks=_blocks(cfg))  # fmt: skip
 
 
 def _check_unreadable_scenes(cfg: ConvertConfig, extra: TileReport | ChipReport) -> None:
@@ -296,6 +313,10 @@ def _make_report(
         drops.extend(_scene_drops(extra))
         kept -= len(extra.drops)
         extra_dict = extra.to_dict()
+    images_per_split = {split: len(images) for split, images in splits.items()}
+    boxes_per_split = {split: sum(len(im.boxes) for im in images) for split, images in splits.items()}
+    if cfg.split == "blocks" and extra is not None:  # where the tiles or chips went
+        images_per_split, boxes_per_split = extra.placed()
     return ConvertReport(
         fmt=fmt,
         to=cfg.to,
@@ -303,8 +324,8 @@ def _make_report(
         input_boxes=result.input_boxes,
         written_boxes=kept,
         drops=drops,
-        images_per_split={split: len(images) for split, images in splits.items()},
-        boxes_per_split={split: sum(len(im.boxes) for im in images) for split, images in splits.items()},
+        images_per_split=images_per_split,
+        boxes_per_split=boxes_per_split,
         tiling=extra_dict if cfg.tile is not None else None,
         chips=extra_dict if cfg.to == "chips" else None,
         out=cfg.out,
