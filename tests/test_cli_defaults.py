@@ -175,6 +175,6 @@ def test_every_command_takes_each_option_default_from_its_config_field():
                 help_text = option.help or ""
                 assert f"Default: {shown(default)}" in help_text or f"Default: {default}" in help_text, where
     assert checked == {
-        "convert": 25, "synth": 6, "eval": 8, "draw": 10, "classify train": 26, "classify eval": 5,
+        "convert": 25, "synth": 6, "eval": 9, "draw": 10, "classify train": 26, "classify eval": 5,
         "detect yolo": 16, "detect train-yolo": 15, "detect sliding": 15, "demo": 6,
     }  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +36,8 @@ def write_geotiff(
     return path
 
 
-def rotated_transform(degrees: float = 30.0) -> object:
-    """0.5 m pixels rotated by ``degrees`` about the top-left corner (b, d != 0)."""
+def rotated_transform(degrees: float = 30.0, origin: tuple[float, float] = (500_000.0, 4_500_000.0)) -> Any:
+    """0.5 m pixels rotated by ``degrees`` about the top-left corner ``origin`` (b, d != 0)."""
     from rasterio.transform import Affine
 
-    return Affine.translation(500_000.0, 4_500_000.0) @ Affine.rotation(degrees) @ Affine.scale(0.5, -0.5)
+    return Affine.translation(*origin) @ Affine.rotation(degrees) @ Affine.scale(0.5, -0.5)

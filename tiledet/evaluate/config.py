@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiledet.errors import ConfigError
+from tiledet.numbers import is_finite_number
 
 #: Backends: ``faster`` (faster-coco-eval's C++ core, the default: its AP/AR agree with pycocotools
 #: to 1e-9, see tests/evaluate/test_backends.py) and ``pycocotools`` (the reference).
@@ -28,6 +29,10 @@ class EvalConfig:
         classes: class map for label sources (``"xview"`` or a class file); None uses the source's own.
         strict: raise on any detection entry that cannot be evaluated instead of counting it.
         backend: ``"faster"`` (faster-coco-eval, default) or ``"pycocotools"`` (the reference).
+        area_m2_edges: ascending edges (m²) of the ranges of AP by object size on the ground, computed
+            when every scene's GSD is known (:mod:`tiledet.evaluate.area_m2`); ``(10, 100)``: < 10 m²
+            (cars, vans: a car is 7–10 m²), 10–100 m² (trucks, buses, small buildings), > 100 m²
+            (buildings, ships, aircraft).
     """
 
     max_dets: int = 100
@@ -38,6 +43,7 @@ class EvalConfig:
     classes: str | None = None
     strict: bool = False
     backend: str = "faster"
+    area_m2_edges: tuple[float, ...] = (10.0, 100.0)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_dets, bool) or not isinstance(self.max_dets, int) or self.max_dets < 1:
@@ -47,6 +53,12 @@ class EvalConfig:
         if self.backend not in BACKENDS:
             raise ConfigError(
                 f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}", field="backend"
+            )
+        edges = self.area_m2_edges
+        if not (isinstance(edges, tuple) and edges and all(is_finite_number(e) and e > 0 for e in edges)
+                and list(edges) == sorted(set(edges))):  # fmt: skip
+            raise ConfigError(
+                f"area_m2_edges must be increasing numbers > 0 (m²), got {edges!r}", field="area_m2_edges"
             )
 
     @property

@@ -14,20 +14,24 @@ import io
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from tiledet.errors import ConfigError
+from tiledet.evaluate.area_m2 import AreaMetrics, area_ranges, area_table, scaled_ground_truth, scaled_results
 from tiledet.evaluate.config import EvalConfig
 from tiledet.evaluate.detections import (
     DetectionCounts,
+    GtLookup,
     MatchedDetections,
     match_detections,
     read_results_json,
 )
+from tiledet.evaluate.geo_dets import is_geo_detections, read_geo_entries
 from tiledet.evaluate.gt import GroundTruth, load_ground_truth
+from tiledet.evaluate.scenes import SceneCatalog
 from tiledet.label_records import LabeledDataset
 
 #: Summary keys, in display order; ``AR@max`` is the recall at ``max_dets`` detections per image.
@@ -81,6 +85,9 @@ class RunMetrics:
         pr_precision: (K, R) interpolated precision per category at IoU 0.5, area all, ``max_dets``;
             NaN rows for categories absent from the ground truth.
         backend: the evaluation backend.
+        by_area_m2: AP by ground-truth area in m² (:mod:`tiledet.evaluate.area_m2`), one entry per
+            range of ``EvalConfig.area_m2_edges``; empty when some scene's GSD is unknown.
+        area_m2_note: why ``by_area_m2`` is empty (empty when it is not).
     """
 
     name: str
@@ -92,6 +99,8 @@ class RunMetrics:
     pr_recall: np.ndarray
     pr_precision: np.ndarray
     backend: str = "faster"
+    by_area_m2: tuple[AreaMetrics, ...] = ()
+    area_m2_note: str = ""
 
     def to_dict(self) -> dict:
         """JSON-ready form (NaN -> None; PR curves left out)."""
@@ -103,6 +112,8 @@ class RunMetrics:
             "summary": {k: _json_float(v) for k, v in self.summary.items()},
             "per_class": [c.to_dict() for c in self.per_class],
             "detections": self.counts.to_dict(),
+            "by_area_m2": [a.to_dict() for a in self.by_area_m2] if self.by_area_m2 else None,
+            "area_m2_note": self.area_m2_note or None,
         }
 
 
@@ -179,8 +190,13 @@ class _Backend:
         res.createIndex()
         return res
 
-    def evaluate(self, results: list[dict], max_dets: list[int]) -> tuple[np.ndarray, np.ndarray, object]:
-        """``(precision, recall, params)`` of an evaluated and accumulated COCOeval."""
+    def evaluate(
+        self, results: list[dict], max_dets: list[int], ranges: list[tuple[str, float, float]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, object]:
+        """``(precision, recall, params)`` of an evaluated and accumulated COCOeval.
+
+        ``ranges``: ``(label, low, high)`` area ranges after ``"all"`` (default: COCO's small, medium, large).
+        """
         with contextlib.redirect_stdout(io.StringIO()):
             coco_dt = self._results(results)
             if self.backend == "faster":
@@ -192,6 +208,9 @@ class _Backend:
 
                 ev = COCOeval(self.coco_gt, coco_dt, "bbox")
             ev.params.maxDets = list(max_dets)
+            if ranges is not None:
+                ev.params.areaRng = [[0.0, ev.params.areaRng[0][1]]] + [[lo, hi] for _, lo, hi in ranges]
+                ev.params.areaRngLbl = ["all"] + [label for label, _, _ in ranges]
             ev.evaluate()
             ev.accumulate()
         return np.asarray(ev.eval["precision"]), np.asarray(ev.eval["recall"]), ev.params
@@ -272,18 +291,48 @@ def evaluate(
     cfg = cfg or EvalConfig()
     ground = _as_ground_truth(gt, cfg)
     lookup = ground.lookup()
+    catalog = SceneCatalog(cfg.images_dir, lookup.file_names)
     sources = [str(d) if isinstance(d, (str, Path)) else "" for d in detections]
     run_list = list(names) if names is not None else run_names(sources)
     if len(run_list) != len(sources):
         raise ConfigError(f"{len(run_list)} run names for {len(sources)} detection runs")
     backend = _Backend(ground, cfg.backend)
+    by_area = _AreaM2(ground, catalog, cfg)
     out = []
     for det, src, name in zip(detections, sources, run_list, strict=True):
-        entries = read_results_json(det) if isinstance(det, (str, Path)) else det
+        entries = _entries(det, lookup, catalog)
         matched = match_detections(entries, lookup, src or f"<{name}>", cfg.strict)
         del entries  # the parsed JSON is not needed during evaluation (peak memory)
-        out.append(_run_metrics(ground, backend, matched, name, cfg))
+        out.append(by_area(_run_metrics(ground, backend, matched, name, cfg), matched))
     return out
+
+
+def _entries(det: str | Path | list, lookup: GtLookup, catalog: SceneCatalog) -> list:
+    """Results entries of one run: a list as given, a COCO results JSON, or a geo file turned into pixels."""
+    if not isinstance(det, (str, Path)):
+        return det
+    return read_geo_entries(det, lookup, catalog) if is_geo_detections(det) else read_results_json(det)
+
+
+class _AreaM2:
+    """AP by area in m² (:mod:`tiledet.evaluate.area_m2`): the ground truth in metres, evaluated once
+    per run; a no-op that notes why when some scene's GSD is unknown."""
+
+    def __init__(self, ground: GroundTruth, catalog: SceneCatalog, cfg: EvalConfig) -> None:
+        gsd, self.note = catalog.gsd_m()
+        self.cfg, self.coco_m, self.gsd_by_id = cfg, None, {}
+        if gsd is not None:
+            self.coco_m, self.gsd_by_id = scaled_ground_truth(ground.coco, gsd)
+            self.backend = _Backend(GroundTruth(self.coco_m, ground.source, ground.kind), cfg.backend)
+
+    def __call__(self, run: RunMetrics, matched: MatchedDetections) -> RunMetrics:
+        if self.coco_m is None:
+            return replace(run, area_m2_note=self.note)
+        results = scaled_results(matched.image_ids, matched.xywh, matched.category_ids, matched.scores,
+                                 self.gsd_by_id)  # fmt: skip
+        ranges = area_ranges(self.cfg.area_m2_edges)
+        precision, recall, params = self.backend.evaluate(results, self.cfg.max_dets_list, ranges)
+        return replace(run, by_area_m2=area_table(precision, recall, params, self.cfg.max_dets, self.coco_m))
 
 
 def _run_metrics(

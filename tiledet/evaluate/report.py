@@ -46,6 +46,7 @@ class EvalReport:
                 "iou_type": self.cfg.iou_type,
                 "max_dets": self.cfg.max_dets_list,
                 "backend": self.cfg.backend,
+                "area_m2_edges": list(self.cfg.area_m2_edges),
             },
             "runs": [run.to_dict() for run in self.runs],
         }
@@ -112,7 +113,8 @@ def run_evaluation(
 
     Args:
         gt: ground-truth file (see :func:`~tiledet.evaluate.gt.load_ground_truth`) or loaded ground truth.
-        detections: COCO results JSON files, one run each.
+        detections: COCO results JSON files or geo files (``.geojson``/``.gpkg``/``.parquet``, placed
+            on the scenes under ``cfg.images_dir``: :mod:`tiledet.evaluate.geo_dets`), one run each.
         cfg: evaluation settings.
         out: output folder for ``metrics.json``, ``per_class.csv`` and figures; None writes nothing.
             A :class:`~tiledet.outdir.OutputDir`: refused when it is or lies inside/around the images

@@ -70,6 +70,7 @@ __all__ = [
     "geo_format",
     "pixel_rings",
     "prepare_detections_output",
+    "pyproj_crs",
     "read_geo_results",
     "reproject",
     "write_detections_output",
@@ -165,7 +166,7 @@ def prepare_detections_output(
         if lacks:
             raise ConfigError(
                 f"out {out.name} writes detections in map coordinates, but scene {scene.file_name} "
-                f"({scene.path}) is not georeferenced ({lacks}); give GeoTIFF/COG scenes or a .json --out",
+                f"({scene.path}) is not georeferenced ({lacks}); give GeoTIFF/COG scenes or a .json `out`",
                 field="out",
             )
     prepare_output_file(coco_sibling(out), command=command, sources=sources)

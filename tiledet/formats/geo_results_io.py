@@ -64,11 +64,16 @@ def pyproj_crs(crs: Any) -> Any:
     return crs if isinstance(crs, pyproj.CRS) else pyproj.CRS.from_user_input(crs)
 
 
-def reproject(xy: np.ndarray, src: Any, dst: Any) -> np.ndarray:
+def reproject(xy: np.ndarray, src: Any, dst: Any, *, finite: bool = True) -> np.ndarray:
     """(..., 2) coordinates ``x, y`` (longitude, latitude for geographic CRSs) from ``src`` to ``dst``.
 
+    Args:
+        xy: the coordinates in ``src``.
+        src, dst: CRSs (anything :func:`pyproj_crs` takes).
+        finite: raise for a point outside where the projection is defined; False returns it as inf.
+
     Raises:
-        InputError: when a point lies outside where the projection is defined.
+        InputError: with ``finite``, when a point cannot be reprojected.
     """
     import pyproj
 
@@ -76,7 +81,7 @@ def reproject(xy: np.ndarray, src: Any, dst: Any) -> np.ndarray:
     flat = np.asarray(xy, np.float64).reshape(-1, 2)
     x, y = transformer.transform(flat[:, 0], flat[:, 1])
     out = np.column_stack([x, y])
-    if not np.isfinite(out).all():
+    if finite and not np.isfinite(out).all():
         raise InputError(f"coordinates cannot be reprojected from {src} to {dst} (outside its area)")
     return out.reshape(np.shape(xy))
 
