@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tiledet.detect.yolo_batches import Pixels, may_hold_nodata
 from tiledet.errors import ConfigError
 from tiledet.scene_base import Scene
 
@@ -225,9 +226,6 @@ def _resample_rows(
     return out.reshape(len(ys), len(xs), *crop.shape[2:])
 
 
-#: What the pyramid reads: an (H, W, 3) uint8 RGB array or a scene read window by window.
-Pixels = np.ndarray | Scene
-
 #: ``(scale, grid offset in resized px)``: one cell grid of the pyramid.
 Level = tuple[float, tuple[int, int]]
 
@@ -272,22 +270,16 @@ def prepared_batches(
     """Batches of at most ``batch_size`` equal-size blocks of every level, resampled from ``source``.
 
     Blocks whose scene pixels (:func:`source_window`) are all nodata are left out and counted; that is
-    asked only of scenes that may hold nodata (:func:`may_hold_nodata`).
+    asked only of scenes that may hold nodata (:func:`~tiledet.detect.yolo_batches.may_hold_nodata`).
     """
     size_wh = size_of(source)
-    masked = isinstance(source, Scene) and may_hold_nodata(source)
+    masked = may_hold_nodata(source)
     for scale, offset_xy in levels:
         layout = blocks(resized_size(size_wh, scale), window, stride, block_px, offset_xy)
         for batch in _batches(layout, batch_size):
             kept = [b for b in batch if not (masked and all_nodata(source, scale, b))]
             crops = [resample_block(source, scale, b.x0, b.y0, b.width, b.height) for b in kept]
             yield PreparedBatch(scale, kept, np.stack(crops) if crops else None, len(batch) - len(kept))
-
-
-def may_hold_nodata(scene: Scene) -> bool:
-    """True for a scene with a nodata value or a mask (alpha band, mask band)."""
-    # RasterScene keeps whether GDAL reports any mask in ``_masked`` (no public attribute yet)
-    return scene.nodata is not None or bool(getattr(scene, "_masked", False))
 
 
 def all_nodata(scene: Scene, scale: float, block: Block) -> bool:
