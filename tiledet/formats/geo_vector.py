@@ -106,15 +106,7 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
     else:
         grids, owner, ambiguous = _match_by_footprint(layer, features, images_dir, reproject, builder)
         _drop_outside(layer, features, owner, grids, builder, src)
-    boxes = np.full((len(features.rows), 4), np.nan)
-    for r, grid in enumerate(grids):
-        mine = owner == r
-        if mine.any():
-            builder.add_image(grid.name, grid.size_wh)
-            boxes[mine] = _pixel_boxes(features, mine, grid, reproject)
-    for u in np.flatnonzero(owner >= 0):
-        fid = int(layer.fids[features.rows[u]])
-        builder.add_box(grids[owner[u]].name, tuple(boxes[u].tolist()), features.class_keys[u], src, fid)
+    _add_boxes(builder, src, layer, features, grids, owner, reproject)
     notes = {
         "layer": layer.source, "crs": layer.crs.to_string(), "class_field": layer.class_field,
         "matched_by": "image_field" if layer.images is not None else "footprint",
@@ -123,6 +115,30 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
     }  # fmt: skip
     raw = builder.build()
     return replace(raw, notes={**raw.notes, "geo_vector": notes})
+
+
+def _add_boxes(
+    builder: RawLabelsBuilder,
+    src: int,
+    layer: Layer,
+    features: _Features,
+    grids: list[RasterGrid],
+    owner: np.ndarray,
+    reproject: Reprojector,
+) -> None:
+    """Add the pixel box of every feature that has a raster (``owner`` >= 0), in layer order."""
+    boxes = np.full((len(features.rows), 4), np.nan)
+    for r, grid in enumerate(grids):
+        mine = owner == r
+        if mine.any():
+            builder.add_image(grid.name, grid.size_wh)
+            boxes[mine] = _pixel_boxes(features, mine, grid, reproject)
+    kept = np.flatnonzero(owner >= 0)  # appended column by column (RawLabelsBuilder.add_box, in bulk)
+    builder.box_images.extend(grids[r].name for r in owner[kept].tolist())
+    builder.coords.extend(map(tuple, boxes[kept].tolist()))
+    builder.class_keys.extend(features.class_keys[u] for u in kept.tolist())
+    builder.box_sources.extend([src] * len(kept))
+    builder.box_locations.extend(layer.fids[features.rows[kept]].tolist())
 
 
 def _usable(

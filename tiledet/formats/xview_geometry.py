@@ -99,25 +99,45 @@ def check_geometry(path: Path, raw: RawLabels, images_dir: Path) -> dict[str, An
         scan = _GeometryScan(f, str(path), set(grids))
         scan.parse()
     crs = parse_crs(_crs_name(scan.crs_member, str(path)), str(path))
-    reproject = Reprojector(crs, str(path))
-    missing, differences, first = 0, [], []
-    for i, (name, location) in enumerate(zip(raw.box_images, raw.box_locations.tolist(), strict=True)):
-        grid = grids.get(name)
-        vertices = None if grid is None else scan.vertices(int(location))
-        if vertices is None:
-            missing += grid is not None
-            continue
-        xy = reproject.to_pixel(grid, vertices)
-        envelope = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
-        differences.append(float(np.abs(envelope - raw.xyxy[i]).max()))
-        if not differences[-1] <= TOLERANCE_PX and len(first) < FIRST_FEW:
-            first.append(_described(int(location), scan, name, raw.xyxy[i], envelope))
-    diffs = np.asarray(differences, np.float64)
+    envelopes = _envelopes(raw, grids, scan, Reprojector(crs, str(path)))
+    checked = np.isin(raw.box_images, list(grids))
+    found = checked & ~np.isnan(envelopes[:, 0])
+    with np.errstate(invalid="ignore"):
+        differences = np.abs(envelopes - raw.xyxy).max(axis=1)[found]
+    bad = np.flatnonzero(found)[~(differences <= TOLERANCE_PX)]
+    first = [_described(int(raw.box_locations[i]), scan, raw.box_images[i], raw.xyxy[i], envelopes[i])
+             for i in bad[:FIRST_FEW]]  # fmt: skip
     return {
-        "images": len(grids), "checked": len(diffs), "without_geometry": missing,
-        "disagreeing": int((~(diffs <= TOLERANCE_PX)).sum()), "tolerance_px": TOLERANCE_PX,
-        "max_difference_px": round(float(np.nanmax(diffs)), 3) if len(diffs) else 0.0, "first": first,
+        "images": len(grids), "checked": int(found.sum()), "without_geometry": int((checked & ~found).sum()),
+        "disagreeing": len(bad), "tolerance_px": TOLERANCE_PX,
+        "max_difference_px": round(float(np.nanmax(differences)), 3) if len(differences) else 0.0,
+        "first": first,
     }  # fmt: skip
+
+
+def _envelopes(
+    raw: RawLabels, grids: dict[str, RasterGrid], scan: _GeometryScan, reproject: Reprojector
+) -> np.ndarray:
+    """(N, 4) pixel envelope of each box's geometry in its image (NaN: no image checked, no polygon).
+
+    The vertices of all the boxes of one image are moved in one pyproj call.
+    """
+    envelopes = np.full((len(raw), 4), np.nan)
+    flat = np.frombuffer(scan.flat, np.float64)
+    by_image: dict[str, list[int]] = {}
+    for i, (name, location) in enumerate(zip(raw.box_images, raw.box_locations.tolist(), strict=True)):
+        if name in grids and location in scan.spans:
+            by_image.setdefault(name, []).append(i)
+    for name, rows in by_image.items():
+        spans = [scan.spans[int(raw.box_locations[i])] for i in rows]
+        vertices = np.concatenate([flat[a:b] for a, b in spans]).reshape(-1, 2)
+        starts = np.cumsum([0] + [(b - a) // 2 for a, b in spans[:-1]])
+        xy = reproject.to_pixel(grids[name], vertices)
+        envelopes[rows] = np.column_stack([
+            np.minimum.reduceat(xy[:, 0], starts), np.minimum.reduceat(xy[:, 1], starts),
+            np.maximum.reduceat(xy[:, 0], starts), np.maximum.reduceat(xy[:, 1], starts),
+        ])  # fmt: skip
+    return envelopes
 
 
 def _described(location: int, scan: _GeometryScan, image: str, box: np.ndarray, envelope: np.ndarray) -> dict:
@@ -164,13 +184,6 @@ class _GeometryScan(_Parser):
             self.feature_ids[index] = props.get("feature_id")
         else:
             del self.flat[start:]
-
-    def vertices(self, index: int) -> np.ndarray | None:
-        """(V, 2) vertices of feature ``index``, or None when it has no usable polygon."""
-        span = self.spans.get(index)
-        if span is None:
-            return None
-        return np.frombuffer(self.flat, np.float64)[span[0] : span[1]].reshape(-1, 2)
 
 
 def _flatten(geometry: Any, out: array) -> bool:

@@ -319,8 +319,7 @@ def load_labels(
         split: YOLO ``data.yaml`` only: read just this split.
         csv_columns: CSV only: column override, role -> header name.
         skip_difficult: DOTA only: leave out boxes flagged difficult (``difficult`` drops).
-        geo: ``geo-vector`` only (labels in map coordinates, placed on the georeferenced rasters of
-            ``images_dir``): layer, class/image/size fields, point size.
+        geo: ``geo-vector`` only (labels in map coordinates): layer, class/image/size fields, point size.
 
     Returns:
         :class:`LoadResult`: ``.dataset`` (images with :class:`~tiledet.boxes.Boxes`, class names),
