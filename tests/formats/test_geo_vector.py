@@ -7,6 +7,7 @@ boxes the polygons were made of (round trips), or from rasterio's ``~transform``
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +156,7 @@ def test_points_without_any_size_are_a_config_error(tmp_path):
 # -- matching features to rasters ------------------------------------------------------------------------
 
 
-def test_footprint_first_raster_wins_ambiguity_counted_outside_dropped(tmp_path):
+def test_footprint_first_raster_wins_ambiguity_counted_outside_dropped(tmp_path, caplog):
     ta, tb = north_up(), north_up(origin_xy=(ORIGIN_XY[0] + 50, ORIGIN_XY[1]))  # b overlaps a's right half
     write_raster(tmp_path / "images" / "a.tif", ta)
     write_raster(tmp_path / "images" / "sub" / "b.tif", tb)
@@ -164,7 +165,9 @@ def test_footprint_first_raster_wins_ambiguity_counted_outside_dropped(tmp_path)
     polygons = [map_polygon(ta, b) for b in boxes_a]
     polygons += [map_polygon(tb, only_b), map_polygon(ta, (900, 0, 910, 10))]
     src = write_layer(tmp_path / "l.gpkg", polygons, {"class": ["car"] * 4})
-    raw = read_geo(src, tmp_path / "images")
+    with caplog.at_level(logging.WARNING, logger="tiledet"):
+        raw = read_geo(src, tmp_path / "images")
+    assert "1 features lie inside several rasters" in caplog.text
     assert raw.box_images == ["a.tif", "a.tif", "sub/b.tif"]
     np.testing.assert_allclose(raw.xyxy, [*boxes_a, only_b], atol=1e-6)
     assert drops_by_location(raw)["fid 4"][0] == "outside_rasters"

@@ -33,6 +33,7 @@ naming the layer and the rasters' bounds in the layer's CRS.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ from tiledet.formats.geo_layer import Layer, read_layer
 from tiledet.formats.georef import RASTER_SUFFIXES, RasterGrid, Reprojector, read_grid
 from tiledet.label_records import Drop, RawLabels, RawLabelsBuilder
 from tiledet.paths import UnsafePathError, safe_relpath
+
+log = logging.getLogger(__name__)
 
 #: How many FIDs the notes list for each kind of finding.
 FIRST_FEW = 5
@@ -113,6 +116,9 @@ def read(path: Path, options: ReadOptions) -> RawLabels:
         "rasters": len(grids), "ambiguous_features": len(ambiguous), "ambiguous_first": ambiguous[:FIRST_FEW],
         "invalid_polygons": len(invalid), "invalid_polygons_first": invalid[:FIRST_FEW],
     }  # fmt: skip
+    if ambiguous:
+        log.warning("%s: %d features lie inside several rasters; each went to the first in sorted order "
+                    "(fids %s)", layer.source, len(ambiguous), ambiguous[:FIRST_FEW])  # fmt: skip
     raw = builder.build()
     return replace(raw, notes={**raw.notes, "geo_vector": notes})
 
