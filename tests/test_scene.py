@@ -44,6 +44,7 @@ def test_windows_equal_rasterio_reads(rgb_tif: tuple[Path, np.ndarray]) -> None:
     with open_scene(path) as scene, rasterio.open(path) as src:
         assert scene.size_wh == (200, 150) and scene.shape == (150, 200, 3)
         assert scene.bands == 3 and scene.dtype == np.uint8 and scene.stretch is None
+        assert not scene.may_hold_nodata
         for x0, y0, x1, y1 in [(0, 0, 200, 150), (13, 7, 77, 140), (190, 149, 200, 150), (64, 64, 128, 128)]:
             expected = src.read(window=Window(x0, y0, x1 - x0, y1 - y0)).transpose(1, 2, 0)
             got = scene.read((x0, y0, x1, y1))
@@ -104,7 +105,7 @@ def test_nodata_mask_and_valid_fraction(tmp_path: Path) -> None:
     bands[:, :, :20] = 0  # a nodata margin, 20 of 50 columns
     path = _write_tif(tmp_path / "nd.tif", bands, nodata=0, crs=UTM, transform=ORIGIN)
     with open_scene(path) as scene, rasterio.open(path) as src:
-        assert scene.nodata == 0
+        assert scene.nodata == 0 and scene.may_hold_nodata
         np.testing.assert_array_equal(scene.valid_mask(), src.dataset_mask() > 0)
         assert scene.valid_fraction() == pytest.approx(30 / 50)
         assert scene.valid_fraction((0, 0, 20, 40)) == 0.0

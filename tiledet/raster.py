@@ -10,6 +10,7 @@ naming the file and the window.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,13 @@ from tiledet.scene_base import Scene
 STATS_SIDE = 1024
 
 
+#: GDAL's block cache (MB) unless the user sets ``GDAL_CACHEMAX``: GDAL's own default is 5 % of RAM,
+#: which a windowed pass over a large scene fills with blocks it never reads again.
+GDAL_CACHE_MB = 256
+
+
 def _rasterio() -> Any:
+    os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))
     import rasterio
 
     return rasterio
@@ -92,6 +99,10 @@ class RasterScene(Scene):
         values = self._raw_read(None, out_hw, "nearest")
         valid = self._raw_mask(None, out_hw) if self._masked else None
         return resolve_radiometry(self.radiometry, values, valid, str(self.path))
+
+    @property
+    def may_hold_nodata(self) -> bool:
+        return self._masked
 
     def _window(self, box: tuple[int, int, int, int] | None) -> Any:
         if box is None:

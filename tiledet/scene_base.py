@@ -102,6 +102,12 @@ class Scene:
             return (0, 0, *self.size_wh)
         return _window(window_xyxy, self.size_wh, str(self.path))
 
+    @property
+    def may_hold_nodata(self) -> bool:
+        """True when some pixels may be nodata (a nodata value, an alpha band or a mask): only then do
+        :meth:`valid_mask` and :meth:`valid_fraction` need to read anything."""
+        return False
+
     def valid_fraction(self, window_xyxy: Any = None) -> float:
         """Share of the window's pixels that hold data (0 for a window of pure nodata)."""
         return float(self.valid_mask(window_xyxy).mean())
