@@ -87,6 +87,15 @@ def test_rotated_transform_maps_every_term(tmp_path: Path) -> None:
         assert scene.gsd_m() is None
 
 
+def test_gsd_of_a_lon_lat_scene(tmp_path: Path) -> None:
+    """At the equator 1e-5 degrees are a * pi / 180 * 1e-5 = 1.11319 m of longitude and (WGS 84
+    meridian arc) 1.10574 m of latitude: hand values, not pyproj's."""
+    path = _write_tif(tmp_path / "ll.tif", np.zeros((1, 20, 20), np.uint8), crs="EPSG:4326",
+                      transform=from_origin(10.0, 1e-4, 1e-5, 1e-5))  # centre at lat 0
+    with open_scene(path) as scene:
+        assert scene.gsd_m() == pytest.approx((1.11319 + 1.10574) / 2, rel=2e-5)
+
+
 def test_plain_images_have_no_georeference(tmp_path: Path) -> None:
     image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     assert cv2.imwrite(str(tmp_path / "a.png"), image)

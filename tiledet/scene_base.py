@@ -144,14 +144,21 @@ class Scene:
         return _apply(~self._require_transform(), xy)
 
     def gsd_m(self) -> float | None:
-        """Ground sample distance, metres per pixel (the mean of the two pixel sides), when the CRS has
-        linear units in metres; None otherwise."""
-        if not self.georeferenced or not self.crs.is_projected:
+        """Ground sample distance, metres per pixel (the mean of the two pixel sides): from the
+        transform when the CRS is projected in linear units, from geodesic distances (WGS 84
+        ellipsoid) at the scene centre when it is geographic (degrees, e.g. xView's EPSG:4326); None
+        for a scene without georeference."""
+        if not self.georeferenced:
             return None
-        factor = self.crs.linear_units_factor[1] if self.crs.linear_units_factor else None
         t = self.transform
+        if self.crs.is_geographic:
+            return _geodesic_gsd(self.pixel_to_map, self.size_wh)
+        try:
+            factor = self.crs.linear_units_factor[1]
+        except Exception:  # rasterio CRSError: a CRS without linear units
+            return None
         side_x, side_y = (t.a**2 + t.d**2) ** 0.5, (t.b**2 + t.e**2) ** 0.5
-        return None if factor is None else float((side_x + side_y) / 2 * factor)
+        return float((side_x + side_y) / 2 * factor)
 
     def _require_transform(self) -> Any:
         if self.transform is None:
@@ -180,6 +187,18 @@ class Scene:
     def __repr__(self) -> str:
         w, h = self.size_wh
         return f"<Scene {self.path.name} {w}x{h} {self.bands}x{self.dtype} crs={self.crs}>"
+
+
+def _geodesic_gsd(pixel_to_map: Any, size_wh: tuple[int, int]) -> float:
+    """Mean geodesic length (m) of the two sides of the centre pixel of a lon/lat scene."""
+    from pyproj import Geod
+
+    cx, cy = size_wh[0] / 2, size_wh[1] / 2
+    (lon0, lat0), (lon1, lat1), (lon2, lat2) = pixel_to_map([[cx, cy], [cx + 1, cy], [cx, cy + 1]])
+    geod = Geod(ellps="WGS84")
+    side_x = geod.inv(lon0, lat0, lon1, lat1)[2]
+    side_y = geod.inv(lon0, lat0, lon2, lat2)[2]
+    return float((side_x + side_y) / 2)
 
 
 def _apply(t: Any, xy: np.ndarray) -> np.ndarray:
