@@ -194,3 +194,51 @@ def test_label_loader_takes_image_sizes_of_huge_geotiffs_from_the_header(tmp_pat
     result = load_labels(labels, "csv", images, str(tmp_path / "classes.txt"))
     assert [(im.file_name, im.size_wh) for im in result.dataset.images] == [("big.tif", (20_000, 20_000))]
     assert result.drops == [] and result.dataset.num_boxes == 1
+
+
+def test_geotiffs_in_worker_processes_give_the_same_files_with_metre_blocks(tmp_path: Path) -> None:
+    import hashlib
+
+    from tiledet.convert.blocks import BlockSize, BlockSplit
+
+    for name in ("a.tif", "b.tif"):  # each worker opens its own scenes
+        margin_scene(tmp_path / name, np.uint16)
+    boxes = Boxes([[150, 20, 170, 40], [250, 150, 270, 170]], [0, 0])
+    splits = {"train": [ImageLabels(n, (300, 200), boxes) for n in ("a.tif", "b.tif")]}
+    blocks = BlockSplit(BlockSize(40, "m"), val_fraction=0.5, seed=2)  # 80 px blocks on 0.5 m pixels
+    reports, files = [], []
+    for workers in (1, 2):
+        cfg = TileConfig(tile=64, overlap=0.0, empty_fraction=1.0, workers=workers)
+        out = tmp_path / f"w{workers}"
+        reports.append(write_tiled_dataset(splits, tmp_path, out, ["car"], cfg, blocks=blocks).to_dict())
+        files.append({p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in out.rglob("*") if p.is_file() and p.suffix in (".png", ".txt")})  # fmt: skip
+    assert files[0] == files[1] and reports[0] == reports[1]
+    per_split = {s: sum(f.startswith(f"images/{s}/") for f in files[0]) for s in ("train", "val")}
+    assert per_split["train"] > 0 and per_split["val"] > 0  # both scenes' tiles, spread over blocks
+    # same CRS and transform: the two scenes' tiles at one place land in one split
+    of_a = {f.replace("/a__", "/b__") for f in files[0] if "/a__" in f}
+    assert of_a == {f for f in files[0] if "/b__" in f}
+
+
+def test_cli_summary_shows_nodata_tiles_and_records_the_radiometry(tmp_path: Path, capsys) -> None:
+    from tiledet.cli import main
+
+    (tmp_path / "images").mkdir()
+    margin_scene(tmp_path / "images/s.tif", np.uint16)
+    (tmp_path / "classes.txt").write_text("car\n")
+    (tmp_path / "labels.csv").write_text("image,xmin,ymin,xmax,ymax,class\ns.tif,150,20,170,40,car\n")
+    code = main([str(a) for a in ["convert", tmp_path / "labels.csv", "--images", tmp_path / "images",
+                 "--classes", tmp_path / "classes.txt", "--out", tmp_path / "out", "--tile", 64,
+                 "--overlap", 0, "--empty-fraction", 1, "--radiometry", "percentile", "--bands", "3,2,1",
+                 "--workers", 1]])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "tiles skipped: nodata" in err and "4" in err.split("tiles skipped: nodata")[1].split("\n")[0]
+    report = json.loads((tmp_path / "out/report.json").read_text())["tiling"]
+    assert report["radiometry"] == {"kind": "percentile", "low": 2.0, "high": 98.0, "bands": [3, 2, 1]}
+    assert report["totals"]["nodata_tiles"] == 4
+    with rasterio.open(tmp_path / "images/s.tif") as src:
+        expected = _stretch_by_hand(src.read([3, 2, 1]).transpose(1, 2, 0), src.dataset_mask() > 0)
+    tile = cv2.imread(str(tmp_path / "out/images/train/s__x128_y0.png"))[:, :, ::-1]  # R, G, B = 3, 2, 1
+    assert np.abs(tile.astype(int) - expected[0:64, 128:192]).max() <= 1
