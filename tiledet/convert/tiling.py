@@ -1,17 +1,22 @@
 """Cut scenes into overlapping training tiles with their boxes clipped to each tile.
 
-Layout written under ``OUT`` (``{split}`` is each key of ``splits``):
+Layout written under ``OUT`` (``{split}`` is each key of ``splits``; with a block split, ``train`` and
+``val``, each tile in the split of the block holding its centre: :mod:`tiledet.convert.blocks`):
 
 - ``images/{split}/{stem}__x{x0}_y{y0}.png`` (``.jpg``, quality 95, for JPEG sources); a scene in a
   sub-folder of the images folder keeps that sub-folder.
 - ``labels/{split}/{stem}__x{x0}_y{y0}.txt`` (``to="yolo"``) or ``annotations/{split}.json``
   (``to="coco"``), boxes in tile pixels.
 - ``annotations/val_full.json``: COCO ground truth of the untiled ``val`` scenes, file names relative to
-  the source images folder (``info.images_dir``), for scoring detectors on whole scenes.
+  the source images folder (``info.images_dir``), for scoring detectors on whole scenes (not with a
+  block split: no scene is wholly ``val`` then).
 
-Tiles keep the scene's pixels (a 16-bit scene gives lossless 16-bit tiles) where the tile format holds
-them, else the 8-bit pixels the models see (:mod:`tiledet.pixels`); either way a training loader
-decodes a tile to the very pixels the detector is fed for that part of the scene.
+Each worker opens its scene with :func:`tiledet.scene.open_scene` and reads only the windows of the
+tiles it writes (a 20 000² COG is never decoded whole; PNG/JPEG scenes are, as those formats cannot be
+read by window). Tiles hold the models' 8-bit RGB under the scene's radiometry (what both detectors
+are fed for that part of the scene); under ``fixed``, 16-bit scenes give lossless 16-bit PNG tiles,
+which a training loader reads by their high byte, as ``fixed`` does. A kept tile whose window is pure
+nodata is not written (``nodata_tiles``); a box only in such tiles is a ``nodata`` drop.
 """
 
 from __future__ import annotations
