@@ -175,12 +175,13 @@ def test_a_scene_that_breaks_part_way_leaves_none_of_its_tiles(tmp_path: Path) -
     assert not [f for f in manifest["files"] if f.startswith("images/")]
 
 
-def test_label_loader_takes_image_sizes_of_huge_geotiffs_from_the_header(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "yolo"])
+def test_label_loaders_take_image_sizes_of_huge_geotiffs_from_the_header(tmp_path: Path, fmt: str) -> None:
     from tiledet.ioutil import image_size
     from tiledet.labels.load import load_labels
 
-    images = tmp_path / "images"
-    images.mkdir()
+    images = tmp_path / "images/train"
+    images.mkdir(parents=True)
     with rasterio.open(images / "big.tif", "w", driver="GTiff", width=20_000, height=20_000, count=3,
                        dtype="uint8", tiled=True, blockxsize=512, blockysize=512, compress="deflate",
                        sparse_ok=True, crs=UTM, transform=Affine(0.3, 0, 500_000, 0, -0.3, 4_600_000)) as dst:
@@ -188,12 +189,22 @@ def test_label_loader_takes_image_sizes_of_huge_geotiffs_from_the_header(tmp_pat
     assert (images / "big.tif").stat().st_size < 1_000_000
     with pytest.raises(InputError, match=r"big\.tif"):  # Pillow refuses it as a decompression bomb
         image_size(images / "big.tif")
-    (tmp_path / "classes.txt").write_text("car\n")
-    labels = tmp_path / "labels.csv"
-    labels.write_text("image,xmin,ymin,xmax,ymax,class\nbig.tif,19000,19500,19030,19530,car\n")
-    result = load_labels(labels, "csv", images, str(tmp_path / "classes.txt"))
-    assert [(im.file_name, im.size_wh) for im in result.dataset.images] == [("big.tif", (20_000, 20_000))]
+    if fmt == "csv":
+        (tmp_path / "classes.txt").write_text("car\n")
+        src = tmp_path / "labels.csv"
+        src.write_text("image,xmin,ymin,xmax,ymax,class\nbig.tif,19000,19500,19030,19530,car\n")
+        result = load_labels(src, "csv", images, str(tmp_path / "classes.txt"))
+        name = "big.tif"
+    else:
+        (tmp_path / "labels/train").mkdir(parents=True)
+        (tmp_path / "labels/train/big.txt").write_text("0 0.95075 0.97575 0.0015 0.0015\n")
+        src = tmp_path / "data.yaml"
+        src.write_text(f"path: {tmp_path}\ntrain: images/train\nval: images/train\nnames:\n  0: car\n")
+        result = load_labels(src, "yolo", tmp_path)
+        name = "images/train/big.tif"
+    assert [(im.file_name, im.size_wh) for im in result.dataset.images] == [(name, (20_000, 20_000))]
     assert result.drops == [] and result.dataset.num_boxes == 1
+    np.testing.assert_allclose(result.dataset.images[0].boxes.xyxy, [[19000, 19500, 19030, 19530]])
 
 
 def test_geotiffs_in_worker_processes_give_the_same_files_with_metre_blocks(tmp_path: Path) -> None:

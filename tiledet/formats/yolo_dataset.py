@@ -29,8 +29,9 @@ from tiledet.formats.yolo import (
     label_path_for,
     parse_label_lines,
 )
-from tiledet.ioutil import image_size, read_text_file
+from tiledet.ioutil import read_text_file
 from tiledet.label_records import Drop, RawLabels, RawLabelsBuilder
+from tiledet.scene import scene_size
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -48,7 +49,7 @@ def _add_image(builder: RawLabelsBuilder, name: str, image_path: Path, label_pat
     for line_no, reason in bad:
         builder.drop(src, line_no, reason, image=name)
     try:
-        size = image_size(image_path) if image_path.is_file() else None
+        size = scene_size(image_path) if image_path.is_file() else None  # any size (header only)
         problem = ("missing_image", f"{image_path}: image not found")
     except InputError as e:
         size, problem = None, ("unreadable_image", str(e))
