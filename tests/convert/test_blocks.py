@@ -84,15 +84,33 @@ def test_metre_blocks_through_the_transform_align_across_scenes_of_one_crs(tmp_p
     assert blocks_a.tolist() == blocks_b.tolist() == expected.tolist()
 
 
-def test_metre_blocks_need_a_projected_georeferenced_scene(tmp_path: Path) -> None:
+def test_metre_blocks_need_a_georeferenced_scene(tmp_path: Path) -> None:
     split = BlockSplit(BlockSize(25, "m"), 0.5)
     with pytest.warns(rasterio.errors.NotGeoreferencedWarning):
         plain = _tif(tmp_path / "plain.tif", (20, 20), Affine.identity(), crs=None)
-    lonlat = _tif(tmp_path / "ll.tif", (20, 20), Affine(1e-5, 0, 13.0, 0, -1e-5, 52.0), crs="EPSG:4326")
-    for path, why in [(plain, "not georeferenced"), (lonlat, "no linear units")]:
-        with open_scene(path) as scene, pytest.raises(ConfigError, match=why) as info:
-            split.blocks(scene, path.name, np.zeros((1, 2)))
-        assert info.value.field == "block_size" and path.name in str(info.value)
+    with open_scene(plain) as scene, pytest.raises(ConfigError, match="not georeferenced") as info:
+        split.blocks(scene, "plain.tif", np.zeros((1, 2)))
+    assert info.value.field == "block_size" and "plain.tif" in str(info.value)
+
+
+def test_lon_lat_scenes_use_the_utm_zone_of_their_centre_and_align_with_utm_scenes(tmp_path: Path) -> None:
+    from pyproj import Transformer
+
+    # 1e-5 degree pixels near 13.4 E, 52.5 N (UTM zone 33 N: EPSG:32633)
+    lonlat = _tif(tmp_path / "ll.tif", (300, 200), Affine(1e-5, 0, 13.4, 0, -1e-5, 52.5), crs="EPSG:4326")
+    split = BlockSplit(BlockSize(50, "m"), val_fraction=0.5, seed=4)
+    centres = np.array([[10.5, 20.5], [150, 100], [290, 190]])
+    with open_scene(lonlat) as scene, rasterio.open(lonlat) as src:
+        key, blocks = split.blocks(scene, "ll.tif", centres)
+        lons, lats = rasterio.transform.xy(src.transform, centres[:, 1], centres[:, 0], offset="ul")
+    east, north = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True).transform(lons, lats)
+    assert key == "m:EPSG:32633"
+    assert blocks.tolist() == np.floor(np.column_stack([east, north]) / 50).astype(int).tolist()
+    # a UTM 33N scene with 0.5 m pixels whose corner is the first centre's place: the same block there
+    utm = _tif(tmp_path / "utm.tif", (40, 40), Affine(0.5, 0, east[0], 0, -0.5, north[0]))
+    with open_scene(utm) as scene:
+        utm_key, utm_blocks = split.blocks(scene, "utm.tif", np.array([[0.0, 0.0]]))
+    assert utm_key == key and utm_blocks.tolist() == blocks[:1].tolist()
 
 
 def test_val_share_over_many_blocks_and_determinism(tmp_path: Path) -> None:

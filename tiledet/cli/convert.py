@@ -81,9 +81,10 @@ def convert_command(
         None,
         "--block-size",
         help="With --split blocks: side of the square blocks each scene's plane is cut into, in pixels "
-        "(5000px) or metres on the map (2000m: georeferenced scenes; blocks align across scenes of one "
-        "CRS); each block is val with probability --val-fraction (seeded by --seed), and every tile or "
-        "chip goes to the split of the block holding its centre. Default: none.",
+        "(5000px) or metres on the map (2000m: georeferenced scenes, lon/lat ones in the UTM zone of "
+        "their centre; blocks align across scenes of one CRS); each block is val with probability "
+        "--val-fraction (seeded by --seed), and every tile or chip goes to the split of the block "
+        "holding its centre. Default: none.",
     ),
     radiometry: str | None = typer.Option(
         None, "--radiometry", help=f"{RADIOMETRY_HELP} Default: {_convert_default('radiometry').kind}."

@@ -8,8 +8,11 @@ split except along block borders, and no tile is in two splits.
   the blocks of different scenes are drawn independently (the scene's file name is part of the key).
 - Blocks in metres (``m``): map coordinates (the tile centre through the scene's affine transform,
   rotation terms included) in metres, block ``(floor(X / size), floor(Y / size))``; the key is the
-  scene's CRS, so blocks align across scenes of one CRS: overlapping scenes of one area send a place
-  to one split. Needs a georeferenced scene with a projected CRS (linear units, converted to metres).
+  CRS, so blocks align across scenes of one CRS: overlapping scenes of one area send a place to one
+  split. A projected CRS is used as it is (its linear units converted to metres); a geographic one
+  (lon/lat, e.g. xView's EPSG:4326) through the WGS 84 UTM zone of the scene's centre (pyproj), so
+  lon/lat scenes align with each other and with scenes projected in that zone. Needs a georeferenced
+  scene.
 
 A block is ``val`` when ``u < val_fraction`` with ``u`` its draw in ``[0, 1)``: the first 8 bytes of
 ``blake2b("{seed}:{key}:{bx}:{by}")`` (digest size 8, big-endian) over ``2**64``. The draw depends
@@ -20,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -116,14 +118,13 @@ class BlockSplit:
         """The key of the scene's plane and the (N, 2) int64 block of each (N, 2) pixel centre.
 
         Raises:
-            ConfigError: naming the scene, for blocks in metres on a scene without a projected CRS.
+            ConfigError: naming the scene, for blocks in metres on a scene without georeference.
         """
         centres_xy = np.asarray(centres_xy, np.float64).reshape(-1, 2)
         if self.size.unit == "px":
             return f"px:{file_name}", np.floor(centres_xy / self.size.value).astype(np.int64)
-        factor = _metres_per_unit(scene)
-        xy_m = scene.pixel_to_map(centres_xy) * factor
-        return f"m:{crs_key(scene.crs)}", np.floor(xy_m / self.size.value).astype(np.int64)
+        key, to_metres = metric_plane(scene)
+        return key, np.floor(to_metres(centres_xy) / self.size.value).astype(np.int64)
 
     def splits(self, scene: Scene, file_name: str, centres_xy: np.ndarray) -> np.ndarray:
         """(N,) ``"train"``/``"val"`` of (N, 2) pixel centres of tiles or chips of ``scene``."""
@@ -143,27 +144,54 @@ def crs_key(crs: object) -> str:
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()  # type: ignore[attr-defined]
 
 
-def _metres_per_unit(scene: Scene) -> float:
-    """Metres per map unit of a georeferenced scene with a projected CRS.
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 UTM zone holding ``(lon, lat)`` (326zz north, 327zz south)."""
+    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def metric_plane(scene: Scene) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """The key of a georeferenced scene's plane in metres, and (N, 2) pixel -> (N, 2) metres in it.
 
     Raises:
-        ConfigError: naming the scene (field ``block_size``), when it has no georeference or its CRS
-            has no linear units.
+        ConfigError: naming the scene (field ``block_size``), when it has no georeference or a CRS
+            that is neither projected in linear units nor geographic.
     """
-    if not scene.georeferenced:
+    factor = _metres_per_unit(scene.path, scene.crs, scene.georeferenced)
+    if factor is not None:
+        return f"m:{crs_key(scene.crs)}", lambda xy: scene.pixel_to_map(xy) * factor
+    from pyproj import CRS, Transformer  # lon/lat: into the UTM zone of the scene's centre
+
+    width, height = scene.size_wh
+    lon, lat = scene.pixel_to_map([[width / 2, height / 2]])[0]
+    epsg = utm_epsg(float(lon), float(lat))
+    to_utm = Transformer.from_crs(CRS.from_wkt(scene.crs.to_wkt()), CRS.from_epsg(epsg), always_xy=True)
+    return f"m:EPSG:{epsg}", lambda xy: np.column_stack(to_utm.transform(*scene.pixel_to_map(xy).T))
+
+
+def _metres_per_unit(path: Path, crs: Any, georeferenced: bool) -> float | None:
+    """Metres per map unit of a projected CRS; None for a geographic (lon/lat) one.
+
+    Raises:
+        ConfigError: naming the scene (field ``block_size``), when it is not georeferenced or its CRS
+            is neither projected in linear units nor geographic.
+    """
+    if not georeferenced:
         raise ConfigError(
-            f"{scene.path}: the scene is not georeferenced (no CRS or geotransform); a `block_size` in "
-            "metres needs one: give it in px",
+            f"{path}: the scene is not georeferenced (no CRS or geotransform); a `block_size` in metres "
+            "needs one: give it in px",
             field="block_size",
         )
-    factor = scene.crs.linear_units_factor[1] if scene.crs.is_projected else None
-    if not factor:
+    if crs.is_geographic:
+        return None
+    try:
+        return float(crs.linear_units_factor[1])
+    except Exception as e:  # rasterio's CRSError: a CRS without linear units
         raise ConfigError(
-            f"{scene.path}: its CRS {crs_key(scene.crs)} has no linear units (degrees); a `block_size` in "
-            "metres needs a projected CRS: give it in px",
+            f"{path}: its CRS {crs_key(crs)} is neither projected in linear units nor geographic; a "
+            "`block_size` in metres needs one: give it in px",
             field="block_size",
-        )
-    return float(factor)
+        ) from e
 
 
 def check_georeferenced(paths: Sequence[Path]) -> None:
@@ -172,7 +200,7 @@ def check_georeferenced(paths: Sequence[Path]) -> None:
     Files that cannot be opened are left to the writers (reported as unreadable scenes).
 
     Raises:
-        ConfigError: naming the first scene that is not georeferenced or has no projected CRS.
+        ConfigError: naming the first scene that is not georeferenced (or whose CRS holds no metres).
     """
     import warnings
 
@@ -192,5 +220,4 @@ def check_georeferenced(paths: Sequence[Path]) -> None:
                     crs, transform = src.crs, src.transform
         except rasterio.errors.RasterioIOError:
             continue
-        georeferenced = bool(crs) and not transform.is_identity  # as Scene.georeferenced
-        _metres_per_unit(SimpleNamespace(path=path, crs=crs or None, georeferenced=georeferenced))  # type: ignore[arg-type]
+        _metres_per_unit(path, crs, bool(crs) and not transform.is_identity)  # as Scene.georeferenced
