@@ -253,3 +253,25 @@ def test_cli_summary_shows_nodata_tiles_and_records_the_radiometry(tmp_path: Pat
         expected = _stretch_by_hand(src.read([3, 2, 1]).transpose(1, 2, 0), src.dataset_mask() > 0)
     tile = cv2.imread(str(tmp_path / "out/images/train/s__x128_y0.png"))[:, :, ::-1]  # R, G, B = 3, 2, 1
     assert np.abs(tile.astype(int) - expected[0:64, 128:192]).max() <= 1
+
+
+@pytest.mark.realdata
+def test_real_geotiff_with_nodata_corners_tiles_like_rasterio(realdata: Path, tmp_path: Path) -> None:
+    """rasterio's RGB.byte.tif (791x718, UTM 18N, nodata 0 around a rotated footprint)."""
+    from tiledet.convert.blocks import BlockSize, BlockSplit
+
+    src_dir = realdata / "geotiff"
+    splits = {"train": [ImageLabels("RGB.byte.tif", (791, 718), Boxes([[400, 300, 420, 320]], [0]))]}
+    cfg = TileConfig(tile=128, overlap=0.0, empty_fraction=1.0, workers=1)
+    blocks = BlockSplit(BlockSize(3000, "m"), val_fraction=0.5, seed=0)
+    report = write_tiled_dataset(splits, src_dir, tmp_path / "out", ["car"], cfg, blocks=blocks).to_dict()
+    windows = tile_offsets((791, 718), 128, 0.0).tolist()
+    with rasterio.open(src_dir / "RGB.byte.tif") as src:
+        mask = src.dataset_mask() > 0
+        blank = [w for w in windows if not mask[w[1] : w[3], w[0] : w[2]].any()]
+        tiles = {**_tiles(tmp_path / "out", "train"), **_tiles(tmp_path / "out", "val")}
+        assert blank and report["totals"]["nodata_tiles"] == len(blank) == len(windows) - len(tiles)
+        for (x0, y0), tile in tiles.items():
+            expected = src.read(window=Window(x0, y0, tile.shape[1], tile.shape[0])).transpose(1, 2, 0)
+            np.testing.assert_array_equal(tile[:, :, ::-1], expected)
+    assert report["totals"]["tiles"] == len(tiles) and report["box_outcome_totals"]["kept_whole"] == 1
