@@ -264,3 +264,15 @@ def test_real_nodata_margin_counts(realdata: Path) -> None:
         assert scene.valid_fraction() == pytest.approx(mask.mean())
         assert scene.valid_fraction((0, 0, 40, 40)) == pytest.approx(mask[:40, :40].mean())
         assert scene.gsd_m() == pytest.approx(300.04, abs=0.01)
+
+
+def test_read_stored_gives_values_before_radiometry(tmp_path: Path) -> None:
+    deep = np.random.default_rng(4).integers(0, 65536, (3, 30, 40), dtype=np.uint16)
+    path = _write_tif(tmp_path / "d.tif", deep, crs=UTM, transform=ORIGIN)
+    with open_scene(path) as scene, rasterio.open(path) as src:
+        expected = src.read(window=Window(5, 6, 20, 10)).transpose(1, 2, 0)
+        np.testing.assert_array_equal(scene.read_stored((5, 6, 25, 16)), expected)
+    assert cv2.imwrite(str(tmp_path / "d.png"), deep.transpose(1, 2, 0)[:, :, ::-1])  # B, G, R on disk
+    with open_scene(tmp_path / "d.png") as scene:
+        scene.read()  # the models' pixels first: the stored values must still be there
+        np.testing.assert_array_equal(scene.read_stored((5, 6, 25, 16)), deep.transpose(1, 2, 0)[6:16, 5:25])

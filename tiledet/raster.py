@@ -139,6 +139,9 @@ class RasterScene(Scene):
         valid = self._raw_mask(box, None) if self._masked and self.stretch is not None else None
         return apply_stretch(values, self.stretch, valid)
 
+    def _read_stored(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        return np.ascontiguousarray(self._raw_read(box, None, "nearest"))
+
     def _valid(self, box: tuple[int, int, int, int]) -> np.ndarray:
         if not self._masked:
             return np.ones((box[3] - box[1], box[2] - box[0]), bool)

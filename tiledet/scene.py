@@ -67,6 +67,14 @@ class DecodedScene(Scene):
         x0, y0, x1, y1 = box
         return self._model_rgb()[y0:y1, x0:x1]
 
+    def _read_stored(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Stored values (decoded again when the models' pixels were made in place of them)."""
+        x0, y0, x1, y1 = box
+        stored = self._decoded()[y0:y1, x0:x1]
+        bands = stored[:, :, None] if stored.ndim == 2 else stored
+        order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(bands.shape[2], list(range(bands.shape[2])))
+        return np.ascontiguousarray(bands[:, :, [order[b - 1] for b in self.band_indexes]])
+
     def _valid(self, box: tuple[int, int, int, int]) -> np.ndarray:
         return np.ones((box[3] - box[1], box[2] - box[0]), bool)
 

@@ -82,6 +82,17 @@ class Scene:
             rgb = self._read(box)
         return np.ascontiguousarray(rgb[:, :, ::-1]) if bgr else rgb
 
+    def read_stored(self, window_xyxy: Any = None) -> np.ndarray:
+        """The stored values of the three shown bands in a window, before any radiometry (for
+        lossless copies of 16-bit data).
+
+        Returns:
+            (h, w, 3) R, G, B (the :attr:`band_indexes`), dtype as stored.
+        """
+        box = self._box(window_xyxy)
+        with self._lock:
+            return self._read_stored(box)
+
     def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
         """``scene[y0:y1, x0:x1]``: :meth:`read` of that window (lets array code read scenes)."""
         if not (isinstance(index, tuple) and all(isinstance(s, slice) for s in index[:2])):
@@ -167,6 +178,9 @@ class Scene:
 
     # -- backends ---------------------------------------------------------------------------------
     def _read(self, box: tuple[int, int, int, int]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read_stored(self, box: tuple[int, int, int, int]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _valid(self, box: tuple[int, int, int, int]) -> np.ndarray:  # pragma: no cover - abstract

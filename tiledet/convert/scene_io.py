@@ -62,17 +62,8 @@ def stored_window(scene: Scene, window_xyxy: tuple[int, int, int, int]) -> np.nd
         (h, w) when the three shown bands are one band (grey), else (h, w, 3) B, G, R (OpenCV's order),
         dtype as stored.
     """
-    # The Scene API reads only 8-bit RGB; the backends' raw readers are used here, under the scene's lock.
-    x0, y0, x1, y1 = window_xyxy
-    picked = [b - 1 for b in scene.band_indexes]
-    with scene._lock:
-        if hasattr(scene, "_raw_read"):  # RasterScene: the window read from the file (R, G, B)
-            values = scene._raw_read(window_xyxy, None, "nearest")
-        else:  # DecodedScene: the decoded array (OpenCV's B, G, R(, A)) is kept whole
-            stored = scene._decoded()[y0:y1, x0:x1]
-            bands = stored[:, :, None] if stored.ndim == 2 else stored
-            order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(bands.shape[2], list(range(bands.shape[2])))
-            values = bands[:, :, [order[i] for i in picked]]
+    picked = scene.band_indexes
+    values = scene.read_stored(window_xyxy)
     if len(set(picked)) == 1:
         return np.ascontiguousarray(values[:, :, 0])
     return np.ascontiguousarray(values[:, :, ::-1])
