@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from tiledet.detect.config import DetectConfig, SliceConfig, TrainConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
+
+if TYPE_CHECKING:
+    from tiledet.detect.yolo_run import DetectReport
 
 detect_app = typer.Typer(
     name="detect",
@@ -120,9 +124,9 @@ def yolo_command(
     exit_if_scenes_unreadable(report.unreadable, total, report.out)
 
 
-def _yolo_summary(report: object) -> None:
+def _yolo_summary(report: DetectReport) -> None:
     """``detect yolo``'s summary lines: counts, engine, windows and nodata windows, radiometry."""
-    r: dict = report.to_dict()  # type: ignore[attr-defined]
+    r = report.to_dict()
     eng = r["engine"]
     typer.echo(f"{r['scenes']} scenes, {r['boxes']} boxes in {r['seconds']:.1f} s "
                f"(engine {eng['engine']}: {eng['reason']}) -> {r['out']}")
