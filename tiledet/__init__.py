@@ -7,16 +7,16 @@ Ultralytics, pycocotools or rich; each name below imports its module on first us
 >>> tiledet.tile_offsets((1000, 600), 512, overlap=0.2)[:3].tolist()
 [[0, 0, 512, 512], [410, 0, 922, 512], [488, 0, 1000, 512]]
 
-Pixels: :func:`open_scene` opens any scene (GeoTIFF/COG window by window, PNG, JPEG) as a
-:class:`Scene` (``scene.read((x0, y0, x1, y1))`` -> 8-bit RGB, ``crs``, ``transform``), by a
-:class:`Radiometry` policy. Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResult` of images with
-:class:`Boxes`. Conversion: :func:`convert_labels` with a :class:`ConvertConfig` (plus
+Pixels: :func:`open_scene` opens any scene (GeoTIFF/COG window by window, PNG, JPEG) as a :class:`Scene`
+(``scene.read((x0, y0, x1, y1))`` -> 8-bit RGB, ``crs``, ``transform``), by a :class:`Radiometry`
+policy. Labels: :func:`load_labels` (any supported format, detected) -> :class:`LoadResult` of images
+with :class:`Boxes`. Conversion: :func:`convert_labels` with a :class:`ConvertConfig` (plus
 :class:`TileConfig` / :class:`ChipConfig`). Scoring: :func:`evaluate_detections` (in memory) and
-:func:`run_evaluation` (writes metrics files) with an :class:`EvalConfig`; detectors write results
-with :func:`detections_to_results` + :func:`write_results_json`. Geometry: :func:`tile_offsets`,
-:func:`tile_stem`, :func:`parse_tile_stem`. Models: :func:`load_classifier`, :func:`fully_convolutional`.
-Detectors: :class:`YoloPredictor` with a :class:`SliceConfig` (sliced YOLO inference:
-``tiledet.YoloPredictor("best.pt")(image_rgb) -> Boxes``), :func:`train_yolo` with a
+:func:`run_evaluation` (writes metrics files) with an :class:`EvalConfig`; detectors write results with
+:func:`detections_to_results` + :func:`write_results_json`. Geometry: :func:`tile_offsets`,
+:func:`tile_stem`, :func:`parse_tile_stem`. Models: :func:`load_classifier`,
+:func:`fully_convolutional`. Detectors: :class:`YoloPredictor` with a :class:`SliceConfig` (sliced YOLO
+inference: ``tiledet.YoloPredictor("best.pt")(image_rgb) -> Boxes``), :func:`train_yolo` with a
 :class:`YoloTrainConfig`, :class:`SlidingDetector` + :func:`detect_scene` with a :class:`SlidingConfig`
 (a classifier as a sliding window), and :func:`merge_boxes` (NMS / greedy NMM across tiles).
 """

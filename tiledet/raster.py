@@ -131,7 +131,8 @@ class RasterScene(Scene):
         try:
             mask = self._src.dataset_mask(window=self._window(box), out_shape=out_hw)
         except (rasterio.errors.RasterioError, ValueError) as e:
-            raise InputError(f"{self.path}: cannot read the nodata mask ({_short(e)})") from e
+            why = f"data truncated or corrupt ({_short(e)})"
+            raise InputError(f"{self.path}: cannot read the nodata mask: {why}") from e
         return mask > 0
 
     def _read(self, box: tuple[int, int, int, int]) -> np.ndarray:

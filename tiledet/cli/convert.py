@@ -8,12 +8,11 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, given
-from tiledet.cli.options import Force, Quiet
+from tiledet.cli.options import Bands, Force, Quiet, RadiometryKind, radiometry_of
 from tiledet.convert.config import ChipConfig, ConvertConfig, TileConfig
 from tiledet.errors import ConfigError
 from tiledet.formats import FORMAT_CHOICES as _FORMATS
 from tiledet.formats.geo_options import DEFAULT_CLASS_FIELDS, GeoOptions
-from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 _convert_default = functools.partial(default_of, ConvertConfig)
 _tile_default = functools.partial(default_of, TileConfig)
@@ -86,10 +85,8 @@ def convert_command(
         "--val-fraction (seeded by --seed), and every tile or chip goes to the split of the block "
         "holding its centre. Default: none.",
     ),
-    radiometry: str | None = typer.Option(
-        None, "--radiometry", help=f"{RADIOMETRY_HELP} Default: {_convert_default('radiometry').kind}."
-    ),
-    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
+    radiometry: RadiometryKind = None,
+    bands: Bands = None,
     skip_difficult: bool = typer.Option(
         False,
         "--skip-difficult",
@@ -225,7 +222,7 @@ def convert_command(
         geo=GeoOptions(layer=layer, class_field=class_field, image_field=image_field, size_field=size_field,
                        point_size_m=point_size_m),
         split=_split_kind(split, val_fraction, block_size), block_size=block_size,
-        **given(radiometry=_radiometry(radiometry, bands)),
+        radiometry=radiometry_of(radiometry, bands),
         **given(fmt=fmt, to=to, seed=seed, workers=workers, val_fraction=val_fraction),
     )
     with progress_bar(f"reading labels from {src}", show=not quiet) as bar:
@@ -242,12 +239,6 @@ def _split_kind(split: str | None, val_fraction: float | None, block_size: str |
         return "blocks"
     return "random" if val_fraction is not None else None
 
-
-def _radiometry(kind: str | None, bands: str | None) -> Radiometry | None:
-    """``--radiometry`` and ``--bands`` as a :class:`Radiometry`, None when neither was given."""
-    if kind is None and bands is None:
-        return None
-    return Radiometry(**given(kind=kind), bands=parse_bands(bands))
 
 
 def _reject_unused_options(

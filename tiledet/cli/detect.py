@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING
 import typer
 
 from tiledet.cli.defaults import default_of, default_text, given
-from tiledet.cli.options import Device, Force, ForceSaveImages, Quiet, SaveImages
+from tiledet.cli.options import (
+    Bands,
+    Device,
+    Force,
+    ForceSaveImages,
+    Quiet,
+    RadiometryKind,
+    SaveImages,
+    radiometry_of,
+)
+from tiledet.cli.tables import results_text
 from tiledet.detect.config import DetectConfig, SliceConfig, TrainConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
-from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 if TYPE_CHECKING:
     from tiledet.detect.yolo_run import DetectReport
@@ -90,10 +99,8 @@ def yolo_command(
         f"0.005 in benchmarks/bench_yolo_sliced.py). Default: {_slice('engine')} (fp32, the same on every "
         "machine)."
     ),
-    radiometry: str | None = typer.Option(
-        None, "--radiometry", help=f"{RADIOMETRY_HELP} Default: {Radiometry().kind}."
-    ),
-    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
+    radiometry: RadiometryKind = None,
+    bands: Bands = None,
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
     trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP),
@@ -112,7 +119,7 @@ def yolo_command(
         tile=tile, full_pass=full_pass, device=device, trust_weights=trust_weights, **given(
             overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
             merge_threshold=merge_threshold, max_det=max_det, engine=engine,
-        ), radiometry=Radiometry(**given(kind=radiometry, bands=parse_bands(bands))),
+        ), radiometry=radiometry_of(radiometry, bands),
     )  # fmt: skip
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
@@ -129,7 +136,7 @@ def _yolo_summary(report: DetectReport) -> None:
     r = report.to_dict()
     eng = r["engine"]
     typer.echo(f"{r['scenes']} scenes, {r['boxes']} boxes in {r['seconds']:.1f} s "
-               f"(engine {eng['engine']}: {eng['reason']}) -> {r['out']}")
+               f"(engine {eng['engine']}: {eng['reason']}) -> {results_text(r['out'])}")
     for name, verdict in eng.get("agreement", {}).items():
         if name != "torch":
             seconds = eng.get("probe_seconds", {}).get(name)

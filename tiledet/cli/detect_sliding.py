@@ -8,12 +8,20 @@ from pathlib import Path
 import typer
 
 from tiledet.cli.defaults import default_of, default_text, given
-from tiledet.cli.options import Device, ForceSaveImages, Quiet, SaveImages
+from tiledet.cli.options import (
+    Bands,
+    Device,
+    ForceSaveImages,
+    Quiet,
+    RadiometryKind,
+    SaveImages,
+    radiometry_of,
+)
+from tiledet.cli.tables import results_text
 from tiledet.detect.config import SlidingConfig, SlidingRunConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
-from tiledet.radiometry import BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 _default = functools.partial(default_text, SlidingConfig)
 _MERGE_HELP = merger_help(
@@ -129,11 +137,8 @@ def sliding_command(
     block: int | None = typer.Option(
         None, "--block", help=f"Side of a scoring block in px (memory). Default: {_default('block_px')}."
     ),
-    radiometry: str | None = typer.Option(
-        None, "--radiometry",
-        help=f"{RADIOMETRY_HELP} Default: {default_text(SlidingRunConfig, 'radiometry')}.",
-    ),
-    bands: str | None = typer.Option(None, "--bands", help=BANDS_HELP),
+    radiometry: RadiometryKind = None,
+    bands: Bands = None,
     device: Device = DEFAULT_DEVICE,
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
@@ -161,7 +166,7 @@ def sliding_command(
     cfg = SlidingRunConfig(
         model=model, images=tuple(images), out=out, sliding=sliding,
         object_size_px=parse_object_size(object_size), device=device, save_images=save_images, force=force,
-        radiometry=Radiometry(**given(kind=radiometry, bands=parse_bands(bands))),
+        radiometry=radiometry_of(radiometry, bands),
     )  # fmt: skip
     total = len(collect_scenes(cfg.images))
     with progress_bar("detect sliding", total=total, show=not quiet, fixed=True) as bar:
@@ -169,7 +174,8 @@ def sliding_command(
     if not quiet:
         size = report.object_size_px
         typer.echo(
-            f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s -> {report.out}\n"
+            f"{report.scenes} scenes, {report.boxes} boxes in {report.seconds:.1f} s -> "
+            f"{results_text(report.out)}\n"
             f"  window {report.window} px, stride {report.stride} px, {len(report.scales)} scales, objects "
             f"{size['min']:g}-{size['max']:g} px ({size['source']}), exact: {'yes' if report.exact else 'no'}"
             f", radiometry {report.radiometry.get('kind')}"

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from tiledet.device import DEVICE_HELP
+from tiledet.radiometry import AUTO, BANDS_HELP, RADIOMETRY_HELP, Radiometry, parse_bands
 
 #: ``--force`` of commands that write a folder (``--out``): the usual meaning.
 Force = Annotated[
@@ -63,3 +64,17 @@ SaveImages = Annotated[
     Path | None,
     typer.Option("--save-images", help="Folder for PNG scenes with the detections drawn. Default: none."),
 ]
+
+#: ``--radiometry`` of every command that reads scene pixels.
+RadiometryKind = Annotated[
+    str | None, typer.Option("--radiometry", help=f"{RADIOMETRY_HELP} Default: {AUTO.kind}.")
+]
+
+#: ``--bands`` of every command that reads scene pixels.
+Bands = Annotated[str | None, typer.Option("--bands", help=BANDS_HELP)]
+
+
+def radiometry_of(kind: str | None, bands: str | None) -> Radiometry:
+    """``--radiometry`` and ``--bands`` as a :class:`~tiledet.radiometry.Radiometry` (the default's
+    fields where not given)."""
+    return Radiometry(kind=AUTO.kind if kind is None else kind, bands=parse_bands(bands))

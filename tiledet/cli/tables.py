@@ -160,3 +160,13 @@ def render_eval(report: EvalReport, console: Console) -> None:
         )
     for note in drop_notes(report):
         console.print(f"[yellow]{esc(note)}[/yellow]")
+
+
+def results_text(out: object) -> str:
+    """The detections file(s) of a detector's summary: ``dets.json``, or ``dets.geojson (+ COCO results
+    dets.json)`` for a georeferenced output."""
+    from tiledet.formats.geo_results import coco_sibling, geo_format
+
+    if out is None or geo_format(str(out)) is None:
+        return str(out)
+    return f"{out} (+ COCO results {coco_sibling(str(out))})"

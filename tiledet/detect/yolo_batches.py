@@ -37,10 +37,7 @@ class WindowCount:
 
 def may_hold_nodata(source: Pixels) -> bool:
     """True for a scene whose windows may hold nodata: a nodata value, or a mask (alpha, mask band)."""
-    if not isinstance(source, Scene):
-        return False
-    # RasterScene keeps whether GDAL reports any mask (per-dataset, alpha or nodata) in ``_masked``
-    return source.nodata is not None or bool(getattr(source, "_masked", False))
+    return isinstance(source, Scene) and source.may_hold_nodata
 
 
 def is_nodata(source: Pixels, window_xyxy: np.ndarray) -> bool:
