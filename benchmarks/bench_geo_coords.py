@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -227,11 +228,14 @@ def main() -> int:
     rng = np.random.default_rng(0)
     work = Path(tempfile.mkdtemp(prefix="tiledet-bench-geo-"))
     worst: dict[str, float] = {}
-    rasters = _rasters(work, args.quick)
-    for path in rasters:
-        for key, value in check_raster(path, points, 2_000 if args.quick else 20_000, work, rng).items():
-            worst[key] = max(worst.get(key, 0.0), value)
-    box_err, corner_err, n = labels_round_trip(work, 2 if args.quick else 4, 1000 if args.quick else 3000)
+    try:
+        rasters = _rasters(work, args.quick)
+        for path in rasters:
+            for key, value in check_raster(path, points, 2_000 if args.quick else 20_000, work, rng).items():
+                worst[key] = max(worst.get(key, 0.0), value)
+        box_err, corner_err, n = labels_round_trip(work, 2 if args.quick else 4, 1000 if args.quick else 3000)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"synth cog labels: {n} boxes; lon/lat -> pixel boxes {box_err:.1e} px, "
           f"-> map polygons {corner_err:.1e} px")  # fmt: skip
     worst.update({"labels->boxes": box_err, "->polygons": corner_err})
