@@ -83,8 +83,12 @@ def test_no_table_when_a_gsd_is_unknown(scenes: Path, tmp_path: Path) -> None:
     write_geotiff(scenes / "c.tif", size_wh=(100, 100), crs="EPSG:4326",
                   transform=Affine(1e-5, 0, 15.0, 0, -1e-5, 40.0))  # fmt: skip
     (run,) = evaluate(GT, [DETS], EvalConfig(images_dir=scenes))
+    assert run.by_area_m2 != ()  # lon/lat (xView's EPSG:4326): the GSD from geodesic pixel sides
+    write_geotiff(scenes / "c.tif", size_wh=(100, 100), crs=None,
+                  transform=Affine(1.0, 0, 15.0, 0, -1.0, 40.0))  # a transform without a CRS  # fmt: skip
+    (run,) = evaluate(GT, [DETS], EvalConfig(images_dir=scenes))
     assert run.by_area_m2 == ()
-    assert run.area_m2_note.startswith("scene c.tif: its CRS is not projected in metres")
+    assert run.area_m2_note.startswith("scene c.tif: not georeferenced")
     assert run.to_dict()["by_area_m2"] is None
     (scenes / "c.tif").unlink()
     (run,) = evaluate(GT, [DETS], EvalConfig(images_dir=scenes))

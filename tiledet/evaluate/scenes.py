@@ -79,4 +79,4 @@ class SceneCatalog:
             return self.problem(name)
         if not header.georeferenced:
             return f"not georeferenced ({header.missing_georeference()})"
-        return f"its CRS is not projected in metres ({header.crs})"
+        return f"its CRS has no unit of length ({header.crs})"
