@@ -48,7 +48,8 @@ def test_key_is_in_the_folder_name_and_key_json(weights: Path) -> None:
     sha = file_sha256(weights)
     calls: list[Path] = []
     model = export_once(weights, ExportKey(sha, "onnx", 320, 8), "sub/m.bin", _writer(calls))
-    assert model == weights.parent / "best.pt.tiledet-engines" / sha[:16] / "onnx-imgsz320-batch8" / "sub/m.bin"
+    root = weights.parent / "best.pt.tiledet-engines" / sha[:16]
+    assert model == root / "onnx-imgsz320-batch8" / "sub" / "m.bin"
     key = json.loads((model.parents[1] / KEY_FILE).read_text())
     assert key == {"weights_sha256": sha, "engine": "onnx", "imgsz": 320, "batch": 8, "extra": {},
                    "model": "sub/m.bin"}
