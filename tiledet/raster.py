@@ -27,7 +27,7 @@ STATS_SIDE = 1024
 
 #: GDAL's block cache (MB) unless the user sets ``GDAL_CACHEMAX``: GDAL's own default is 5 % of RAM,
 #: which a windowed pass over a large scene fills with blocks it never reads again.
-GDAL_CACHE_MB = 256
+GDAL_CACHE_MB = 128
 
 
 def _rasterio() -> Any:

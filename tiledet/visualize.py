@@ -19,7 +19,9 @@ from tiledet.draw import draw_boxes
 from tiledet.draw_config import DrawConfig
 from tiledet.errors import ConfigError, InputError
 from tiledet.evaluate.detections import GtLookup, match_detections, read_results_json
+from tiledet.evaluate.geo_dets import is_geo_detections, read_geo_entries
 from tiledet.evaluate.gt import load_ground_truth
+from tiledet.evaluate.scenes import SceneCatalog
 from tiledet.formats.layout import declared_images_dir
 from tiledet.outdir import OutputDir
 from tiledet.progress import Progress, as_progress
@@ -55,7 +57,10 @@ class DrawReport:
 
 
 def is_results_file(path: Path) -> bool:
-    """True when ``path`` is a JSON file whose top level is a list (COCO results), by its first byte."""
+    """True when ``path`` holds detections: a JSON file whose top level is a list (COCO results, by
+    its first byte), or a georeferenced detections file (``.geojson``/``.gpkg``/``.parquet``)."""
+    if is_geo_detections(path) and path.is_file():
+        return True
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     with path.open("rb") as f:
@@ -100,19 +105,40 @@ def _coco_boxes(coco: dict) -> dict[int, Boxes]:
     return out
 
 
-def _detection_boxes(path: Path, coco: dict, report: DrawReport, threshold: float) -> dict[int, Boxes]:
-    """Detections of ``path`` by image id (scores kept), matched to ``coco``'s images and classes."""
-
-    entries = read_results_json(path)
-    if not coco["images"]:
-        coco.update(_pseudo_gt(entries))
+def _lookup(coco: dict) -> GtLookup:
     cats = coco["categories"]
-    lookup = GtLookup(
+    return GtLookup(
         image_ids=tuple(int(im["id"]) for im in coco["images"]),
         file_names=tuple(str(im.get("file_name", "")) for im in coco["images"]),
         category_ids=tuple(int(c["id"]) for c in cats),
         category_names=tuple(str(c.get("name", c["id"])) for c in cats),
     )
+
+
+def _detection_entries(path: Path, coco: dict, root: Path) -> list:
+    """Results entries of ``path``; a geo file's polygons turned back into pixel boxes through the
+    georeference of the ground truth's scenes under ``root`` (:mod:`tiledet.evaluate.geo_dets`)."""
+    if not is_geo_detections(path):
+        return read_results_json(path)
+    if not coco["images"]:
+        raise ConfigError(
+            f"{path}: detections in map coordinates are drawn on the scenes of a ground truth: give gt",
+            field="gt",
+        )
+    lookup = _lookup(coco)
+    return read_geo_entries(path, lookup, SceneCatalog(root, lookup.file_names))
+
+
+def _detection_boxes(
+    path: Path, coco: dict, report: DrawReport, threshold: float, root: Path
+) -> dict[int, Boxes]:
+    """Detections of ``path`` by image id (scores kept), matched to ``coco``'s images and classes."""
+
+    entries = _detection_entries(path, coco, root)
+    if not coco["images"]:
+        coco.update(_pseudo_gt(entries))
+    cats = coco["categories"]
+    lookup = _lookup(coco)
     matched = match_detections(entries, lookup, str(path))
     kinds = ("unknown_image", "unknown_category", "invalid_box", "malformed")
     report.skipped_detections = {k: getattr(matched.counts, k) for k in kinds if getattr(matched.counts, k)}
@@ -228,7 +254,7 @@ def _load_boxes(
     if gt_path is not None:
         gt = load_ground_truth(gt_path, cfg.split, root, cfg.fmt, cfg.classes)
         coco, unusable = gt.coco, gt.unusable_images
-    dets = _detection_boxes(dets_path, coco, report, cfg.score_threshold) if dets_path else {}
+    dets = _detection_boxes(dets_path, coco, report, cfg.score_threshold, root) if dets_path else {}
     return root, coco, unusable, (_coco_boxes(coco), dets)
 
 

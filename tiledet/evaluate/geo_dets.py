@@ -153,8 +153,14 @@ def _scene(path: Path, name: str, catalog: SceneCatalog) -> SceneHeader:
     return header
 
 
+#: Decimals pixel coordinates read back from map coordinates are rounded to: the round trip's float
+#: error (about 1e-10 px) would otherwise turn ``58`` into ``57.9999999999``, drawn a pixel off.
+PIXEL_DECIMALS = 6
+
+
 def _pixel_boxes(geoms: np.ndarray, crs: Any, header: SceneHeader) -> np.ndarray:
-    """(N, 4) ``x, y, w, h``: the envelope of each polygon's vertices in the scene's pixels."""
+    """(N, 4) ``x, y, w, h``: the envelope of each polygon's vertices in the scene's pixels, rounded to
+    :data:`PIXEL_DECIMALS`."""
     import shapely
 
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -165,6 +171,7 @@ def _pixel_boxes(geoms: np.ndarray, crs: Any, header: SceneHeader) -> np.ndarray
     hi = np.full((len(geoms), 2), -np.inf)
     np.minimum.at(lo, owner, px)
     np.maximum.at(hi, owner, px)
+    lo, hi = np.round(lo, PIXEL_DECIMALS), np.round(hi, PIXEL_DECIMALS)
     return np.column_stack([lo, hi - lo])
 
 
