@@ -20,9 +20,10 @@ def test_plan_synthetic_chains_outputs_to_inputs(tmp_path: Path) -> None:
     assert [s.name for s in data] == ["synth", "tiles", "chips"]
     synth, tiles, chips = data
     assert synth.argv[:3] == ("synth", "--out", str(tmp_path / "d" / "synth"))
-    # both conversions read the synthetic labels and split with the same fraction and seed
+    assert synth.argv[synth.argv.index("--image-format") + 1] == "cog"  # georeferenced scenes by default
+    # both conversions read the synthetic labels (in map coordinates) and split alike
     for step in (tiles, chips):
-        assert step.argv[1] == str(tmp_path / "d" / "synth" / "xView_train.geojson")
+        assert step.argv[1] == str(tmp_path / "d" / "synth" / "labels.geojson")
         i, j = step.argv.index("--val-fraction"), step.argv.index("--seed")
         assert (step.argv[i + 1], step.argv[j + 1]) == ("0.34", "0")
     scenes = [tmp_path / "img" / "a.png", tmp_path / "img" / "b.png"]
@@ -31,6 +32,10 @@ def test_plan_synthetic_chains_outputs_to_inputs(tmp_path: Path) -> None:
     sliding = det[1]
     assert str(scenes[0]) in sliding.argv and str(scenes[1]) in sliding.argv
     assert sliding.argv[2] == str(tmp_path / "d" / "classifier" / "best.pt")
+    for step in (sliding, det[3]):  # a GeoJSON layer, and the COCO results eval scores beside it
+        assert step.argv[step.argv.index("--out") + 1].endswith(".geojson")
+        assert any(str(o).endswith(f"{step.name}.json") for o in step.outputs)
+    assert str(tmp_path / "d" / "detections" / "yolo.json") in det[4].argv
     assert det[4].argv[1] == str(tmp_path / "d" / "tiles" / "annotations" / "val_full.json")
     assert det[4].command.startswith("tiledet eval ")
 

@@ -171,7 +171,12 @@ class Layout:
         return self.tiles / "annotations" / "val_full.json"
 
     def detections(self, detector: str) -> Path:
+        """The detector's COCO results JSON (written beside :meth:`geo_detections` for COG scenes)."""
         return self.dets / f"{detector}.json"
+
+    def geo_detections(self, detector: str) -> Path:
+        """The detector's detections as a GeoJSON layer (synthetic COG scenes only)."""
+        return self.dets / f"{detector}.geojson"
 
 
 #: Label sources ``--real`` looks for inside the folder, in this order.
@@ -211,9 +216,10 @@ def data_steps(cfg: DemoConfig) -> list[Step]:
     steps: list[Step] = []
     if cfg.real is None:
         steps.append(Step(
-            "synth", f"generate {p.scenes} synthetic xView-format scenes of {p.size_px}×{p.size_px} px",
+            "synth", f"generate {p.scenes} synthetic scenes of {p.size_px}×{p.size_px} px as georeferenced "
+            "COGs (UTM 33N, 0.3 m/px), labels in map coordinates",
             ("synth", "--out", str(lay.synth), "--scenes", str(p.scenes), "--size", str(p.size_px),
-             str(p.size_px), "--seed", seed, "--image-format", "png", "--recipe", DEMO_RECIPE),
+             str(p.size_px), "--seed", seed, "--image-format", "cog", "--recipe", DEMO_RECIPE),
             (lay.synth,),
         ))
     common = ("--val-fraction", str(p.val_fraction), "--seed", seed)
@@ -238,7 +244,7 @@ def scene_source(cfg: DemoConfig) -> tuple[Path, Path]:
     """``(images folder, label source)`` of the scenes the demo converts."""
     if cfg.real is None:
         lay = Layout(cfg.out)
-        return lay.synth / "images", lay.synth / "xView_train.geojson"
+        return lay.synth / "images", lay.synth / "labels.geojson"  # map coordinates (EPSG:4326)
     labels = cfg.labels if cfg.labels is not None else find_label_source(cfg.real)
     return cfg.real / "images", labels
 
@@ -252,6 +258,14 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
     """
     p, lay, seed, dev = cfg.preset, Layout(cfg.out), str(cfg.seed), ("--device", cfg.device)
     scenes = tuple(str(s) for s in val_scenes)
+
+    def out(detector: str) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+        """``--out`` and outputs: a GeoJSON layer (and its COCO twin) on the synthetic COGs."""
+        if cfg.real is not None:
+            return ("--out", str(lay.detections(detector))), (lay.detections(detector),)
+        geo = lay.geo_detections(detector)
+        return ("--out", str(geo)), (geo, lay.detections(detector))
+
     return [
         Step("classifier", f"train the default CNN classifier on the chips ({p.clf_epochs} epochs)",
              ("classify", "train", str(lay.chips), "--model", "cnn", "--out", str(lay.classifier),
@@ -259,8 +273,8 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
              (lay.classifier, lay.classifier / "best.pt"), "sliding", "train"),
         Step("sliding", "run the classifier as a fully-convolutional sliding-window detector",
              ("detect", "sliding", str(lay.classifier / "best.pt"), *scenes,
-              "--out", str(lay.detections("sliding")), *dev),
-             (lay.detections("sliding"),), "sliding", "detect"),
+              *out("sliding")[0], *dev),
+             out("sliding")[1], "sliding", "detect"),
         Step("yolo-train", f"train YOLO (yolo11n from YAML, {p.yolo_epochs} epochs) on the tiles",
              ("detect", "train-yolo", str(lay.tiles / "data.yaml"), "--model", "yolo11n.yaml",
               "--out", str(lay.yolo), "--epochs", str(p.yolo_epochs), "--imgsz", str(p.tile_px),
@@ -269,8 +283,8 @@ def detector_steps(cfg: DemoConfig, val_scenes: Sequence[Path]) -> list[Step]:
         Step("yolo", "run YOLO over the whole validation scenes with batched sliced inference",
              ("detect", "yolo", str(lay.yolo / "weights" / "best.pt"), *scenes,
               "--tile", str(p.tile_px), "--conf", "0.001", "--merge", "nms",  # as mAP is scored
-              "--out", str(lay.detections("yolo")), *dev),
-             (lay.detections("yolo"),), "yolo", "detect"),
+              *out("yolo")[0], *dev),
+             out("yolo")[1], "yolo", "detect"),
         Step("eval", "score both detectors with COCO mAP against the untiled validation ground truth",
              ("eval", str(lay.gt), *(str(lay.detections(d)) for d in DETECTORS),
               "--max-dets", "1000", "--out", str(lay.eval)),
