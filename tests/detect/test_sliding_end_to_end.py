@@ -88,8 +88,9 @@ def test_detect_sliding_merge_options_end_to_end(
     from tiledet.cli import main
 
     root = trained["root"]
+    # one engine for every run: auto may pick another one run to run
     args = ["detect", "sliding", str(trained["model"]), str(root / "test/images"), "--object-size", "16-32",
-            "--quiet"]  # fmt: skip
+            "--quiet", "--engine", "torch"]  # fmt: skip
     runs = {"default": [], "cluster": ["--merge", "cluster-mean"], "nms": ["--merge", "nms"]}
     for name, extra in runs.items():
         assert main([*args, *extra, "--out", str(tmp_path / f"{name}.json")]) == 0, capsys.readouterr().err
@@ -157,7 +158,9 @@ def test_cli_exit_code_names_unreadable_scenes(trained: dict[str, Path], tmp_pat
     scenes.mkdir()
     cv2.imwrite(str(scenes / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
     cv2.imwrite(str(scenes / "ok.png"), cv2.imread(str(trained["root"] / "test/images/solid_000.png")))
-    args = ["detect", "sliding", str(trained["model"]), str(scenes), "--scales", "1", "--quiet"]
+    # the same engine in both runs: their outputs are compared
+    args = ["detect", "sliding", str(trained["model"]), str(scenes), "--scales", "1", "--quiet",
+            "--engine", "torch"]  # fmt: skip
     assert main([*args, "--out", str(tmp_path / "a.json")]) == 0  # a scene too small is no failure
     assert capsys.readouterr().err == ""
     (scenes / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -170,3 +173,38 @@ def test_cli_exit_code_names_unreadable_scenes(trained: dict[str, Path], tmp_pat
     )
     entries = json.loads((tmp_path / "b.json").read_text())
     assert entries == json.loads((tmp_path / "a.json").read_text())
+
+
+def test_exported_engines_give_torchs_detections(trained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """The trained fixture on --engine torch, onnx, openvino and auto: the same boxes, scores within 1e-4;
+    the export is cached beside the checkpoint; the summary names the engine and every candidate."""
+    from tiledet.cli import main
+
+    root = trained["root"]
+    args = ["detect", "sliding", str(trained["model"]), str(root / "test/images"), "--object-size", "16-32"]
+    runs = {}
+    for engine in ("torch", "onnx", "openvino", "auto"):
+        out = tmp_path / f"{engine}.json"
+        assert main([*args, "--engine", engine, "--out", str(out)]) == 0, capsys.readouterr().err
+        runs[engine] = json.loads(out.read_text())
+        summary = capsys.readouterr().out
+        if engine != "auto":
+            assert f"\n  engine {engine}: --engine\n" in summary
+    assert runs["torch"], "the tiny fixture should give detections"
+    for engine in ("onnx", "openvino", "auto"):
+        assert len(runs[engine]) == len(runs["torch"]), engine
+        for got, ref in zip(runs[engine], runs["torch"], strict=True):
+            assert (got["file_name"], got["category_name"]) == (ref["file_name"], ref["category_name"])
+            assert got["bbox"] == pytest.approx(ref["bbox"], abs=1e-3)
+            assert got["score"] == pytest.approx(ref["score"], abs=1e-4)
+    lines = summary.splitlines()  # auto's
+    chosen = next(line for line in lines if line.startswith("  engine "))
+    assert "auto: the fastest engine whose class probabilities agree with torch's within 0.0001" in chosen
+    candidates = [line.strip() for line in lines if line.startswith("    ")]
+    verdicts = {line.split(":")[0]: line.split(", ", 1)[1] for line in candidates}
+    assert verdicts["torch"] == "reference" and set(verdicts) == {"torch", "onnx", "openvino"}
+    assert verdicts["onnx"].startswith("agrees: max difference ")
+    assert verdicts["openvino"].startswith("agrees: max difference ")
+    assert chosen.split(":")[0].split()[-1] in verdicts
+    assert sorted(p.name for p in trained["model"].parent.glob("best.pt.tiledet-engines/*/fcn-*")) == [
+        "fcn-onnx-imgsz16-batch1", "fcn-openvino-imgsz16-batch1"]  # fmt: skip

@@ -280,3 +280,29 @@ def test_cli_radiometry_and_bands_reach_the_detector(tmp_path: Path, monkeypatch
     assert not np.array_equal(fed[-1], np.moveaxis(values[:3] >> 8, 0, -1))
     assert main([*args, "--radiometry", "loud"]) == 2
     assert "--radiometry" in capsys.readouterr().err
+
+
+def test_cli_engine_option_and_summary(tmp_path: Path, monkeypatch, capsys) -> None:
+    """--engine reaches the run (default auto: every candidate probed on the first scene and listed);
+    the report records it; a bad name is a one-line error naming --engine."""
+    from tiledet.cli import main
+
+    scene = _write_png(tmp_path / "scene.png", _stripes(64, 80, seed=3))
+    args = ["detect", "sliding", str(_stand_in_model(tmp_path, monkeypatch)), str(scene)]
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.splitlines()
+    chosen = next(line for line in lines if line.startswith("  engine "))
+    assert chosen.split(":")[0] in ("  engine torch", "  engine onnx", "  engine openvino")
+    assert "agree with torch's within 0.0001 on a" in chosen
+    assert [line.split(":")[0] for line in lines if line.startswith("    ")] == [
+        "    torch", "    onnx", "    openvino"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "b.json"), "--engine", "openvino"]) == 0
+    assert "\n  engine openvino: --engine\n" in capsys.readouterr().out
+    report, _ = _run(tmp_path, monkeypatch, (scene,))  # run_sliding's default: auto
+    assert report.to_dict()["engine"]["reason"].startswith("auto: ")
+    assert set(report.engine["probe_seconds"]) == {"torch", "onnx", "openvino"}
+    assert report.engine["setup_seconds"] > 0
+    assert main([*args, "--out", str(tmp_path / "c.json"), "--engine", "tensorrt"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --engine must be one of torch, onnx, openvino, auto, got 'tensorrt'\n"
+    assert not (tmp_path / "c.json").exists()

@@ -18,7 +18,7 @@ from tiledet.cli.options import (
     radiometry_of,
 )
 from tiledet.cli.tables import results_text
-from tiledet.detect.config import SlidingConfig, SlidingRunConfig
+from tiledet.detect.config import SLIDING_ENGINES, SlidingConfig, SlidingRunConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 from tiledet.errors import ConfigError
@@ -77,6 +77,16 @@ def parse_scales(text: str | None) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise ConfigError(f"--scales must be numbers separated by commas, got {text!r}") from None
+
+
+def engine_text(engine: dict) -> str:
+    """Summary lines of :attr:`SlidingReport.engine`: the engine, why, each candidate's probe time."""
+    lines = [f"  engine {engine.get('engine')}: {engine.get('reason')}"]
+    times = engine.get("probe_seconds", {})
+    for name, verdict in engine.get("agreement", {}).items():
+        took = f"{times[name]:.3f} s" if name in times else "-"
+        lines.append(f"    {name}: probe {took}, {verdict}")
+    return "\n".join(lines)
 
 
 def sliding_command(
@@ -139,6 +149,14 @@ def sliding_command(
     ),
     radiometry: RadiometryKind = None,
     bands: Bands = None,
+    engine: str = typer.Option(
+        default_of(SlidingRunConfig, "engine"),
+        "--engine",
+        help=f"What runs the network: {', '.join(SLIDING_ENGINES[:-1])} (exported once, cached beside "
+        "the checkpoint; CPU only), or auto: the fastest whose class probabilities agree with torch's "
+        f"within 1e-4 on a probe block of the first scene. Default: {default_of(SlidingRunConfig, 'engine')}"
+        ".",
+    ),
     device: Device = DEFAULT_DEVICE,
     save_images: SaveImages = None,
     force: ForceSaveImages = False,
@@ -166,7 +184,7 @@ def sliding_command(
     cfg = SlidingRunConfig(
         model=model, images=tuple(images), out=out, sliding=sliding,
         object_size_px=parse_object_size(object_size), device=device, save_images=save_images, force=force,
-        radiometry=radiometry_of(radiometry, bands),
+        radiometry=radiometry_of(radiometry, bands), engine=engine,
     )  # fmt: skip
     total = len(collect_scenes(cfg.images))
     with progress_bar("detect sliding", total=total, show=not quiet, fixed=True) as bar:
@@ -180,6 +198,7 @@ def sliding_command(
             f"{size['min']:g}-{size['max']:g} px ({size['source']}), exact: {'yes' if report.exact else 'no'}"
             f", radiometry {report.radiometry.get('kind')}"
         )
+        typer.echo(engine_text(report.engine))
         if report.nodata_blocks:
             typer.echo(f"  {report.nodata_blocks} blocks of pure nodata not scored")
         for name, why in report.skipped.items():

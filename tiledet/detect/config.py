@@ -250,6 +250,10 @@ class SlidingConfig:
                 raise ConfigError(message if name is None else f"{name} {message}", field=name)
 
 
+#: Engines of the sliding window's network (:mod:`tiledet.detect.fcn_engines`).
+SLIDING_ENGINES = ("torch", "onnx", "openvino", "auto")
+
+
 @dataclass(frozen=True)
 class SlidingRunConfig:
     """Settings of :func:`~tiledet.detect.sliding_run.run_sliding`.
@@ -266,6 +270,9 @@ class SlidingRunConfig:
         force: replace an ``out`` file (or write into a ``save_images`` folder) tiledet did not write.
         radiometry: how each scene's values become the classifier's 8-bit RGB (bands, per-scene
             stretch; :class:`tiledet.radiometry.Radiometry`).
+        engine: what runs the network (:data:`SLIDING_ENGINES`): ``torch``, ``onnx``, ``openvino``
+            (exported once, cached beside the checkpoint) or ``auto``: the fastest whose class
+            probabilities agree with torch's within 1e-4 on a probe block of the first scene.
     """
 
     model: Path
@@ -277,8 +284,13 @@ class SlidingRunConfig:
     save_images: Path | None = None
     force: bool = False
     radiometry: Radiometry = AUTO
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", check_device_name(self.device))
         if not isinstance(self.radiometry, Radiometry):
             raise ConfigError(f"radiometry must be a Radiometry, got {self.radiometry!r}", field="radiometry")
+        if self.engine not in SLIDING_ENGINES:
+            raise ConfigError(
+                f"engine must be one of {', '.join(SLIDING_ENGINES)}, got {self.engine!r}", field="engine"
+            )

@@ -26,6 +26,7 @@ import numpy as np
 from tiledet.boxes import Boxes
 from tiledet.detect.config import SlidingConfig
 from tiledet.detect.fcn import fully_convolutional
+from tiledet.detect.fcn_engines import TorchFcn
 from tiledet.detect.merge import Merger, above, cluster_mean, get_merger
 from tiledet.detect.pyramid import (
     Block,
@@ -58,6 +59,8 @@ class SlidingDetector:
         context: chip context: the object fills the central ``1 / (1 + context)`` of a window.
         box_head: the last 4 outputs are the object box inside the window, ``xyxy / window``.
         device: torch device string.
+        engine: what scores a preprocessed batch (:mod:`tiledet.detect.fcn_engines`: float (N, 3, H, W)
+            tensor -> (N, C [+ 4], rows, cols) float32 numpy); None: ``fcn`` itself (torch).
     """
 
     fcn: Any
@@ -67,6 +70,7 @@ class SlidingDetector:
     context: float
     box_head: bool = False
     device: str = "cpu"
+    engine: Any = None
 
     @classmethod
     def from_classifier(cls, clf: Any, device: str = "cpu", context: float = 0.5) -> SlidingDetector:
@@ -160,15 +164,14 @@ def _scored(
     import torch
 
     fcn = detector.fcn
+    forward = detector.engine if detector.engine is not None else TorchFcn(fcn)
     batches = prepared_batches(source, levels, fcn.window, fcn.stride, cfg.block_px, cfg.batch_size)
     for prepared in read_ahead(batches, cfg.read_ahead):
         stats.nodata_blocks += prepared.nodata
         if prepared.crops is None:
             continue
         with torch.inference_mode():
-            batch_in = detector.preprocess(prepared.crops, device=detector.device)
-            batch_in = batch_in.contiguous(memory_format=torch.channels_last)
-            out = detector.fcn(batch_in).float().cpu().numpy()
+            out = forward(detector.preprocess(prepared.crops, device=detector.device))
         for block, maps in zip(prepared.blocks, out, strict=True):
             maps = np.ascontiguousarray(maps[:, : block.rows, : block.cols].transpose(1, 2, 0))
             yield prepared.scale, block, maps

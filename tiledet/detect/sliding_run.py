@@ -7,7 +7,9 @@ detections appended to a COCO results JSON (``file_name``, ``category_name``, ..
 cannot be read, whether at opening or at a window halfway through (a truncated TIFF: its boxes found
 so far are dropped; :attr:`SlidingReport.unreadable`), or that is smaller than the window at every
 pyramid scale (:attr:`SlidingReport.skipped`), is left out and reported; the other scenes are still
-processed. Blocks of pure nodata are not scored (:attr:`SlidingReport.nodata_blocks`).
+processed. Blocks of pure nodata are not scored (:attr:`SlidingReport.nodata_blocks`). The network
+runs on the engine ``cfg.engine`` names (:mod:`tiledet.detect.fcn_engines`; ``auto`` probes a block of
+the first scene), recorded with why in :attr:`SlidingReport.engine`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class SlidingReport:
         cells: windows scored over all scenes.
         nodata_blocks: blocks not scored over all scenes: every scene pixel they read is nodata.
         radiometry: how scene values became the classifier's 8-bit RGB (:meth:`Radiometry.to_dict`).
+        engine: which engine ran the network and why: ``engine``, ``reason``, ``probe_seconds`` (each
+            candidate's time on the probe block, s), ``agreement`` (each candidate's verdict) and
+            ``setup_seconds`` (exports, probing; not in ``seconds``).
         seconds: wall time of the scoring.
         out: the results file.
         drawn: drawn scene files.
@@ -77,6 +82,7 @@ class SlidingReport:
     cells: int = 0
     nodata_blocks: int = 0
     radiometry: dict[str, Any] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out: Path | None = None
     drawn: list[Path] = field(default_factory=list)
@@ -89,7 +95,7 @@ class SlidingReport:
             "window": self.window, "stride": self.stride, "exact": self.exact,
             "scales": [round(s, 4) for s in self.scales], "object_size_px": self.object_size_px,
             "cells": self.cells, "nodata_blocks": self.nodata_blocks, "radiometry": dict(self.radiometry),
-            "seconds": round(self.seconds, 3), "out": str(self.out),
+            "engine": dict(self.engine), "seconds": round(self.seconds, 3), "out": str(self.out),
         }  # fmt: skip
 
 
@@ -153,12 +159,13 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
     sources = [*cfg.images, cfg.model]
     out = prepare_detections_output(cfg.out, scenes, command="detect sliding", sources=sources)
     detector, sliding, size = load_detector(cfg)
+    detector, engine_report = _with_engine(cfg, detector, sliding, scenes)
     fcn = detector.fcn
     report = SlidingReport(
         window=fcn.window, stride=fcn.stride, exact=fcn.exact, out=out, object_size_px=size
     )
     report.scales = scene_scales(detector, sliding)
-    report.radiometry = cfg.radiometry.to_dict()
+    report.radiometry, report.engine = cfg.radiometry.to_dict(), engine_report
     entries: list[dict] = []
     t0 = time.perf_counter()
     drawn_dir = (
@@ -176,6 +183,26 @@ def run_sliding(cfg: SlidingRunConfig, progress: Progress | None = None) -> Slid
     report.seconds = time.perf_counter() - t0
     write_detections_output(out, entries, scenes, command="detect sliding")
     return report
+
+
+def _with_engine(
+    cfg: SlidingRunConfig, detector: SlidingDetector, sliding: SlidingConfig, scenes: Sequence[SceneRef]
+) -> tuple[SlidingDetector, dict[str, Any]]:
+    """``detector`` on the engine ``cfg.engine`` names and the engine report (``setup_seconds`` added);
+    ``auto`` probes a block of the first scene (noise when it cannot be read)."""
+    from tiledet.detect.fcn_engines import build_fcn_engine, probe_block
+
+    t0 = time.perf_counter()
+    probe = None
+    if cfg.engine == "auto" and scenes:
+        try:
+            with open_scene(scenes[0].path, cfg.radiometry) as scene:
+                probe = probe_block(detector, scene, scene_scales(detector, sliding), sliding.block_px)
+        except InputError as e:  # its own detection reports it
+            log.info("engine auto probes a noise block: %s", e)
+    engine, report = build_fcn_engine(cfg.engine, detector, cfg.model, probe)
+    log.info("engine %s: %s", report.engine, report.reason)
+    return replace(detector, engine=engine), {**report.to_dict(), "setup_seconds": time.perf_counter() - t0}
 
 
 def _score_scene(
