@@ -251,3 +251,17 @@ def test_export_error_is_one_line_input_error(checkpoint: Path, monkeypatch: pyt
     monkeypatch.setattr(fcn_engines, "_write_onnx", fails)
     with pytest.raises(InputError, match=r"^onnx export failed \(ValueError: first line\)$"):
         make_fcn_engine("onnx", _detector(_classifier()), checkpoint)
+
+
+def test_a_runtime_refusing_the_export_falls_back(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refuses:
+        def __init__(self, path: Path, fcn: object) -> None:
+            raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation")
+
+    monkeypatch.setattr(fcn_engines, "OnnxFcn", Refuses)
+    det = _detector(_classifier())
+    refused = r"^onnx cannot load the exported network .*model\.onnx \(RuntimeError: \[ONNXRuntimeError\]"
+    with pytest.raises(InputError, match=refused):
+        make_fcn_engine("onnx", det, checkpoint)
+    engine, report = build_fcn_engine("onnx", det, checkpoint, None)
+    assert engine.name == "torch" and "NOT_IMPLEMENTED" in report.reason

@@ -197,8 +197,12 @@ def _write_export(fcn: Any, engine: str, path: Path, onnx_source: Path | None) -
     except TiledetError:
         raise
     except Exception as e:  # the exporters raise many kinds: one line, the fallback reports it
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise InputError(f"{engine} export failed ({type(e).__name__}: {first})") from e
+        raise InputError(f"{engine} export failed ({_one_line(e)})") from e
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _write_onnx(fcn: Any, path: Path) -> None:
@@ -242,7 +246,10 @@ def make_fcn_engine(name: str, detector: SlidingDetector, checkpoint: Path) -> F
         raise ConfigError(f"engine={name} needs the Python packages {', '.join(missing)} "
                           "(dependencies of tiledet: reinstall it)", field="engine")  # fmt: skip
     path = export_fcn(detector.fcn, checkpoint, name)
-    return OnnxFcn(path, detector.fcn) if name == "onnx" else OpenVinoFcn(path, detector.fcn)
+    try:
+        return OnnxFcn(path, detector.fcn) if name == "onnx" else OpenVinoFcn(path, detector.fcn)
+    except Exception as e:  # a runtime refusing the exported graph (an operator it lacks)
+        raise InputError(f"{name} cannot load the exported network {path} ({_one_line(e)})") from e
 
 
 def outputs_agree(reference: np.ndarray, candidate: np.ndarray, num_classes: int) -> tuple[bool, float]:
