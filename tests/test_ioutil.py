@@ -99,3 +99,20 @@ def test_atomic_write_yaml_keeps_order_and_unicode(tmp_path):
     assert text.index("zeta") < text.index("names") < text.index("alpha")  # insertion order
     assert "Fahrzeug ä" in text  # not escaped
     assert yaml.safe_load(text) == obj
+
+
+def test_png_size_from_its_header_beyond_pillows_bomb_limit(tmp_path) -> None:
+    import struct
+    import zlib
+
+    import cv2
+    import numpy as np
+
+    from tiledet.ioutil import image_size
+
+    ihdr = struct.pack(">IIBBBBB", 20000, 15000, 8, 2, 0, 0, 0)  # 300 Mpx: Pillow refuses this header
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    (tmp_path / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk)
+    assert image_size(tmp_path / "big.png") == (20000, 15000)
+    assert cv2.imwrite(str(tmp_path / "small.png"), np.zeros((7, 11, 3), np.uint8))
+    assert image_size(tmp_path / "small.png") == (11, 7)  # what OpenCV wrote

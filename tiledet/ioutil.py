@@ -133,6 +133,22 @@ def read_text_file(path: str | Path, what: str = "label file") -> str:
         raise InputError(f"{path}: cannot read {what} ({e})") from e
 
 
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's IHDR chunk (no size limit, unlike Pillow's decompression-bomb
+    check, which refuses headers over ~179 Mpx); None when ``path`` is not a readable PNG."""
+    if path.suffix.lower() != ".png":
+        return None
+    try:
+        with path.open("rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return (width, height) if width >= 1 and height >= 1 else None
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` of an image, read from its header without decoding the pixels.
 
@@ -142,6 +158,9 @@ def image_size(path: str | Path) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    png = _png_size(path)
+    if png is not None:
+        return png
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
