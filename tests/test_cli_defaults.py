@@ -101,6 +101,7 @@ def _configs() -> dict[str, tuple[type, ...]]:
     from tiledet.demo import DemoConfig
     from tiledet.detect.config import DetectConfig, SliceConfig, SlidingConfig, SlidingRunConfig
     from tiledet.detect.config import TrainConfig as YoloTrainConfig
+    from tiledet.detect.export_run import ExportConfig
     from tiledet.draw_config import DrawConfig
     from tiledet.evaluate.config import EvalConfig
     from tiledet.synth.config import SynthConfig
@@ -110,6 +111,7 @@ def _configs() -> dict[str, tuple[type, ...]]:
         "draw": (DrawConfig,), "classify train": (ClassifyTrainConfig,),
         "classify eval": (ClassifyEvalConfig,), "classify predict": (), "classify sweep": (),
         "detect yolo": (DetectConfig, SliceConfig), "detect train-yolo": (YoloTrainConfig,),
+        "detect export": (ExportConfig,),
         "detect sliding": (SlidingRunConfig, SlidingConfig), "demo": (DemoConfig,),
     }  # fmt: skip
 
@@ -176,5 +178,5 @@ def test_every_command_takes_each_option_default_from_its_config_field():
                 assert f"Default: {shown(default)}" in help_text or f"Default: {default}" in help_text, where
     assert checked == {
         "convert": 25, "synth": 6, "eval": 9, "draw": 10, "classify train": 26, "classify eval": 5,
-        "detect yolo": 16, "detect train-yolo": 15, "detect sliding": 15, "demo": 6,
+        "detect yolo": 17, "detect train-yolo": 15, "detect sliding": 16, "demo": 6, "detect export": 8,
     }  # fmt: skip

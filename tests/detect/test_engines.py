@@ -1,4 +1,4 @@
-"""ONNX Runtime and OpenVINO engines: exported once by Ultralytics, cached, agreeing with PyTorch."""
+"""Engines of sliced YOLO: installed, exported once by Ultralytics, cached, agreeing with PyTorch; auto."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from tiledet.detect.config import SliceConfig
-from tiledet.detect.engines import export_engine, missing_packages, outputs_agree
+from tiledet.detect.engines import auto_candidates, cache_dir, missing_packages, outputs_agree
+from tiledet.detect.export_cache import file_sha256
 from tiledet.detect.yolo_decode import Letterbox, fill_batch
+from tiledet.detect.yolo_export import export_yolo
 from tiledet.detect.yolo_predict import YoloPredictor
 from tiledet.errors import ConfigError
 
@@ -32,51 +34,90 @@ def batch() -> np.ndarray:
     return fill_batch(image, windows, Letterbox.for_window((128, 128), 32))
 
 
+def _independent_torch(weights: Path, batch: np.ndarray) -> object:
+    """Ultralytics' own model (its loader, its forward) on the batch: the reference of every engine."""
+    from tiledet.detect.offline import offline_ultralytics
+
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights)).model.fuse().eval()
+    x = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        y = model(x)
+    return y[0] if isinstance(y, (tuple, list)) else y
+
+
+def test_every_engine_package_is_installed() -> None:
+    for engine in ("onnx", "openvino", "openvino-int8", "onnx-int8"):
+        assert missing_packages(engine) == [], engine
+
+
 @pytest.mark.parametrize("engine", ["onnx", "openvino"])
-def test_exported_engine_agrees_with_torch_and_is_cached(
-    engine: str, weights: Path, batch: np.ndarray
-) -> None:
-    missing = ", ".join(missing_packages(engine))
-    if missing:
-        pytest.skip(f"{engine} engine needs {missing} (pip install 'tiledet[engines]')")
-    reference = YoloPredictor(weights, SliceConfig(device="cpu"))
+def test_exported_engine_agrees_with_torch_and_is_cached(engine: str, weights: Path,
+                                                         batch: np.ndarray) -> None:
     other = YoloPredictor(weights, SliceConfig(device="cpu", engine=engine))
     assert other.engine_report.engine == engine
-    raw_ref, raw = reference.engine(batch), other.engine(batch)
+    raw_ref, raw = _independent_torch(weights, batch), other.engine(batch)
     assert raw.shape == raw_ref.shape
     # fp32 engines match closely; OpenVINO may run in bf16 on CPUs with AMX
     tolerance = 1e-3 if engine == "onnx" else 0.1
     assert float((raw - raw_ref).abs().max()) < tolerance * float(raw_ref.abs().max())
     assert outputs_agree(raw_ref, raw, end2end=False)[0]
-    cached = export_engine(weights, engine, 128)
-    assert cached.is_file() and weights.name + ".tiledet-engines" in str(cached)
+    # keyed by (weights, engine, imgsz = the tile, batch = the batch size)
+    folder = cache_dir(weights) / f"{engine}-imgsz128-batch16"
+    assert cache_dir(weights).name == file_sha256(weights)[:16]
+    assert other.engine_report.model is not None and Path(other.engine_report.model).is_relative_to(folder)
+    cached = export_yolo(weights, engine, 128, 16)
     mtime = cached.stat().st_mtime_ns
-    assert export_engine(weights, engine, 128).stat().st_mtime_ns == mtime  # exported once
+    assert export_yolo(weights, engine, 128, 16).stat().st_mtime_ns == mtime  # exported once
     assert not list(weights.parent.glob("*_openvino_model")) and not list(weights.parent.glob("*.onnx"))
 
 
-def test_torch_bf16_agrees_with_torch(weights: Path, batch: np.ndarray) -> None:
-    fp32 = YoloPredictor(weights, SliceConfig(device="cpu")).engine(batch)
-    bf16_predictor = YoloPredictor(weights, SliceConfig(device="cpu", engine="torch-bf16"))
-    bf16 = bf16_predictor.engine(batch)
-    assert bf16.dtype == fp32.dtype and bf16.shape == fp32.shape
-    assert outputs_agree(fp32, bf16, end2end=False)[0]
-    assert not torch.equal(fp32, bf16)  # it really ran in reduced precision
+@pytest.mark.parametrize("engine", ["torch-bf16", "torch-fp16"])
+def test_torch_autocast_agrees_with_torch(engine: str, weights: Path, batch: np.ndarray) -> None:
+    fp32 = _independent_torch(weights, batch)
+    low = YoloPredictor(weights, SliceConfig(device="cpu", engine=engine)).engine(batch)
+    assert low.dtype == fp32.dtype and low.shape == fp32.shape
+    assert outputs_agree(fp32, low, end2end=False)[0]
+    assert not torch.equal(fp32, low)  # it really ran in reduced precision
 
 
-def test_auto_picks_an_engine_that_agrees(weights: Path) -> None:
+def _matched_share(a: object, b: object, iou: float = 0.8) -> float:
+    """Share of the boxes of each side with a same-class partner at IoU >= ``iou`` (torchvision's IoU)."""
+    from torchvision.ops import box_iou
+
+    if len(a) == 0 or len(b) == 0:
+        return float(len(a) == len(b))
+    m = box_iou(torch.as_tensor(a.xyxy), torch.as_tensor(b.xyxy)) >= iou
+    m &= torch.as_tensor(a.class_ids)[:, None] == torch.as_tensor(b.class_ids)[None, :]
+    return min(float(m.any(1).float().mean()), float(m.any(0).float().mean()))
+
+
+def test_auto_is_the_default_and_its_boxes_agree_with_torch(weights: Path) -> None:
+    assert SliceConfig().engine == "auto"
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, (256, 384, 3), dtype=np.uint8)
-    predictor = YoloPredictor(weights, SliceConfig(device="cpu", engine="auto"), probe_image=image)
+    predictor = YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image)
     report = predictor.engine_report
     assert report.engine in ("torch", "torch-bf16", "onnx", "openvino")
     assert report.agreement[report.engine].startswith(("agrees", "reference"))
-    assert set(report.timings_s) >= {"torch"}
-    assert len(predictor(image)) > 0
+    assert set(report.agreement) == {"torch", "torch-bf16", "onnx", "openvino"}  # never INT8
+    assert {"torch", "onnx", "openvino"} <= set(report.timings_s)  # installed: all were timed
+    assert report.reason.startswith("auto: ") and "probe batch of" in report.reason
+    torch_boxes = YoloPredictor(weights, SliceConfig(device="cpu", engine="torch"))(image)
+    auto_boxes = predictor(image)
+    assert len(torch_boxes) > 10
+    assert _matched_share(torch_boxes, auto_boxes) >= 0.95
+
+
+def test_auto_candidates_never_int8() -> None:
+    assert auto_candidates(cuda=False) == ("torch-bf16", "onnx", "openvino")
+    assert auto_candidates(cuda=True) == ("torch-fp16", "tensorrt")
 
 
 def test_disagreeing_outputs_are_detected(weights: Path, batch: np.ndarray) -> None:
-    raw = YoloPredictor(weights, SliceConfig(device="cpu")).engine(batch)
+    raw = YoloPredictor(weights, SliceConfig(device="cpu", engine="torch")).engine(batch)
     shifted = raw.clone()
     shifted[:, 0] += raw[:, 2] / 2  # every box half its width to the right: IoU 1/3
     swapped = raw.clone()
@@ -87,12 +128,48 @@ def test_disagreeing_outputs_are_detected(weights: Path, batch: np.ndarray) -> N
     assert not outputs_agree(raw, swapped, end2end=False)[0]
 
 
-def test_missing_engine_packages_give_an_install_hint(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_engine_packages_name_them(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
 
     def without_onnxruntime(name: str, *args: object) -> object:
         return None if name == "onnxruntime" else real(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", without_onnxruntime)
-    with pytest.raises(ConfigError, match=r"tiledet\[engines\]"):
+    with pytest.raises(ConfigError, match=r"^engine=onnx needs the Python packages onnxruntime \(") as e:
         YoloPredictor(weights, SliceConfig(device="cpu", engine="onnx"))
+    assert "\n" not in str(e.value)
+
+
+def test_device_bound_engines_are_refused_elsewhere(weights: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^engine=tensorrt runs on CUDA; use device=cuda"):
+        YoloPredictor(weights, SliceConfig(device="cpu", engine="tensorrt"))
+
+
+def test_auto_remembers_its_choice_per_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tiledet.detect import engines
+
+    weights = make_firing_weights(tmp_path / "fire.pt")
+    image = np.random.default_rng(6).integers(0, 256, (256, 384, 3), dtype=np.uint8)
+    first = YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image).engine_report
+    path = cache_dir(weights) / "auto-cpu-imgsz128-batch16.json"
+    record = json.loads(path.read_text())
+    assert record["engine"] == first.engine and record["fingerprint"]["threads"] >= 1
+    timed: list[str] = []
+    real_time = engines.time_engine
+    monkeypatch.setattr(engines, "time_engine", lambda e, b: timed.append(e.name) or real_time(e, b))
+    second = YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image[::-1].copy()).engine_report
+    assert second.engine == first.engine and timed == []  # nothing timed again
+    assert "remembered on this machine" in second.reason
+    # another machine (fingerprint) probes again
+    record["fingerprint"]["cpu"] = "another CPU"
+    path.write_text(json.dumps(record))
+    YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image)
+    assert "torch" in timed and json.loads(path.read_text())["fingerprint"]["cpu"] != "another CPU"
+    # a remembered engine that disagrees with torch on this run's probe is not used
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "engine": "onnx"}))
+    monkeypatch.setattr(engines, "outputs_agree", lambda ref, out, end2end: (False, "forced"))
+    report = YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image).engine_report
+    assert report.engine == "torch" and report.reason.startswith("auto: no other engine agreed")

@@ -51,7 +51,8 @@ def test_boxes_match_ultralytics_predictor_on_a_single_tile(weights: Path, scene
     offline_ultralytics()
     from ultralytics import YOLO
 
-    predictor = contiguous(YoloPredictor(weights, SliceConfig(conf=0.05, iou=0.7, max_det=300, device="cpu")))
+    cfg = SliceConfig(conf=0.05, iou=0.7, max_det=300, device="cpu", engine="torch")
+    predictor = contiguous(YoloPredictor(weights, cfg))
     x0, y0 = 100, 60
     tile = scene[y0 : y0 + TILE, x0 : x0 + TILE]
     ours = predictor.predict_windows(scene, np.array([[x0, y0, x0 + TILE, y0 + TILE]]))[0]
@@ -66,7 +67,7 @@ def test_boxes_match_ultralytics_predictor_on_a_single_tile(weights: Path, scene
 def test_channels_last_gives_the_same_outputs(weights: Path, scene: np.ndarray) -> None:
     # Raw outputs, not boxes: the firing weights give many boxes of equal score, whose NMS order a
     # 1e-7 difference between the two memory layouts may flip.
-    cfg = SliceConfig(conf=0.05, max_det=300, device="cpu")
+    cfg = SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch")
     fast = YoloPredictor(weights, cfg)
     plain = contiguous(YoloPredictor(weights, cfg))
     assert fast.engine.channels_last and not plain.engine.channels_last
@@ -78,8 +79,9 @@ def test_channels_last_gives_the_same_outputs(weights: Path, scene: np.ndarray) 
 
 
 def test_batched_prediction_equals_one_tile_at_a_time(weights: Path, scene: np.ndarray) -> None:
-    batched = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, batch_size=4, device="cpu"))
-    single = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, batch_size=1, device="cpu"))
+    cfg = SliceConfig(conf=0.05, max_det=300, batch_size=4, device="cpu", engine="torch")
+    batched = YoloPredictor(weights, cfg)
+    single = YoloPredictor(weights, SliceConfig(**{**cfg.__dict__, "batch_size": 1}))
     windows = batched.windows((scene.shape[1], scene.shape[0]))
     assert len(windows) == 6  # 300 x 220 at 128 px, overlap 0.2: 3 x 2, with a partial last batch
     got = batched.predict_windows(scene, windows)
@@ -95,7 +97,7 @@ def test_window_boxes_are_shifted_to_scene_coordinates(weights: Path, scene: np.
     big = np.full((400, 500, 3), 90, np.uint8)
     big[10 : 10 + TILE, 20 : 20 + TILE] = patch
     big[200 : 200 + TILE, 300 : 300 + TILE] = patch
-    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu"))
+    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch"))
     windows = np.array([[20, 10, 20 + TILE, 10 + TILE], [300, 200, 300 + TILE, 200 + TILE]])
     a, b = predictor.predict_windows(big, windows)
     assert len(a) > 5
@@ -130,7 +132,7 @@ def test_padding_equals_ultralytics_letterbox(window_wh: tuple[int, int]) -> Non
 
 def test_scene_smaller_than_the_tile_is_one_padded_window(weights: Path, scene: np.ndarray) -> None:
     small = scene[:70, :100]
-    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu"))
+    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch"))
     assert predictor.windows((100, 70)).tolist() == [[0, 0, 100, 70]]
     boxes = predictor(small)
     assert len(boxes) > 0
@@ -138,7 +140,8 @@ def test_scene_smaller_than_the_tile_is_one_padded_window(weights: Path, scene: 
 
 
 def test_scene_call_merges_sorts_and_caps(weights: Path, scene: np.ndarray) -> None:
-    cfg = SliceConfig(conf=0.05, max_det=300, device="cpu", merge="nms", match="iou", merge_threshold=0.5)
+    cfg = SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch", merge="nms", match="iou",
+                      merge_threshold=0.5)
     predictor = YoloPredictor(weights, cfg)
     boxes = predictor(scene)
     parts = predictor.predict_windows(scene, predictor.windows((300, 220)))
@@ -146,12 +149,12 @@ def test_scene_call_merges_sorts_and_caps(weights: Path, scene: np.ndarray) -> N
     assert 0 < len(boxes) < len(raw)  # overlaps were merged
     assert (np.diff(boxes.scores) <= 0).all()
     assert (boxes.xyxy >= 0).all() and (boxes.xyxy[:, 2] <= 300).all() and (boxes.xyxy[:, 3] <= 220).all()
-    capped = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=5, device="cpu"))(scene)
+    capped = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=5, device="cpu", engine="torch"))(scene)
     assert len(capped) == 5
 
 
 def test_full_pass_adds_boxes_of_the_shrunk_scene(weights: Path, scene: np.ndarray) -> None:
-    base = SliceConfig(conf=0.05, max_det=300, device="cpu")
+    base = SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch")
     predictor = YoloPredictor(weights, SliceConfig(**{**base.__dict__, "full_pass": True}))
     whole = predictor.full_scene(scene)
     assert len(whole) > 0
@@ -159,7 +162,7 @@ def test_full_pass_adds_boxes_of_the_shrunk_scene(weights: Path, scene: np.ndarr
 
 
 def test_grey_and_rgba_scenes_are_accepted(weights: Path, scene: np.ndarray) -> None:
-    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu"))
+    predictor = YoloPredictor(weights, SliceConfig(conf=0.05, max_det=300, device="cpu", engine="torch"))
     rgba = np.dstack([scene, np.full(scene.shape[:2], 255, np.uint8)])
     assert predictor(rgba).equals(predictor(scene))
     assert len(predictor(scene[:, :, 0])) > 0
@@ -180,7 +183,7 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, weights: Path) -> None:
     with pytest.raises(ConfigError, match=r"^overlap must"):
         SliceConfig(overlap=1.0)
     with pytest.raises(ConfigError, match=r"^engine must"):
-        SliceConfig(engine="tensorrt")
+        SliceConfig(engine="tpu")
     with pytest.raises(InputError, match="float"):  # the fixed radiometry maps 8 and 16 bit only
         YoloPredictor(weights, SliceConfig(device="cpu", radiometry=FIXED))(np.zeros((10, 10, 3), np.float32))
     with pytest.raises(ConfigError, match=r"^radiometry must be a Radiometry"):

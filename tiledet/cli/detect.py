@@ -1,4 +1,4 @@
-"""``tiledet detect yolo|train-yolo|sliding``: thin Typer layer over :mod:`tiledet.detect`.
+"""``tiledet detect yolo|export|train-yolo|sliding``: thin Typer layer over :mod:`tiledet.detect`.
 
 ``sliding`` lives in :mod:`tiledet.cli.detect_sliding` (``sliding_command``); :func:`register` adds it.
 """
@@ -24,6 +24,7 @@ from tiledet.cli.options import (
 )
 from tiledet.cli.tables import results_text
 from tiledet.detect.config import DetectConfig, SliceConfig, TrainConfig
+from tiledet.detect.export_run import ExportConfig
 from tiledet.detect.merge_registry import merger_help
 from tiledet.device import DEFAULT_DEVICE
 
@@ -93,11 +94,16 @@ def yolo_command(
     ),
     device: Device = DEFAULT_DEVICE,
     engine: str | None = typer.Option(
-        None, "--engine", help="torch, torch-bf16 (bfloat16 autocast), onnx, openvino or auto (fastest "
-        "engine whose boxes agree with torch's on the first batch; exports are cached beside the weights). "
-        "On CPUs with bf16 support, openvino and torch-bf16 are 2-3x faster than torch (mAP50 within "
-        f"0.005 in benchmarks/bench_yolo_sliced.py). Default: {_slice('engine')} (fp32, the same on every "
-        "machine)."
+        None, "--engine", help="auto (on the CPU: the fastest of torch, torch-bf16, onnx and openvino whose "
+        "boxes agree with torch's on the first batch; on CUDA: torch-fp16 or tensorrt when installed; never "
+        "INT8), torch (fp32, the same on every machine), torch-bf16, torch-fp16, onnx, openvino, "
+        "openvino-int8, onnx-int8 (INT8: calibrated on --data the first time, or exported by `tiledet detect "
+        "export --int8`) or tensorrt. Exports are cached beside the weights, keyed by weights, engine, "
+        f"--tile and --batch-size; the summary says which engine ran and why. Default: {_slice('engine')}."
+    ),
+    int8_data: Path | None = typer.Option(
+        None, "--data", help="With --engine openvino-int8|onnx-int8: a YOLO data.yaml whose val images "
+        "calibrate the INT8 export the first time. Default: none (the INT8 export already cached)."
     ),
     radiometry: RadiometryKind = None,
     bands: Bands = None,
@@ -119,7 +125,7 @@ def yolo_command(
         tile=tile, full_pass=full_pass, device=device, trust_weights=trust_weights, **given(
             overlap=overlap, batch_size=batch_size, conf=conf, iou=iou, merge=merge, match=match,
             merge_threshold=merge_threshold, max_det=max_det, engine=engine,
-        ), radiometry=radiometry_of(radiometry, bands),
+        ), int8_data=int8_data, radiometry=radiometry_of(radiometry, bands),
     )  # fmt: skip
     cfg = DetectConfig(weights=weights, images=tuple(images), out=out, slicing=slicing,
                        save_images=save_images, force=force)
@@ -138,14 +144,63 @@ def _yolo_summary(report: DetectReport) -> None:
     typer.echo(f"{r['scenes']} scenes, {r['boxes']} boxes in {r['seconds']:.1f} s "
                f"(engine {eng['engine']}: {eng['reason']}) -> {results_text(r['out'])}")
     for name, verdict in eng.get("agreement", {}).items():
-        if name != "torch":
-            seconds = eng.get("probe_seconds", {}).get(name)
-            timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
-            typer.echo(f"  {name}: {verdict}{timing}")
+        seconds = eng.get("probe_seconds", {}).get(name)
+        timing = f", {seconds:.3f} s/batch" if seconds is not None else ""
+        typer.echo(f"  {name}: {verdict}{timing}")
+    if eng.get("model"):
+        typer.echo(f"  {eng['engine']} model: {eng['model']}")
     rad = r["radiometry"]
     bands = "" if rad["bands"] is None else ", bands " + ",".join(map(str, rad["bands"]))
     typer.echo(f"  {r['windows']} windows, {r['nodata_windows']} nodata windows skipped; "
                f"radiometry {rad['kind']}{bands}")
+
+
+_export = functools.partial(default_text, ExportConfig)
+
+
+@detect_app.command("export")
+def export_command(
+    weights: Path = typer.Argument(..., help="Ultralytics .pt detection weights (local file). Required."),
+    fmt: str | None = typer.Option(
+        None, "--format", help=f"openvino or onnx. Default: {_export('format')}."
+    ),
+    int8: bool = typer.Option(
+        False, "--int8", help="INT8 quantization through Ultralytics' exporter (OpenVINO: NNCF; ONNX: ONNX "
+        "Runtime static), calibrated on --data; run it with detect yolo --engine openvino-int8 (or "
+        "onnx-int8). Default: off (fp32)."
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="A YOLO data.yaml (e.g. from 'tiledet convert --tile') whose val images "
+        "calibrate --int8; needed with --int8 only. Default: none."
+    ),
+    imgsz: int | None = typer.Option(
+        None, "--imgsz", help="Input side the export is traced and calibrated at, px: detect yolo's --tile. "
+        "Default: the imgsz the weights were trained at (640 if unknown)."
+    ),
+    batch: int | None = typer.Option(
+        None, "--batch",
+        help=f"Batch size of the export: detect yolo's --batch-size. Default: {_export('batch')}.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder to write the export into (model files and key.json). Default: the "
+        "engine cache beside the weights that detect yolo reads."
+    ),
+    force: Force = False,
+    trust_weights: bool = typer.Option(False, "--trust-weights", help=_TRUST_HELP),
+    quiet: Quiet = False,
+) -> None:
+    """Export YOLO weights to OpenVINO or ONNX (fp32 or INT8) through Ultralytics' exporter, once."""
+    from tiledet.detect.export_run import run_export
+
+    cfg = ExportConfig(weights=weights, int8=int8, data=data, imgsz=imgsz, out=out, force=force,
+                       trust_weights=trust_weights, **given(format=fmt, batch=batch))
+    result = run_export(cfg)
+    if not quiet:
+        done = "already in the cache" if result.cached else f"exported in {result.seconds:.1f} s"
+        typer.echo(f"{result.engine} (imgsz {result.imgsz}, batch {result.batch}): {done} -> {result.model}")
+        if cfg.out is None:
+            typer.echo(f"  run it: tiledet detect yolo {weights} SCENES --engine {result.engine} "
+                       f"--tile {result.imgsz} --batch-size {result.batch}")
 
 
 @detect_app.command("train-yolo")

@@ -23,6 +23,7 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "synth": {"size_wh": "--size"},
     "classify train": {"memory_limit_gib": "--memory-limit", "model_options": "--option"},
     "detect train-yolo": {"evaluate_full": "--val-full"},
+    "detect yolo": {"int8_data": "--data"},
     "detect sliding": {
         "block_px": "--block",
         "object_size_px": "--object-size",

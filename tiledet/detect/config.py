@@ -19,7 +19,10 @@ from tiledet.errors import ConfigError
 from tiledet.radiometry import AUTO, Radiometry
 
 #: Inference engines of sliced YOLO (:mod:`tiledet.detect.engines`).
-ENGINES = ("torch", "torch-bf16", "onnx", "openvino", "auto")
+ENGINES = ("auto", "torch", "torch-bf16", "torch-fp16", "onnx", "openvino", "openvino-int8", "onnx-int8",
+           "tensorrt")
+#: The engines that run an INT8 export (calibrated on ``int8_data`` the first time).
+INT8_ENGINES = ("openvino-int8", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,11 @@ class SliceConfig:
         full_pass: also run the whole scene, shrunk to ``tile``, and merge its boxes in (large objects).
         max_det: most boxes kept per window and per scene after merging.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`tiledet.device`).
-        engine: ``torch``, ``torch-bf16``, ``onnx``, ``openvino`` or ``auto`` (:mod:`.engines`).
+        engine: ``auto`` (the fastest engine whose output agrees with torch's on a probe batch; never
+            INT8), ``torch``, ``torch-bf16``, ``torch-fp16``, ``onnx``, ``openvino``, ``openvino-int8``,
+            ``onnx-int8`` or ``tensorrt`` (:mod:`.engines`).
+        int8_data: INT8 engines: the YOLO ``data.yaml`` whose val images calibrate the export the
+            first time; None uses the INT8 export already cached.
         trust_weights: unpickle the weights with Ultralytics' full unpickler, which can run code
             (``--trust-weights``); by default they load with an allow-list of classes
             (:mod:`tiledet.detect.safe_weights`).
@@ -58,7 +65,8 @@ class SliceConfig:
     full_pass: bool = False
     max_det: int = 10000
     device: str = DEFAULT_DEVICE
-    engine: str = "torch"
+    engine: str = "auto"
+    int8_data: Path | None = None
     trust_weights: bool = False
     radiometry: Radiometry = AUTO
 
@@ -86,6 +94,9 @@ class SliceConfig:
             raise ConfigError(
                 f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}", field="engine"
             )
+        if self.int8_data is not None and self.engine not in INT8_ENGINES:
+            raise ConfigError(f"int8_data only applies with engine={' or '.join(INT8_ENGINES)}",
+                              field=("int8_data", "engine"))
 
 
 @dataclass(frozen=True)
