@@ -14,7 +14,8 @@ Same weights, same scenes, same tiles (320 px, overlap 0.2: stride 256 for all t
 
 Times cover detection on images already in memory (model loading and a warm-up excluded); mAP50 is
 pycocotools' (``tiledet.evaluate``) against the scenes' ground truth. tiledet runs once per engine
-(torch, and onnx/openvino when ``tiledet[engines]`` is installed).
+(torch, torch-bf16, onnx, openvino). ``bench_yolo_default.py`` runs tiledet with no options at all
+(engine auto) against SAHI at its best on these scenes.
 
 Weights: ``--weights``, default the model ``bench_yolo_solid.py`` trains (trained here the same way
 when missing). ``--quick`` without those weights uses an untrained yolo11n (timings only).
@@ -104,12 +105,13 @@ def run_tiledet(weights: Path, images: list[np.ndarray], engine: str, merge: str
     return timed(lambda: [predictor(image) for image in images])
 
 
-def run_sahi(weights: Path, images: list[np.ndarray], batch_size: int = 1,
-             all_cores: bool = False) -> tuple[float, list]:
-    """SAHI's ``get_sliced_prediction``; ``batch_size`` slices per model call (SAHI's default 1).
+def sahi_predictor(weights: Path, batch_size: int = 1, all_cores: bool = False,
+                   warm: np.ndarray | None = None) -> Callable[[np.ndarray], object]:
+    """SAHI's ``get_sliced_prediction`` as ``predict(image) -> Boxes``; ``batch_size`` slices per model
+    call (SAHI's default 1).
 
-    ``all_cores``: after the warm-up (where Ultralytics' ``select_device`` sets torch to ``cores - 1``
-    threads), give torch every core, as tiledet's torch engine has.
+    ``all_cores``: after a warm-up on ``warm`` (where Ultralytics' ``select_device`` sets torch to
+    ``cores - 1`` threads), give torch every core, as tiledet's torch engine has.
     """
     import torch
     from sahi import AutoDetectionModel
@@ -121,27 +123,35 @@ def run_sahi(weights: Path, images: list[np.ndarray], batch_size: int = 1,
     model = AutoDetectionModel.from_pretrained(model_type="ultralytics", model_path=str(weights),
                                                confidence_threshold=CONF, device="cpu", image_size=TILE)
 
-    def predict(image: np.ndarray) -> object:
+    def predict(image: np.ndarray) -> Boxes:
         # force_postprocess_type: below conf 0.1 SAHI would otherwise switch itself to NMS/IoU
-        return get_sliced_prediction(
+        pred = get_sliced_prediction(
             image, model, slice_height=TILE, slice_width=TILE, overlap_height_ratio=OVERLAP,
             overlap_width_ratio=OVERLAP, perform_standard_pred=False, postprocess_type="GREEDYNMM",
             postprocess_match_metric="IOS", postprocess_match_threshold=THRESH,
             postprocess_class_agnostic=False, verbose=0, batch_size=batch_size, force_postprocess_type=True,
         )
-
-    predict(images[0][:640, :640])
-    if all_cores:
-        torch.set_num_threads(cpu_threads())
-    threads = torch.get_num_threads()
-    seconds, preds = timed(lambda: [predict(image) for image in images])
-    if torch.get_num_threads() != threads:
-        raise SystemExit("SAHI changed the torch thread count during the timed runs")
-    results = []
-    for pred in preds:
         ops = pred.object_prediction_list
         xyxy = np.array([p.bbox.to_xyxy() for p in ops], float).reshape(-1, 4)
-        results.append(Boxes(xyxy, [p.category.id for p in ops], [p.score.value for p in ops]))
+        return Boxes(xyxy, [p.category.id for p in ops], [p.score.value for p in ops])
+
+    if warm is not None:
+        predict(warm)
+    if all_cores:
+        torch.set_num_threads(cpu_threads())
+    return predict
+
+
+def run_sahi(weights: Path, images: list[np.ndarray], batch_size: int = 1,
+             all_cores: bool = False) -> tuple[float, list]:
+    """Best time of SAHI over ``images`` (:func:`sahi_predictor`) and its boxes."""
+    import torch
+
+    predict = sahi_predictor(weights, batch_size, all_cores, warm=images[0][:640, :640])
+    threads = torch.get_num_threads()
+    seconds, results = timed(lambda: [predict(image) for image in images])
+    if torch.get_num_threads() != threads:
+        raise SystemExit("SAHI changed the torch thread count during the timed runs")
     print(f"  (SAHI ran with torch on {threads} thread(s), batch {batch_size})")
     return seconds, results
 

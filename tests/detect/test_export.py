@@ -182,3 +182,21 @@ def test_calibration_data_without_val_images(weights: Path, tmp_path: Path,
     assert main(["detect", "export", str(weights), "--int8", "--data", str(data)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: {data}: the val split holds no images to calibrate INT8 on"
+
+
+def test_export_openvino_into_out_twice(weights: Path, tmp_path: Path) -> None:
+    import openvino as ov
+
+    out = tmp_path / "ov"
+    for _ in range(2):  # the second run replaces its own files
+        assert main(["detect", "export", str(weights), "--out", str(out), "--quiet"]) == 0
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert {"key.json", "model_openvino_model/model.xml", "model_openvino_model/model.bin"} <= set(files)
+    batch = _batch(2)
+    got = ov.Core().compile_model(str(out / "model_openvino_model" / "model.xml"), "CPU")(
+        batch.transpose(0, 3, 1, 2).astype(np.float32) / 255)[0]
+    want = _torch_reference(weights, batch)
+    np.testing.assert_allclose(got, want, atol=0.1 * float(np.abs(want).max()))  # bf16 on AMX CPUs
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "x.txt").write_text("user file")
+    assert main(["detect", "export", str(weights), "--out", str(tmp_path / "mine"), "--quiet"]) == 2

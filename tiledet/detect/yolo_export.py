@@ -163,7 +163,6 @@ def export_yolo_to(out: Path, weights: Path, engine: str, imgsz: int, batch: int
         ConfigError: as :func:`export_yolo`, an INT8 engine without ``data``, or an ``out`` refused.
         InputError: as :func:`export_yolo`.
     """
-    from tiledet.ioutil import atomic_write_json
     from tiledet.outdir import OutputDir
 
     spec = EXPORTS[engine]
@@ -176,13 +175,9 @@ def export_yolo_to(out: Path, weights: Path, engine: str, imgsz: int, batch: int
             tempfile.TemporaryDirectory(prefix="tiledet_export_") as tmp:
         export_into(Path(tmp), weights, key, resolved, trust_weights)
         for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
-            rel = path.relative_to(tmp).as_posix()
-            od.check(rel)
-            shutil.copyfile(path, od.path(rel))
-            od.record([rel])
-        atomic_write_json(od.check(KEY_FILE), {**key.to_dict(), "model": spec.model})
-        od.record([KEY_FILE])
-        return od.path(spec.model)
+            od.write_bytes(path.relative_to(tmp).as_posix(), path.read_bytes())  # atomic, recorded
+        od.write_json(KEY_FILE, {**key.to_dict(), "model": spec.model})
+        return od.check(spec.model)
 
 
 def export_into(folder: Path, weights: Path, key: ExportKey, calibration_yaml: str | None,
