@@ -70,6 +70,17 @@ def precut_batches(weights: Path, images: list[np.ndarray], engine: str) -> tupl
     return predictor.engine, batches
 
 
+def untrained_at_tile() -> Path:
+    """``bench_yolo_sliced``'s untrained yolo11n, recorded as trained at imgsz 320 (the default tile)."""
+    import torch
+
+    path = WORK / "untrained_320.pt"
+    ckpt = torch.load(untrained_weights(), weights_only=False)
+    ckpt["train_args"] = {**(ckpt.get("train_args") or {}), "imgsz": TILE}
+    torch.save(ckpt, path)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one scene, one repeat (smoke test)")
@@ -85,7 +96,7 @@ def main() -> int:
     if not weights.is_file():
         if not args.quick:
             raise SystemExit(f"{weights} not found: run benchmarks/bench_yolo_solid.py first")
-        weights = untrained_weights()
+        weights = untrained_at_tile()
     images, gt = make_scenes(1 if args.quick else args.scenes, 2112)
     paths = [WORK / "scenes" / "images" / f"scene_{i:02d}.png" for i in range(len(images))]
     print(f"weights {weights}; {len(images)} scenes; load {os.getloadavg()[0]:.1f} (1-min) at start")

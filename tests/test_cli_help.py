@@ -106,4 +106,4 @@ def test_shared_options_state_their_help_once() -> None:
                 continue
             seen[flag] += 1
             assert param.help in helps[flag], f"tiledet {' '.join(path)} {flag}: own help text"
-    assert seen == {"--force": 10, "--quiet": 10, "--device": 7, "--save-images": 2}
+    assert seen == {"--force": 11, "--quiet": 11, "--device": 7, "--save-images": 2}
