@@ -99,6 +99,23 @@ def _forward_ratio(model: Path, engine: str, rounds: int) -> tuple[float, float]
     return statistics.median(times["torch"]), statistics.median(times[engine])
 
 
+def _rounds(
+    model: Path, scenes: Path, root: Path, rounds: int, count: int
+) -> tuple[dict[str, list[float]], dict[str, list[tuple[dict, list[dict]]]]]:
+    """Seconds and ``(report, entries)`` of every run of each engine, the order alternating by round."""
+    times: dict[str, list[float]] = {"torch": [], "auto": []}
+    runs: dict[str, list[tuple[dict, list[dict]]]] = {"torch": [], "auto": []}
+    for r in range(rounds):
+        for engine in ("torch", "auto") if r % 2 == 0 else ("auto", "torch"):
+            seconds, result, entries = _detect(model, scenes, root / f"{engine}_{r}.json", engine)
+            times[engine].append(seconds)
+            runs[engine].append((result, entries))
+            setup = result["engine"]["setup_seconds"]
+            print(f"round {r} {engine:5s}: {seconds:6.1f} s ({seconds / count:.1f} s/scene), "
+                  f"engine {result['engine']['engine']}, setup {setup:.1f} s")  # fmt: skip
+    return times, runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_sliding_engines"))
@@ -119,27 +136,20 @@ def main() -> None:
     warm_s, warm, _ = _detect(model, scenes, root / "warm.json", "auto")  # exports (cached from here on)
     print(f"warm-up auto run (exports on a cold cache): {warm_s:.1f} s, setup "
           f"{warm['engine']['setup_seconds']:.1f} s, engine {warm['engine']['engine']}")  # fmt: skip
-    times: dict[str, list[float]] = {"torch": [], "auto": []}
-    runs: dict[str, tuple[dict, list[dict]]] = {}
-    for r in range(args.rounds):
-        for engine in ("torch", "auto") if r % 2 == 0 else ("auto", "torch"):
-            seconds, result, entries = _detect(model, scenes, root / f"{engine}_{r}.json", engine)
-            times[engine].append(seconds)
-            runs[engine] = (result, entries)
-            setup = result["engine"]["setup_seconds"]
-            print(f"round {r} {engine:5s}: {seconds:6.1f} s ({seconds / args.scenes:.1f} s/scene), "
-                  f"engine {result['engine']['engine']}, setup {setup:.1f} s")  # fmt: skip
-    chosen = runs["auto"][0]["engine"]
+    times, runs = _rounds(model, scenes, root, args.rounds, args.scenes)
+    chosen = runs["auto"][-1][0]["engine"]
     print(f"auto chose {chosen['engine']}: {chosen['reason']}")
     for name, verdict in chosen["agreement"].items():
         probe = chosen["probe_seconds"].get(name)
         print(f"  {name:9s} probe {'-' if probe is None else f'{probe:.3f} s'}: {verdict}")
-    unmatched, score_diff, bbox_diff = _differences(runs["torch"][1], runs["auto"][1])
+    diffs = [_differences(runs["torch"][0][1], entries) for _, entries in runs["auto"] + runs["torch"][1:]]
+    unmatched, score_diff, bbox_diff = (max(d[i] for d in diffs) for i in range(3))
     torch_s, auto_s = statistics.median(times["torch"]), statistics.median(times["auto"])
     ratio = torch_s / auto_s
     per_torch, per_auto = torch_s / args.scenes, auto_s / args.scenes
     print(f"torch {per_torch:.1f} s/scene, auto {per_auto:.1f} s/scene: {ratio:.2f}x; "
-          f"{len(runs['torch'][1])} detections, {unmatched} unmatched, "
+          f"{len(runs['torch'][0][1])} detections; against the first torch run, over every other run: "
+          f"{unmatched} unmatched, "
           f"max score difference {score_diff:.1e}, max bbox difference {bbox_diff:.1e} px")  # fmt: skip
     if chosen["engine"] != "torch":
         fwd_torch, fwd_engine = _forward_ratio(model, chosen["engine"], 3)
