@@ -46,10 +46,13 @@ def map50_of(weights: Path, engine: str, data: Path, scenes: Path, gt: Path, tag
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 scene of 2112 px, 1 repeat")
+    parser.add_argument("--solid", type=Path, default=SOLID,
+                        help=f"bench_yolo_solid.py's work folder (default {SOLID}; its quick run: .../quick)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="interleaved timed runs, best kept (default 5)")
     args = parser.parse_args()
-    weights, data = SOLID_WEIGHTS, SOLID / "tiles" / "data.yaml"
+    solid = args.solid
+    weights, data = solid / "run" / "weights" / "best.pt", solid / "tiles" / "data.yaml"
     if not weights.is_file() or not data.is_file():
         raise SystemExit(f"{weights} or {data} not found: run benchmarks/bench_yolo_solid.py first")
     repeats = 1 if args.quick else max(1, args.repeats)
@@ -76,8 +79,8 @@ def main() -> int:
     speed = best["fp32"] / best["int8"]
     maps = {}
     for engine in ("openvino", "openvino-int8"):
-        maps[engine] = (map50_of(weights, engine, data, SOLID / "test_scenes" / "images",
-                                 SOLID / "test_scenes" / "labels.json", "solid"),
+        maps[engine] = (map50_of(weights, engine, data, solid / "test_scenes" / "images",
+                                 solid / "test_scenes" / "labels.json", "solid"),
                         map50_of(weights, engine, data, WORK / "scenes" / "images", gt, "sliced"))
         print(f"{engine}: mAP50 {maps[engine][0]:.4f} (4 x 640 px), {maps[engine][1]:.4f} (2112 px scenes)")
     drop = maps["openvino"][0] - maps["openvino-int8"][0]

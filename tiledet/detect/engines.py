@@ -165,7 +165,8 @@ class OpenVinoEngine:
     @property
     def precision(self) -> str:
         """The CPU plugin's inference precision (``bf16`` or ``f32``)."""
-        return str(self.core.get_property("CPU", "INFERENCE_PRECISION_HINT"))
+        value = self.core.get_property("CPU", "INFERENCE_PRECISION_HINT")
+        return str(value.get_type_name()) if hasattr(value, "get_type_name") else str(value)
 
     def __call__(self, batch: np.ndarray) -> object:
         import torch
