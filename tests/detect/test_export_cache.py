@@ -40,8 +40,15 @@ def _writer(calls: list[Path], body: bytes = b"model") -> object:
     return export
 
 
-def test_sha256_is_hashlibs(weights: Path) -> None:
+def test_sha256_is_hashlibs_also_after_a_change(weights: Path) -> None:
+    import os
+
     assert file_sha256(weights) == hashlib.sha256(weights.read_bytes()).hexdigest()
+    weights.write_bytes(b"other weights")
+    os.utime(weights, ns=(1, 1))  # whatever the clock's resolution
+    assert file_sha256(weights) == hashlib.sha256(b"other weights").hexdigest()
+    with pytest.raises(InputError, match=r"missing\.pt: cannot read"):
+        file_sha256(weights.parent / "missing.pt")
 
 
 def test_key_is_in_the_folder_name_and_key_json(weights: Path) -> None:
