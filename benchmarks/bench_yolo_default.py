@@ -53,8 +53,8 @@ def results_map50(gt: Path, dets: Path) -> float:
 
 
 def precut_batches(weights: Path, images: list[np.ndarray], engine: str) -> tuple[object, list[np.ndarray]]:
-    """The engine ``engine`` (as the default run built it) and every window of ``images`` cut into padded
-    batches of 16 beforehand."""
+    """The engine ``engine`` (as the default run built it, warmed up) and every window of ``images`` cut
+    into padded batches of 16 beforehand."""
     from tiledet.detect.config import SliceConfig
     from tiledet.detect.yolo_decode import Letterbox, fill_batch
     from tiledet.detect.yolo_predict import YoloPredictor
@@ -67,6 +67,7 @@ def precut_batches(weights: Path, images: list[np.ndarray], engine: str) -> tupl
         box = Letterbox.for_window((TILE, TILE), predictor.stride)
         for i in range(0, len(windows), predictor.cfg.batch_size):
             batches.append(fill_batch(image, windows[i : i + predictor.cfg.batch_size], box))
+    predictor.engine(batches[0])  # warm-up: OpenVINO compiles for the window size on its first call
     return predictor.engine, batches
 
 
