@@ -59,7 +59,7 @@ def test_limit_from_header(bigs: dict[str, Path], tmp_path: Path) -> None:
         read_rgb(bigs["over"], 16)
     message = str(info.value)
     assert str(bigs["over"]) in message and "9000x8000" in message and "67,108,864" in message
-    bomb = r"bomb\.png: image is 182,000,000 pixels, over the limit of 67,108,864"
+    bomb = r"bomb\.png: image is 14000x13000 \(182,000,000 pixels\), over the limit of 67,108,864"
     with pytest.raises(InputError, match=bomb):
         header_size(bigs["bomb"])
     small = make_folder(tmp_path / "d", per_class=1, classes=("a",)) / "a" / "a_000.png"
