@@ -167,7 +167,12 @@ def test_auto_remembers_its_choice_per_machine(tmp_path: Path, monkeypatch: pyte
     second = YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image[::-1].copy()).engine_report
     assert second.engine == first.engine and timed == []  # nothing timed again
     assert "remembered on this machine" in second.reason
+    # a choice timed on a smaller probe (a small scene) is timed again on a larger one
+    path.write_text(json.dumps({**record, "windows": 2}))
+    YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image)
+    assert "torch" in timed and json.loads(path.read_text())["windows"] == record["windows"] > 2
     # another machine (fingerprint) probes again
+    timed.clear()
     record["fingerprint"]["cpu"] = "another CPU"
     path.write_text(json.dumps(record))
     YoloPredictor(weights, SliceConfig(device="cpu"), probe_image=image)

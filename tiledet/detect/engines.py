@@ -245,8 +245,9 @@ def _model_of(engine: Engine) -> str | None:
 
 
 def choose_engine(predictor: YoloPredictor, probe_image: Pixels | None) -> tuple[Engine, EngineReport]:
-    """``auto``: the engine chosen earlier on this machine if it still agrees with torch on this probe
-    batch, else the fastest agreeing engine of a new probe (remembered; :mod:`.engine_probe`)."""
+    """``auto``: the engine chosen earlier on this machine (on a probe at least as large) if it still
+    agrees with torch on this probe batch, else the fastest agreeing engine of a new probe (remembered;
+    :mod:`.engine_probe`)."""
     batch = probe_batch(predictor, probe_image)
     torch_engine = _make(predictor, "torch")
     weights = predictor.loaded.weights
@@ -254,7 +255,8 @@ def choose_engine(predictor: YoloPredictor, probe_image: Pixels | None) -> tuple
     path = decision_path(weights, file_sha256(weights), predictor.device, predictor.tile,
                          predictor.cfg.batch_size)
     remembered = read_decision(path, fingerprint)
-    if remembered is not None:
+    # a choice timed on fewer windows than this probe holds (a small scene) is measured again
+    if remembered is not None and int(remembered.get("windows", 0)) >= len(batch):
         chosen = _remembered(predictor, remembered, torch_engine, batch)
         if chosen is not None:
             return chosen
